@@ -1,0 +1,35 @@
+"""Env registry. Each entry imports its adapter lazily, so an optional package is only imported when chosen.
+
+An entry is called as `REGISTRY[name](**env_args)`; `env_args` always carries `seed`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from envs.multiagentenv import MultiAgentEnv
+
+
+def _lbf(**kwargs: Any) -> MultiAgentEnv:
+    from envs.lbf import LBFEnv
+
+    return LBFEnv(**kwargs)
+
+
+def _sc2(**kwargs: Any) -> MultiAgentEnv:
+    from envs.sc2 import SC2Env
+
+    return SC2Env(**kwargs)
+
+
+def _sc2v2(**kwargs: Any) -> MultiAgentEnv:
+    from envs.sc2v2 import SC2v2Env
+
+    return SC2v2Env(**kwargs)
+
+
+REGISTRY: dict[str, Callable[..., MultiAgentEnv]] = {
+    "lbf": _lbf,
+    "sc2": _sc2,
+    "sc2v2": _sc2v2,
+}

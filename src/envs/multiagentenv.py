@@ -1,0 +1,73 @@
+"""The pull-style environment contract every env adapter honours (SMAC's)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+class MultiAgentEnv:
+    """Base class of all environments.
+
+    `step(actions) -> (reward, terminated, info)`; a time-limit ending sets `info["episode_limit"] = True`
+    so the runner stores it as not terminated (the target bootstraps). Observations, state and available
+    actions are pulled with the getters after `reset()` and after each `step()`.
+    """
+
+    n_agents: int
+    episode_limit: int
+
+    def reset(self) -> None:
+        raise NotImplementedError
+
+    def step(self, actions: np.ndarray) -> tuple[float, bool, dict[str, Any]]:
+        raise NotImplementedError
+
+    def get_obs(self) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def get_obs_agent(self, agent_id: int) -> np.ndarray:
+        return self.get_obs()[agent_id]
+
+    def get_obs_size(self) -> int:
+        raise NotImplementedError
+
+    def get_state(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def get_state_size(self) -> int:
+        raise NotImplementedError
+
+    def get_avail_actions(self) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def get_avail_agent_actions(self, agent_id: int) -> np.ndarray:
+        return self.get_avail_actions()[agent_id]
+
+    def get_total_actions(self) -> int:
+        raise NotImplementedError
+
+    def get_stats(self) -> dict[str, Any]:
+        return {}
+
+    def render(self) -> Any:
+        return None
+
+    def close(self) -> None:
+        return None
+
+    def seed(self, seed: int | None) -> None:
+        raise NotImplementedError
+
+    def save_replay(self) -> None:
+        return None
+
+    def get_env_info(self) -> dict[str, Any]:
+        return {
+            "state_shape": self.get_state_size(),
+            "obs_shape": self.get_obs_size(),
+            "n_actions": self.get_total_actions(),
+            "n_agents": self.n_agents,
+            "episode_limit": self.episode_limit,
+        }
