@@ -5,7 +5,8 @@ An entry is called as `REGISTRY[name](**env_args)`; `env_args` always carries `s
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from envs.multiagentenv import MultiAgentEnv
 

@@ -1,0 +1,34 @@
+"""Action selectors: turn agent outputs `[batch, agents, actions]` into actions `[batch, agents]`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from components.epsilon_schedules import DecayThenFlatSchedule
+
+
+class EpsilonGreedyActionSelector:
+    """Greedy over available actions, uniformly random among available ones with probability epsilon."""
+
+    def __init__(self, args: Any):
+        self.schedule = DecayThenFlatSchedule(
+            args.epsilon_start, args.epsilon_finish, args.epsilon_anneal_time, decay=getattr(args, "epsilon_decay", "linear")
+        )
+        self.epsilon = self.schedule.eval(0)
+        self.test_noise = getattr(args, "test_noise", 0.0)
+
+    def select_action(self, agent_inputs: torch.Tensor, avail_actions: torch.Tensor, t_env: int, test_mode: bool = False) -> torch.Tensor:
+        self.epsilon = self.test_noise if test_mode else self.schedule.eval(t_env)
+        masked_q = agent_inputs.masked_fill(avail_actions == 0, -float("inf"))
+        greedy = masked_q.argmax(dim=-1)
+        if self.epsilon <= 0.0:
+            return greedy
+        rand = torch.rand(greedy.shape, device=agent_inputs.device)
+        random_actions = torch.multinomial(avail_actions.reshape(-1, avail_actions.shape[-1]).float(), 1)
+        random_actions = random_actions.view(greedy.shape)
+        return torch.where(rand < self.epsilon, random_actions, greedy)
+
+
+REGISTRY: dict[str, type] = {"epsilon_greedy": EpsilonGreedyActionSelector}

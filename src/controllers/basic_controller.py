@@ -1,0 +1,119 @@
+"""Multi-agent controller: one agent network shared by all agents (parameter sharing), batched over agents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from components.action_selectors import REGISTRY as action_REGISTRY
+from components.episode_buffer import EpisodeBatch
+from modules.agents import REGISTRY as agent_REGISTRY
+
+
+class BasicMAC:
+    """Builds each agent's input `[obs, last action one-hot, agent id one-hot]` and runs the shared agent.
+
+    Decentralised: agent i's Q-values depend only on its own input and its own hidden state.
+    """
+
+    def __init__(self, scheme: dict[str, Any], groups: dict[str, int], args: Any):
+        self.n_agents = args.n_agents
+        self.args = args
+        self.input_shape = self._get_input_shape(scheme)
+        self.agent = agent_REGISTRY[args.agent](self.input_shape, args)
+        self.action_selector = action_REGISTRY[args.action_selector](args)
+        self.hidden_states: torch.Tensor | None = None
+        self.device = torch.device("cpu")
+        self._agent_ids: dict[tuple[int, str], torch.Tensor] = {}
+
+    def select_actions(
+        self, ep_batch: EpisodeBatch, t_ep: int, t_env: int, bs: Any = slice(None), test_mode: bool = False
+    ) -> torch.Tensor:
+        """Actions `[len(bs), agents]` for the episodes `bs` at time `t_ep`."""
+        avail_actions = ep_batch["avail_actions"][bs, t_ep].to(self.device)
+        agent_outputs = self.forward(ep_batch, t_ep, test_mode=test_mode)
+        return self.action_selector.select_action(agent_outputs[bs], avail_actions, t_env, test_mode=test_mode)
+
+    def forward(self, ep_batch: EpisodeBatch, t: int, test_mode: bool = False) -> torch.Tensor:
+        """Q-values `[batch, agents, actions]` at time t; advances the hidden state."""
+        agent_inputs = self._build_inputs(ep_batch, t).to(self.device)
+        agent_outs, self.hidden_states = self.agent(agent_inputs, self.hidden_states)
+        return agent_outs.view(ep_batch.batch_size, self.n_agents, -1)
+
+    def unroll(self, batch: EpisodeBatch) -> torch.Tensor:
+        """Q-values for every step of the batch in one pass: `[batch, time, agents, actions]`.
+
+        Starts from a zero hidden state and does not touch `self.hidden_states`.
+        """
+        bs, T = batch.batch_size, batch.max_seq_length
+        inputs = self.build_sequence_inputs(batch).transpose(1, 2).reshape(bs * self.n_agents, T, -1)
+        h0 = self.agent.init_hidden().expand(bs * self.n_agents, -1)
+        q, _ = self.agent.forward_seq(inputs, h0)
+        return q.view(bs, self.n_agents, T, -1).transpose(1, 2)
+
+    def init_hidden(self, batch_size: int) -> None:
+        self.hidden_states = self.agent.init_hidden().expand(batch_size * self.n_agents, -1).contiguous()
+
+    def parameters(self):
+        return self.agent.parameters()
+
+    def named_parameters(self):
+        return self.agent.named_parameters()
+
+    def load_state(self, other_mac: BasicMAC) -> None:
+        self.agent.load_state_dict(other_mac.agent.state_dict())
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.agent.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.agent.load_state_dict(state)
+
+    def to(self, device: str | torch.device) -> BasicMAC:
+        self.agent.to(device)
+        self.device = torch.device(device)
+        return self
+
+    def train(self, mode: bool = True) -> None:
+        self.agent.train(mode)
+
+    def _agent_id_onehot(self, batch_size: int, device: torch.device) -> torch.Tensor:
+        key = (batch_size, str(device))
+        if key not in self._agent_ids:
+            eye = torch.eye(self.n_agents, device=device)
+            self._agent_ids[key] = eye.unsqueeze(0).expand(batch_size, -1, -1)
+        return self._agent_ids[key]
+
+    def _build_inputs(self, batch: EpisodeBatch, t: int) -> torch.Tensor:
+        bs = batch.batch_size
+        parts = [batch["obs"][:, t]]
+        if self.args.obs_last_action:
+            if t == 0:
+                parts.append(torch.zeros_like(batch["actions_onehot"][:, t]))
+            else:
+                parts.append(batch["actions_onehot"][:, t - 1])
+        if self.args.obs_agent_id:
+            parts.append(self._agent_id_onehot(bs, batch["obs"].device))
+        return torch.cat(parts, dim=-1).reshape(bs * self.n_agents, -1)
+
+    def build_sequence_inputs(self, batch: EpisodeBatch) -> torch.Tensor:
+        """All time steps at once: `[batch, time, agents, input_shape]` (used by learners)."""
+        bs, T = batch.batch_size, batch.max_seq_length
+        parts = [batch["obs"]]
+        if self.args.obs_last_action:
+            last = torch.zeros_like(batch["actions_onehot"])
+            last[:, 1:] = batch["actions_onehot"][:, :-1]
+            parts.append(last)
+        if self.args.obs_agent_id:
+            eye = torch.eye(self.n_agents, device=batch["obs"].device)
+            parts.append(eye.expand(bs, T, -1, -1))
+        return torch.cat(parts, dim=-1)
+
+    def _get_input_shape(self, scheme: dict[str, Any]) -> int:
+        input_shape = scheme["obs"]["vshape"]
+        if self.args.obs_last_action:
+            input_shape += scheme["actions_onehot"]["vshape"][0]
+        if self.args.obs_agent_id:
+            input_shape += self.n_agents
+        return input_shape

@@ -1,0 +1,265 @@
+"""StarCraft II micromanagement (SMAC v1 maps) behind the pull-style `MultiAgentEnv` contract.
+
+Also home of what the SMACv2 adapter (`envs.sc2v2`) shares: the pre-flight checks, the guarded package
+import and `StarCraftAdapter`, which delegates the contract to a SMAC-API env.
+
+The game is a separate download and neither `smac` nor `smacv2` is on PyPI, so before any env is built a
+missing package, binary, map or game version is one `MissingDependencyError` naming every problem and the
+fix (`bash scripts/install_sc2.sh`). Two traps of modern Python are handled at import time: protobuf >= 4
+cannot load s2clientprotocol unless `PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python`, and pysc2 4.0 calls
+`random.shuffle(x, f)`, whose second argument Python 3.11 removed (see `legacy_shuffle`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import difflib
+import importlib
+import importlib.util
+import os
+import random
+from collections.abc import Callable, Iterator, MutableSequence
+from typing import Any
+
+import numpy as np
+
+from envs.multiagentenv import MultiAgentEnv
+from utils.errors import ConfigError, MissingDependencyError
+
+SMAC_V1_MAPS = (
+    "3m", "8m", "25m", "5m_vs_6m", "8m_vs_9m", "10m_vs_11m", "27m_vs_30m", "MMM", "MMM2", "2s3z", "3s5z",
+    "3s5z_vs_3s6z", "3s_vs_3z", "3s_vs_4z", "3s_vs_5z", "1c3s5z", "2m_vs_1z", "corridor", "6h_vs_8z",
+    "2s_vs_1sc", "so_many_baneling", "bane_vs_bane", "2c_vs_64zg",
+)  # fmt: skip
+INSTALL_COMMAND = "bash scripts/install_sc2.sh"
+ALTERNATIVES = (
+    "Runnable without StarCraft II: --env-config=lbf (Level-Based Foraging) or --env-config=smax "
+    "(JaxMARL SMAX, SMAC-like maps without the game; pip install jaxmarl)."
+)
+# Game version -> the Versions/Base<build> folder pysc2 runs it from (the two versions SMAC results use).
+GAME_BUILDS = {"4.10": 75689, "4.6.2": 69232}
+# Which of smac / smacv2 this process has imported. pysc2 registers every map class of a package in one
+# global registry, so importing the other package as well raises DuplicateMapError.
+_imported_package: str | None = None
+
+
+def sc2_path() -> str:
+    """Where pysc2 looks for the game on Linux: `$SC2PATH`, default `~/StarCraftII`."""
+    return os.path.expanduser(os.environ.get("SC2PATH", "~/StarCraftII"))
+
+
+def check_name(name: str, valid: list[str] | tuple[str, ...], what: str) -> None:
+    """`ConfigError` naming the closest valid name and listing all of them, unless `name` is valid."""
+    if name in valid:
+        return
+    match = difflib.get_close_matches(str(name), list(valid), n=1, cutoff=0.0)
+    hint = f" Did you mean {match[0]!r}?" if match else ""
+    raise ConfigError(f"env_args.map_name={name!r} is not a {what}.{hint} Valid: {', '.join(valid)}")
+
+
+def find_package(candidates: tuple[str, ...]) -> str | None:
+    """The first of `candidates` that is installed, or None."""
+    return next((p for p in candidates if importlib.util.find_spec(p) is not None), None)
+
+
+def preflight(map_file: str, game_version: str | None = None, missing_package: str | None = None) -> None:
+    """Raise one `MissingDependencyError` listing every missing piece (package, binary, version, map)."""
+    root = sc2_path()
+    problems = []
+    if missing_package:
+        problems.append(
+            f"the Python package {missing_package} is not installed (it is not on PyPI; PyPI's `smac` "
+            "is SMAC3, an unrelated optimiser)"
+        )
+    versions = os.path.join(root, "Versions")
+    builds = []
+    if os.path.isdir(versions):
+        builds = sorted(d for d in os.listdir(versions) if os.path.isfile(os.path.join(versions, d, "SC2_x64")))
+    if not builds:
+        problems.append(
+            f"no StarCraft II binary under SC2PATH={root} (expected {versions}/Base<build>/SC2_x64); "
+            "if the game is installed elsewhere, export SC2PATH=/path/to/StarCraftII"
+        )
+    elif game_version is not None and str(game_version) in GAME_BUILDS:
+        build = f"Base{GAME_BUILDS[str(game_version)]}"
+        if build not in builds:
+            problems.append(
+                f"env_args.game_version={game_version} needs {versions}/{build}, but only {', '.join(builds)} "
+                f"is installed: run `{INSTALL_COMMAND} --version {game_version}` or set "
+                "env_args.game_version=null to use the newest installed version"
+            )
+    map_path = os.path.join(root, "Maps", "SMAC_Maps", f"{map_file}.SC2Map")
+    if not os.path.isfile(map_path):
+        problems.append(f"the map file {map_path} is missing")
+    if problems:
+        raise MissingDependencyError(
+            "StarCraft II is not ready:\n  - "
+            + "\n  - ".join(problems)
+            + f"\nFix: {INSTALL_COMMAND} (installs the game into $SC2PATH, default ~/StarCraftII, the SMAC and "
+            f"SMACv2 maps, and the smac and smacv2 packages; --help lists its options).\n{ALTERNATIVES}"
+        )
+
+
+@contextlib.contextmanager
+def legacy_shuffle() -> Iterator[None]:
+    """Let `random.shuffle` take the `random` argument that Python 3.11 removed, while the block runs.
+
+    pysc2 4.0's `pysc2/lib/colors.py` calls `random.shuffle(palette, lambda: 0.5)` (a fixed shuffle) while
+    pysc2 is imported, which raises TypeError on 3.11. Inside the block a call with a second argument runs
+    the pre-3.11 algorithm with that function as the source of floats in [0, 1); a call without one goes
+    to the original `random.shuffle`. The original is restored on exit.
+    """
+    original = random.shuffle
+
+    def shuffle(x: MutableSequence[Any], rand: Callable[[], float] | None = None) -> None:
+        if rand is None:
+            original(x)
+            return
+        for i in reversed(range(1, len(x))):
+            j = int(rand() * (i + 1))
+            x[i], x[j] = x[j], x[i]
+
+    random.shuffle = shuffle  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        random.shuffle = original  # type: ignore[assignment]
+
+
+def load_env_class(package: str, name: str) -> Callable[..., Any]:
+    """`<package>.env.<name>` ("smac" or "smacv2"), importing the package with the Python 3.11 fixes.
+
+    Refuses to import one of smac / smacv2 once this process has imported the other.
+    """
+    global _imported_package
+    if _imported_package not in (None, package):
+        raise ConfigError(
+            f"this process has already imported `{_imported_package}`; importing `{package}` as well makes "
+            "pysc2 raise DuplicateMapError (both packages register the same map names). Run SMAC v1 maps "
+            "(--env-config=sc2, uses smac) and SMACv2 scenarios (--env-config=sc2v2) in separate processes."
+        )
+    os.environ.setdefault("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "python")
+    try:
+        with legacy_shuffle():
+            module = importlib.import_module(f"{package}.env")
+    except (ImportError, TypeError) as err:
+        raise MissingDependencyError(
+            f"`import {package}.env` failed ({type(err).__name__}: {err}). SMAC and SMACv2 install from "
+            f"their git repositories (PyPI's `smac` is SMAC3, an unrelated optimiser): {INSTALL_COMMAND}. "
+            "If protobuf is the cause, `pip install 'protobuf<3.21'`.\n" + ALTERNATIVES
+        ) from err
+    _imported_package = package
+    if not hasattr(module, name):
+        raise MissingDependencyError(f"{package}.env has no {name}; reinstall it with {INSTALL_COMMAND}.")
+    return getattr(module, name)
+
+
+class StarCraftAdapter(MultiAgentEnv):
+    """Delegates the contract to a SMAC-API env built as `env_cls(**kwargs, seed=seed)`.
+
+    `info` always carries `battle_won` and `episode_limit`. SMAC sets `episode_limit` only with
+    `continuing_episode=True`; otherwise a time-out is read from the wrapped env's `timeouts` counter
+    (SMAC and SMACv2 count exactly the episodes that hit the time limit), so a time-out is stored as not
+    terminated and bootstraps.
+    """
+
+    def __init__(self, env_cls: Callable[..., Any], kwargs: dict[str, Any], seed: int | None) -> None:
+        self._env_cls = env_cls
+        self._kwargs = kwargs
+        self._env: Any = None
+        self.seed(seed)
+
+    @property
+    def wrapped_env(self) -> Any:
+        """The SMAC/SMACv2 env (for its extra methods, e.g. `get_capabilities`)."""
+        return self._env
+
+    def seed(self, seed: int | None) -> None:
+        """Rebuild the wrapped env with game seed `seed` (cheap: the game launches at the first reset)."""
+        if self._env is not None:
+            self._env.close()
+        try:
+            self._env = self._env_cls(**copy.deepcopy(self._kwargs), seed=seed)
+        except TypeError as err:
+            raise ConfigError(f"{getattr(self._env_cls, '__name__', self._env_cls)} rejected env_args: {err}") from err
+        info = self._env.get_env_info()
+        self.n_agents = int(info["n_agents"])
+        self.episode_limit = int(info["episode_limit"])
+
+    def reset(self) -> None:
+        self._env.reset()
+
+    def step(self, actions: Any) -> tuple[float, bool, dict[str, Any]]:
+        timeouts = getattr(self._env, "timeouts", 0)
+        reward, terminated, info = self._env.step([int(a) for a in actions])
+        info = dict(info)
+        won = bool(info.get("battle_won", False))
+        timed_out = bool(info.get("episode_limit", False)) or getattr(self._env, "timeouts", 0) > timeouts
+        info["battle_won"] = won
+        info["episode_limit"] = bool(terminated) and timed_out and not won
+        return float(reward), bool(terminated), info
+
+    def get_obs(self) -> list[np.ndarray]:
+        return [np.asarray(o, dtype=np.float32) for o in self._env.get_obs()]
+
+    def get_obs_size(self) -> int:
+        return int(self._env.get_obs_size())
+
+    def get_state(self) -> np.ndarray:
+        return np.asarray(self._env.get_state(), dtype=np.float32)
+
+    def get_state_size(self) -> int:
+        return int(self._env.get_state_size())
+
+    def get_avail_actions(self) -> list[np.ndarray]:
+        return [np.asarray(a, dtype=np.int64) for a in self._env.get_avail_actions()]
+
+    def get_total_actions(self) -> int:
+        return int(self._env.get_total_actions())
+
+    def get_env_info(self) -> dict[str, Any]:
+        return dict(self._env.get_env_info())
+
+    def get_stats(self) -> dict[str, Any]:
+        """The wrapped env's stats; {} before the first battle ends (SMAC divides by the battle count)."""
+        try:
+            return dict(self._env.get_stats())
+        except ZeroDivisionError:
+            return {}
+
+    def render(self) -> Any:
+        return self._env.render()
+
+    def close(self) -> None:
+        self._env.close()
+
+    def save_replay(self) -> None:
+        self._env.save_replay()
+
+
+class SC2Env(StarCraftAdapter):
+    """A SMAC v1 map. `kwargs` are SMAC's `StarCraft2Env` arguments (difficulty, reward_*, obs_*, ...).
+
+    Uses the `smac` package when installed, else smacv2's `StarCraft2Env`. `env_cls` replaces the
+    package's class (tests, custom builds); the package import is then skipped but the game checks run.
+    """
+
+    def __init__(
+        self,
+        map_name: str = "3m",
+        seed: int | None = None,
+        *,
+        env_cls: Callable[..., Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        check_name(map_name, SMAC_V1_MAPS, "SMAC v1 map (SMACv2 scenarios use --env-config=sc2v2)")
+        game_version = kwargs.get("game_version")
+        if env_cls is None:
+            package = find_package(("smac", "smacv2"))
+            preflight(map_name, game_version, None if package else "`smac` (or `smacv2`)")
+            env_cls = load_env_class(str(package), "StarCraft2Env")
+        else:
+            preflight(map_name, game_version)
+        self.map_name = map_name
+        super().__init__(env_cls, {"map_name": map_name, **kwargs}, seed)

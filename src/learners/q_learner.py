@@ -1,0 +1,190 @@
+"""Value-decomposition Q-learning: IQL (no mixer), VDN and QMIX, with double Q and TD(lambda) targets."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from components.episode_buffer import EpisodeBatch
+from modules.mixers import REGISTRY as mixer_REGISTRY
+from utils.rl_utils import build_td_lambda_targets
+from utils.running_mean_std import RunningMeanStd
+
+
+def make_optimiser(params: list[nn.Parameter], args: Any, lr: float | None = None) -> torch.optim.Optimizer:
+    lr = args.lr if lr is None else lr
+    if args.optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=getattr(args, "weight_decay", 0.0))
+    if args.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, alpha=args.optim_alpha, eps=args.optim_eps)
+    raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got '{args.optimizer}'")
+
+
+def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
+    with torch.no_grad():
+        for t, s in zip(target.parameters(), source.parameters()):
+            t.mul_(1.0 - tau).add_(s, alpha=tau)
+
+
+class QLearner:
+    """One gradient step per `train` call on a batch of whole episodes `[batch, time, ...]`."""
+
+    def __init__(self, mac: Any, scheme: dict[str, Any], logger: Any, args: Any):
+        self.args = args
+        self.mac = mac
+        self.logger = logger
+        self.mixer: nn.Module | None = None
+        if args.mixer is not None:
+            if args.mixer not in mixer_REGISTRY:
+                raise ValueError(f"unknown mixer '{args.mixer}'; valid: {sorted(mixer_REGISTRY)} or null")
+            self.mixer = self._build_mixer()
+        self.target_mac = copy.deepcopy(mac)
+        self.target_mixer = copy.deepcopy(self.mixer)
+        self.params = list(mac.parameters()) + (list(self.mixer.parameters()) if self.mixer is not None else [])
+        self.optimiser = make_optimiser(self.params, args)
+        self.last_target_update_episode = 0
+        self.log_stats_t = -args.learner_log_interval - 1
+        self.train_steps = 0
+        self.rew_ms = RunningMeanStd(shape=(1,)) if getattr(args, "standardise_rewards", False) else None
+
+    def _build_mixer(self) -> nn.Module:
+        return mixer_REGISTRY[self.args.mixer](self.args)
+
+    def mixer_inputs(self, batch: EpisodeBatch) -> torch.Tensor:
+        """What the mixer conditions on, `[batch, time, features]`: the global state."""
+        return batch["state"]
+
+    def _rewards(self, batch: EpisodeBatch) -> torch.Tensor:
+        rewards = batch["reward"][:, :-1]
+        if self.rew_ms is not None:
+            mask = batch["filled"][:, :-1].float()
+            valid = rewards[mask.bool()].reshape(-1, 1)
+            if valid.numel() > 0:
+                self.rew_ms.update(valid)
+            rewards = (rewards - self.rew_ms.mean) / torch.sqrt(self.rew_ms.var + 1e-8)
+        return rewards
+
+    def td_loss(
+        self, batch: EpisodeBatch, per_weights: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Masked mean squared TD(lambda) error and diagnostics for one batch of episodes."""
+        rewards = self._rewards(batch)
+        actions = batch["actions"][:, :-1]
+        terminated = batch["terminated"][:, :-1].float()
+        mask = batch["filled"][:, :-1].float()
+        mask[:, 1:] = mask[:, 1:] * (1 - terminated[:, :-1])
+        avail_actions = batch["avail_actions"]
+
+        mac_out = self.mac.unroll(batch)
+        chosen_qs = torch.gather(mac_out[:, :-1], dim=3, index=actions).squeeze(3)
+
+        with torch.no_grad():
+            target_mac_out = self.target_mac.unroll(batch)
+            if self.args.double_q:
+                online = mac_out.detach().masked_fill(avail_actions == 0, -1e10)
+                best = online.argmax(dim=3, keepdim=True)
+                target_max_qs = torch.gather(target_mac_out, 3, best).squeeze(3)
+            else:
+                target_max_qs = target_mac_out.masked_fill(avail_actions == 0, -1e10).max(dim=3)[0]
+            if self.mixer is not None:
+                target_max_qs = self.target_mixer(target_max_qs, self.mixer_inputs_target(batch))
+            targets = build_td_lambda_targets(
+                rewards, terminated, mask, target_max_qs, self.args.gamma, self.args.td_lambda
+            )
+
+        if self.mixer is not None:
+            chosen_qs = self.mixer(chosen_qs, self.mixer_inputs(batch)[:, :-1])
+        td_error = (chosen_qs - targets) * mask
+        sq = td_error.pow(2)
+        if per_weights is not None:
+            sq = sq * per_weights.view(-1, 1, 1).to(sq.device)
+        mask_elems = mask.expand_as(td_error).sum().clamp(min=1)
+        loss = sq.sum() / mask_elems
+        info = {
+            "td_error_abs": td_error.abs().sum() / mask_elems,
+            "q_taken_mean": (chosen_qs * mask).sum() / mask_elems,
+            "target_mean": (targets * mask).sum() / mask_elems,
+            "episode_td_abs": td_error.abs().sum(dim=(1, 2)) / mask.expand_as(td_error).sum(dim=(1, 2)).clamp(min=1),
+        }
+        return loss, info
+
+    def mixer_inputs_target(self, batch: EpisodeBatch) -> torch.Tensor:
+        return self.mixer_inputs(batch)
+
+    def train(self, batch: EpisodeBatch, t_env: int, episode_num: int, per_weights: torch.Tensor | None = None) -> dict[str, Any]:
+        loss, info = self.td_loss(batch, per_weights)
+        self.optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.args.grad_norm_clip)
+        self.optimiser.step()
+        self.train_steps += 1
+        self._maybe_update_targets(episode_num)
+        if t_env - self.log_stats_t >= self.args.learner_log_interval:
+            self._log(t_env, {"loss_td": loss, "grad_norm": grad_norm, **info})
+            self.log_stats_t = t_env
+        return {"loss": loss.detach(), "td_errors_abs": info["episode_td_abs"].detach()}
+
+    def _log(self, t_env: int, stats: dict[str, torch.Tensor]) -> None:
+        for key, value in stats.items():
+            if key == "episode_td_abs":
+                continue
+            self.logger.log_stat(key, float(value.detach() if torch.is_tensor(value) else value), t_env)
+
+    def _maybe_update_targets(self, episode_num: int) -> None:
+        if self.args.target_update_mode == "soft":
+            self.soft_update_targets(self.args.target_update_tau)
+        elif (episode_num - self.last_target_update_episode) / self.args.target_update_interval >= 1.0:
+            self.update_targets()
+            self.last_target_update_episode = episode_num
+
+    def update_targets(self) -> None:
+        self.target_mac.load_state(self.mac)
+        if self.mixer is not None:
+            self.target_mixer.load_state_dict(self.mixer.state_dict())
+
+    def soft_update_targets(self, tau: float) -> None:
+        soft_update(self.target_mac.agent, self.mac.agent, tau)
+        if self.mixer is not None:
+            soft_update(self.target_mixer, self.mixer, tau)
+
+    def to(self, device: str | torch.device) -> QLearner:
+        self.mac.to(device)
+        self.target_mac.to(device)
+        if self.mixer is not None:
+            self.mixer.to(device)
+            self.target_mixer.to(device)
+        return self
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything learning needs to continue exactly: networks, targets, optimiser, counters."""
+        state = {
+            "agent": self.mac.state_dict(),
+            "target_agent": self.target_mac.state_dict(),
+            "optimiser": self.optimiser.state_dict(),
+            "last_target_update_episode": self.last_target_update_episode,
+            "log_stats_t": self.log_stats_t,
+            "train_steps": self.train_steps,
+        }
+        if self.mixer is not None:
+            state["mixer"] = self.mixer.state_dict()
+            state["target_mixer"] = self.target_mixer.state_dict()
+        if self.rew_ms is not None:
+            state["rew_ms"] = self.rew_ms.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.mac.load_state_dict(state["agent"])
+        self.target_mac.load_state_dict(state.get("target_agent", state["agent"]))
+        if self.mixer is not None:
+            self.mixer.load_state_dict(state["mixer"])
+            self.target_mixer.load_state_dict(state.get("target_mixer", state["mixer"]))
+        if "optimiser" in state:
+            self.optimiser.load_state_dict(state["optimiser"])
+        self.last_target_update_episode = state.get("last_target_update_episode", 0)
+        self.log_stats_t = state.get("log_stats_t", self.log_stats_t)
+        self.train_steps = state.get("train_steps", 0)
+        if self.rew_ms is not None and "rew_ms" in state:
+            self.rew_ms.load_state_dict(state["rew_ms"])

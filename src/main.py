@@ -1,0 +1,117 @@
+"""Entry point: `python src/main.py --config=ALG --env-config=ENV [with key=value ...]`.
+
+Builds the config (default.yaml <- envs/ENV.yaml <- algs/ALG.yaml <- overrides), validates it, and runs
+it as a sacred experiment whose files land in `<local_results_path>/sacred/<task>/<alg name>/<id>/`.
+A user's mistake (bad config, missing optional dependency) prints one message and exits with code 1.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import sys
+from typing import Any
+
+import numpy as np
+
+from utils.config_loader import available, build_config
+from utils.errors import ConfigError, UserError
+from utils.logging import get_console_logger
+
+USAGE = """usage: python src/main.py --config=ALG --env-config=ENV [with key=value ...]
+
+  --config       algorithm config in src/config/algs/ ({algs})
+  --env-config   environment config in src/config/envs/ ({envs})
+  with k=v       overrides, nested with dots: with t_max=200000 env_args.key=Foraging-8x8-2p-3f-v3 seed=3
+"""
+
+
+def parse_cli(argv: list[str]) -> tuple[str, str, list[str]]:
+    alg = env = None
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token in ("-h", "--help"):
+            raise SystemExit(USAGE.format(algs=", ".join(available("algs")), envs=", ".join(available("envs"))))
+        for flag in ("--config", "--env-config"):
+            if token == flag or token.startswith(flag + "="):
+                if token == flag:
+                    if i + 1 >= len(argv):
+                        raise ConfigError(f"{flag} needs a value, e.g. {flag}=qmix")
+                    value = argv[i + 1]
+                    i += 1
+                else:
+                    value = token.split("=", 1)[1]
+                if flag == "--config":
+                    alg = value
+                else:
+                    env = value
+                break
+        else:
+            rest.append(token)
+        i += 1
+    if alg is None:
+        raise ConfigError(f"--config=ALG is required; valid: {', '.join(available('algs'))}")
+    if env is None:
+        raise ConfigError(f"--env-config=ENV is required; valid: {', '.join(available('envs'))}")
+    if rest and rest[0] != "with":
+        raise ConfigError(f"unexpected argument '{rest[0]}': overrides go after `with`, e.g. `with t_max=20000`")
+    return alg, env, rest[1:]
+
+
+def prepare_config(argv: list[str]) -> dict[str, Any]:
+    """Parse and validate everything a run needs before it starts."""
+    from utils.config_checks import coerce_and_validate
+
+    alg, env, overrides = parse_cli(argv)
+    config = coerce_and_validate(build_config(alg, env, overrides))
+    if config["seed"] is None:
+        config["seed"] = int(np.random.SeedSequence().entropy % 2**31)
+    config["env_args"]["seed"] = config["seed"]
+    return config
+
+
+def run_experiment(config: dict[str, Any]) -> dict[str, Any]:
+    """Run one validated config under sacred with a FileStorageObserver; returns the final stats."""
+    from sacred import SETTINGS, Experiment
+    from sacred.observers import FileStorageObserver
+
+    from run import run, task_name
+
+    SETTINGS.CAPTURE_MODE = "sys"
+    SETTINGS.CONFIG.READ_ONLY_CONFIG = False
+    console = get_console_logger()
+    results_dir = os.path.abspath(config["local_results_path"])
+    task = task_name(config["env_args"])
+    sacred_dir = os.path.join(results_dir, "sacred", task, config["name"])
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    unique_token = f"{config['name']}_{task}_seed{config['seed']}_{stamp}"
+
+    ex = Experiment("salemb", save_git_info=False)
+    ex.logger = console
+    ex.add_config(config)
+    ex.observers.append(FileStorageObserver(sacred_dir))
+    result: dict[str, Any] = {}
+
+    @ex.main
+    def _main(_run: Any, _config: Any) -> dict[str, Any]:
+        result.update(run(_run, dict(_config), console, results_dir, unique_token))
+        return result
+
+    ex.run()
+    return result
+
+
+def main(argv: list[str]) -> int:
+    try:
+        config = prepare_config(argv)
+        run_experiment(config)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,54 @@
+"""QMIX: a monotonic mixing network whose weights come from hyper-networks of the global state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def _hypernet(in_dim: int, out_dim: int, hidden: int, layers: int) -> nn.Module:
+    if layers == 1:
+        return nn.Linear(in_dim, out_dim)
+    if layers == 2:
+        return nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, out_dim))
+    raise ValueError(f"hypernet_layers must be 1 or 2, got {layers}")
+
+
+class QMixer(nn.Module):
+    """Q_tot = w2^T elu(W1^T q + b1) + b2 with |W1|, |w2| >= 0, so dQ_tot/dQ_i >= 0.
+
+    `state_dim` is the width of the conditioning input; it defaults to the env state but may include
+    extra features (e.g. salemb's imagination encoding).
+    """
+
+    def __init__(self, args: Any, state_dim: int | None = None):
+        super().__init__()
+        self.n_agents = args.n_agents
+        self.state_dim = int(args.state_shape) if state_dim is None else state_dim
+        self.embed_dim = args.mixing_embed_dim
+        hidden = getattr(args, "hypernet_embed", 64)
+        layers = getattr(args, "hypernet_layers", 2)
+        self.hyper_w_1 = _hypernet(self.state_dim, self.embed_dim * self.n_agents, hidden, layers)
+        self.hyper_w_final = _hypernet(self.state_dim, self.embed_dim, hidden, layers)
+        self.hyper_b_1 = nn.Linear(self.state_dim, self.embed_dim)
+        self.V = nn.Sequential(nn.Linear(self.state_dim, self.embed_dim), nn.ReLU(), nn.Linear(self.embed_dim, 1))
+        self.abs_weights = getattr(args, "mixer_abs", True)
+
+    def _positive(self, w: torch.Tensor) -> torch.Tensor:
+        return w.abs() if self.abs_weights else F.elu(w) + 1
+
+    def forward(self, agent_qs: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+        """agent_qs `[batch, time, agents]`, states `[batch, time, state_dim]` -> Q_tot `[batch, time, 1]`."""
+        bs, t = agent_qs.shape[:2]
+        s = states.reshape(-1, self.state_dim)
+        qs = agent_qs.reshape(-1, 1, self.n_agents)
+        w1 = self._positive(self.hyper_w_1(s)).view(-1, self.n_agents, self.embed_dim)
+        b1 = self.hyper_b_1(s).view(-1, 1, self.embed_dim)
+        hidden = F.elu(torch.bmm(qs, w1) + b1)
+        w_final = self._positive(self.hyper_w_final(s)).view(-1, self.embed_dim, 1)
+        v = self.V(s).view(-1, 1, 1)
+        y = torch.bmm(hidden, w_final) + v
+        return y.view(bs, t, 1)

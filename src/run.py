@@ -1,0 +1,233 @@
+"""The one training loop: collect -> insert -> sample -> learn, with periodic tests, logs and checkpoints."""
+
+from __future__ import annotations
+
+import os
+import time
+from types import SimpleNamespace
+from typing import Any
+
+import torch
+
+from components.episode_buffer import EpisodeBatch
+from components.replay_buffer import PrioritizedReplayBuffer, ReplayBuffer
+from components.transforms import OneHot
+from controllers import REGISTRY as mac_REGISTRY
+from learners import REGISTRY as le_REGISTRY
+from runners import REGISTRY as r_REGISTRY
+from utils.checkpoint import find_checkpoint, load_file, save_checkpoint
+from utils.logging import Logger
+from utils.seeding import rng_state, set_rng_state, set_seed
+from utils.timing import format_duration
+
+
+def resolve_device(use_cuda: bool, console: Any) -> torch.device:
+    if use_cuda and not torch.cuda.is_available():
+        console.warning("use_cuda=True but no CUDA device is available: running on the CPU")
+        return torch.device("cpu")
+    return torch.device("cuda" if use_cuda else "cpu")
+
+
+def run(_run: Any, config: dict[str, Any], console: Any, results_dir: str, unique_token: str) -> dict[str, Any]:
+    """Train (or evaluate) one run. Returns the final logged stats."""
+    args = SimpleNamespace(**config)
+    args.device = resolve_device(args.use_cuda, console)
+    args.use_cuda = args.device.type == "cuda"
+    torch.set_num_threads(args.torch_threads if args.torch_threads > 0 else min(2, os.cpu_count() or 1))
+    set_seed(args.seed)
+    args.unique_token = unique_token
+    args.results_dir = results_dir
+
+    logger = Logger(console)
+    if _run is not None:
+        logger.setup_sacred(_run)
+    if args.use_tensorboard:
+        logger.setup_tb(os.path.join(results_dir, "tb_logs", unique_token))
+    console.info(f"Run {unique_token}: {args.name} on {args.env} ({task_name(args.env_args)}), seed {args.seed}, device {args.device}")
+    try:
+        return Experiment(args, logger).run()
+    finally:
+        logger.close()
+
+
+def task_name(env_args: dict[str, Any]) -> str:
+    for key in ("map_name", "key", "scenario"):
+        if env_args.get(key):
+            name = str(env_args[key])
+            if key == "scenario" and env_args.get("agent_conf"):
+                name += f"-{env_args['agent_conf']}"
+            return name
+    return "default"
+
+
+def build_scheme(env_info: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int], dict[str, Any]]:
+    """The EpisodeBatch scheme, groups and preprocess for an env."""
+    scheme = {
+        "state": {"vshape": env_info["state_shape"]},
+        "obs": {"vshape": env_info["obs_shape"], "group": "agents"},
+        "actions": {"vshape": (1,), "group": "agents", "dtype": torch.long},
+        "avail_actions": {"vshape": (env_info["n_actions"],), "group": "agents", "dtype": torch.int},
+        "reward": {"vshape": (1,)},
+        "terminated": {"vshape": (1,), "dtype": torch.uint8},
+    }
+    groups = {"agents": env_info["n_agents"]}
+    preprocess = {"actions": ("actions_onehot", [OneHot(out_dim=env_info["n_actions"])])}
+    return scheme, groups, preprocess
+
+
+class Experiment:
+    """Holds the parts of a run and drives the loop."""
+
+    def __init__(self, args: Any, logger: Logger):
+        self.args = args
+        self.logger = logger
+        self.console = logger.console_logger
+        self.runner = r_REGISTRY[args.runner](args, logger)
+        env_info = self.runner.get_env_info()
+        args.n_agents = env_info["n_agents"]
+        args.n_actions = env_info["n_actions"]
+        args.state_shape = env_info["state_shape"]
+        args.obs_shape = env_info["obs_shape"]
+        args.episode_limit = env_info["episode_limit"]
+        scheme, groups, preprocess = build_scheme(env_info)
+        buffer_device = "cpu" if args.buffer_cpu_only else args.device
+        buffer_args = (scheme, groups, args.buffer_size, env_info["episode_limit"] + 1)
+        if args.use_per:
+            self.buffer = PrioritizedReplayBuffer(
+                *buffer_args, preprocess=preprocess, device=buffer_device, seed=args.seed,
+                alpha=args.per_alpha, beta=args.per_beta, t_max=args.t_max,
+            )
+        else:
+            self.buffer = ReplayBuffer(*buffer_args, preprocess=preprocess, device=buffer_device, seed=args.seed)
+        self.mac = mac_REGISTRY[args.mac](self.buffer.scheme, groups, args)
+        self.runner.setup(scheme=scheme, groups=groups, preprocess=preprocess, mac=self.mac)
+        self.learner = le_REGISTRY[args.learner](self.mac, self.buffer.scheme, logger, args)
+        self.learner.to(args.device)
+        self.episode = 0
+        self.last_test_T = -args.test_interval - 1
+        self.last_log_T = 0
+        self.model_save_time = 0
+        self.models_dir = os.path.join(args.results_dir, "models", args.unique_token)
+
+    def run(self) -> dict[str, Any]:
+        args = self.args
+        try:
+            if args.checkpoint_path:
+                self.load(args.checkpoint_path, args.load_step)
+            if args.evaluate:
+                self.evaluate()
+            else:
+                self.train()
+        finally:
+            self.runner.close_env()
+        return {k: v[-1][1] for k, v in self.logger.stats.items()}
+
+    def evaluate(self) -> None:
+        n_runs = max(1, self.args.test_nepisode // self.runner.batch_size)
+        for _ in range(n_runs):
+            self.runner.run(test_mode=True)
+        if self.args.save_replay:
+            self.runner.save_replay()
+        summary = {k: v[-1][1] for k, v in self.logger.stats.items() if k.startswith("test_")}
+        self.console.info("Evaluation: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(summary.items())))
+
+    def train(self) -> None:
+        args, runner = self.args, self.runner
+        start_time = time.time()
+        start_t = runner.t_env
+        self.console.info(f"Beginning training for {args.t_max} timesteps")
+        while runner.t_env <= args.t_max:
+            with torch.no_grad():
+                episode_batch = runner.run(test_mode=False)
+            self.buffer.insert_episode_batch(episode_batch)
+            self.episode += args.batch_size_run
+            if self.buffer.can_sample(args.batch_size):
+                self.learn()
+            if (runner.t_env - self.last_test_T) / args.test_interval >= 1.0:
+                self.test()
+            if args.save_model and (runner.t_env - self.model_save_time >= args.save_model_interval or self.model_save_time == 0):
+                self.save()
+            if runner.t_env - self.last_log_T >= args.log_interval:
+                self.log_progress(start_time, start_t)
+        if args.save_model:
+            self.save()
+        self.console.info(f"Finished training: {runner.t_env} env steps in {format_duration(time.time() - start_time)}")
+
+    def learn(self) -> None:
+        args = self.args
+        if args.use_per:
+            batch, idx, weights = self.buffer.sample_with_weights(args.batch_size, self.runner.t_env)
+        else:
+            batch, idx, weights = self.buffer.sample(args.batch_size), None, None
+        batch = self._truncate(batch)
+        info = self.learner.train(batch, self.runner.t_env, self.episode, per_weights=weights)
+        if args.use_per:
+            self.buffer.update_priorities(idx, info["td_errors_abs"].cpu().numpy())
+
+    def _truncate(self, batch: EpisodeBatch) -> EpisodeBatch:
+        max_t = batch.max_t_filled()
+        return batch[:, :max_t].to(self.args.device)
+
+    def test(self) -> None:
+        n_runs = max(1, self.args.test_nepisode // self.runner.batch_size)
+        self.last_test_T = self.runner.t_env
+        for _ in range(n_runs):
+            self.runner.run(test_mode=True)
+
+    def log_progress(self, start_time: float, start_t: int) -> None:
+        t_env = self.runner.t_env
+        elapsed = time.time() - start_time
+        rate = (t_env - start_t) / max(elapsed, 1e-9)
+        remaining = max(0, self.args.t_max - t_env) / max(rate, 1e-9)
+        self.logger.log_stat("episode", self.episode, t_env)
+        self.logger.log_stat("steps_per_sec", rate, t_env)
+        self.console.info(
+            f"t_env {t_env}/{self.args.t_max} | episodes {self.episode} | {rate:.0f} steps/s | "
+            f"elapsed {format_duration(elapsed)} | ETA {format_duration(remaining)}"
+        )
+        self.logger.print_recent_stats()
+        self.last_log_T = t_env
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "learner": self.learner.state_dict(),
+            "runner": self.runner.state_dict(),
+            "episode": self.episode,
+            "last_test_T": self.last_test_T,
+            "last_log_T": self.last_log_T,
+            "model_save_time": self.model_save_time,
+            "rng": rng_state(),
+            "logger": self.logger.state_dict(),
+        }
+
+    def save(self) -> None:
+        t_env = self.runner.t_env
+        self.model_save_time = t_env
+        learner_state = self.learner.state_dict()
+        files = {
+            "agent.th": learner_state["agent"],
+            "opt.th": learner_state["optimiser"],
+            "state.th": self.state_dict(),
+        }
+        if "mixer" in learner_state:
+            files["mixer.th"] = learner_state["mixer"]
+        if getattr(self.args, "save_buffer", False):
+            files["buffer.th"] = self.buffer.state_dict()
+        path = save_checkpoint(self.models_dir, t_env, files, keep=getattr(self.args, "keep_checkpoints", 0))
+        self.console.info(f"Saved checkpoint {path}")
+
+    def load(self, checkpoint_path: str, load_step: int) -> None:
+        step, folder = find_checkpoint(checkpoint_path, load_step)
+        state = load_file(folder, "state.th")
+        self.learner.load_state_dict(state["learner"])
+        self.runner.load_state_dict(state["runner"])
+        self.runner.t_env = step
+        self.episode = state["episode"]
+        self.last_test_T = state["last_test_T"]
+        self.last_log_T = state["last_log_T"]
+        self.model_save_time = step
+        if not self.args.evaluate:
+            set_rng_state(state["rng"])
+            if os.path.isfile(os.path.join(folder, "buffer.th")):
+                self.buffer.load_state_dict(load_file(folder, "buffer.th"))
+        self.console.info(f"Loaded checkpoint {folder} (t_env {step})")

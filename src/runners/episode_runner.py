@@ -1,0 +1,143 @@
+"""Runs `batch_size_run` episodes at once with the controller in the loop and returns them as an EpisodeBatch.
+
+`episode` keeps its envs in this process; `parallel` (a subclass) gives each env its own process.
+Data layout of the returned batch: step t holds (state_t, obs_t, avail_t, action_t, reward_t,
+terminated_t); the step after the last action holds the final observation (for bootstrapping) and
+`filled` marks steps 0..T_ep.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+import torch
+
+from components.episode_buffer import EpisodeBatch
+from envs import REGISTRY as env_REGISTRY
+from runners.env_group import LocalEnvs
+
+
+def make_env(env_name: str, env_args: dict[str, Any], index: int) -> Any:
+    """Env `index` of a runner: same args, seed `env_args['seed'] + index`."""
+    kwargs = dict(env_args)
+    if kwargs.get("seed") is not None:
+        kwargs["seed"] = int(kwargs["seed"]) + index
+    return env_REGISTRY[env_name](**kwargs)
+
+
+class EpisodeRunner:
+    def __init__(self, args: Any, logger: Any):
+        self.args = args
+        self.logger = logger
+        self.batch_size = args.batch_size_run
+        self.envs = self._make_envs(functools.partial(make_env, args.env, args.env_args))
+        self.env_info = self.envs.get_env_info()
+        self.episode_limit = self.env_info["episode_limit"]
+        self.t_env = 0
+        self.train_returns: list[float] = []
+        self.test_returns: list[float] = []
+        self.train_stats: dict[str, float] = {}
+        self.test_stats: dict[str, float] = {}
+        self.log_train_stats_t = -1_000_000
+        self.mac: Any = None
+
+    def _make_envs(self, env_fn: Any) -> Any:
+        return LocalEnvs(env_fn, self.batch_size)
+
+    def setup(self, scheme: dict[str, Any], groups: dict[str, int], preprocess: Any, mac: Any) -> None:
+        self.new_batch = functools.partial(
+            EpisodeBatch, scheme, groups, self.batch_size, self.episode_limit + 1, preprocess=preprocess, device="cpu"
+        )
+        self.mac = mac
+
+    def get_env_info(self) -> dict[str, Any]:
+        return self.env_info
+
+    def save_replay(self) -> None:
+        self.envs.call(0, "save_replay")
+
+    def close_env(self) -> None:
+        self.envs.close()
+
+    def _write_obs(self, views: dict[str, np.ndarray], rows: list[int], t: int, datas: list[dict[str, Any]]) -> None:
+        for row, data in zip(rows, datas):
+            views["state"][row, t] = data["state"]
+            views["obs"][row, t] = data["obs"]
+            views["avail_actions"][row, t] = data["avail_actions"]
+            views["filled"][row, t] = 1
+
+    def run(self, test_mode: bool = False) -> EpisodeBatch:
+        """Play one episode in every env (until all have ended) and return the batch."""
+        batch = self.new_batch()
+        views = {k: batch[k].numpy() for k in ("state", "obs", "avail_actions", "filled", "reward", "terminated")}
+        datas = self.envs.reset()
+        active = list(range(self.batch_size))
+        self._write_obs(views, active, 0, datas)
+        self.mac.init_hidden(batch_size=self.batch_size)
+        returns = np.zeros(self.batch_size)
+        lengths = np.zeros(self.batch_size, dtype=np.int64)
+        infos: list[dict[str, Any]] = [{} for _ in range(self.batch_size)]
+        t = 0
+        while active:
+            with torch.no_grad():
+                actions = self.mac.select_actions(batch, t_ep=t, t_env=self.t_env, bs=active, test_mode=test_mode)
+            actions = actions.cpu()
+            batch.update({"actions": actions.unsqueeze(-1)}, bs=active, ts=t, mark_filled=False)
+            results = self.envs.step(active, actions.numpy())
+            still_active = []
+            for row, res in zip(active, results):
+                info = res["info"]
+                limit = bool(info.get("episode_limit", False))
+                views["reward"][row, t] = res["reward"]
+                views["terminated"][row, t] = bool(res["terminated"]) and not limit
+                returns[row] += res["reward"]
+                lengths[row] += 1
+                if res["terminated"] or t + 1 >= self.episode_limit:
+                    infos[row] = info
+                else:
+                    still_active.append(row)
+            self._write_obs(views, active, t + 1, results)
+            active = still_active
+            t += 1
+        if not test_mode:
+            self.t_env += int(lengths.sum())
+        self._record(test_mode, returns, lengths, infos)
+        return batch
+
+    def _record(self, test_mode: bool, returns: np.ndarray, lengths: np.ndarray, infos: list[dict[str, Any]]) -> None:
+        stats = self.test_stats if test_mode else self.train_stats
+        store = self.test_returns if test_mode else self.train_returns
+        for info in infos:
+            for k, v in info.items():
+                if isinstance(v, (bool, int, float, np.number, np.bool_)):
+                    stats[k] = stats.get(k, 0.0) + float(v)
+        stats["n_episodes"] = stats.get("n_episodes", 0) + len(lengths)
+        stats["ep_length"] = stats.get("ep_length", 0) + float(lengths.sum())
+        store.extend(float(r) for r in returns)
+        if test_mode:
+            if len(self.test_returns) >= self.args.test_nepisode:
+                self._log(self.test_returns, self.test_stats, "test_")
+        elif self.t_env - self.log_train_stats_t >= self.args.runner_log_interval:
+            self._log(self.train_returns, self.train_stats, "")
+            epsilon = getattr(self.mac.action_selector, "epsilon", None)
+            if epsilon is not None:
+                self.logger.log_stat("epsilon", float(epsilon), self.t_env)
+            self.log_train_stats_t = self.t_env
+
+    def _log(self, returns: list[float], stats: dict[str, float], prefix: str) -> None:
+        self.logger.log_stat(prefix + "return_mean", float(np.mean(returns)), self.t_env)
+        self.logger.log_stat(prefix + "return_std", float(np.std(returns)), self.t_env)
+        n = stats.pop("n_episodes", 1)
+        for k, v in stats.items():
+            self.logger.log_stat(prefix + k + "_mean", v / n, self.t_env)
+        returns.clear()
+        stats.clear()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"t_env": self.t_env, "log_train_stats_t": self.log_train_stats_t}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.t_env = state["t_env"]
+        self.log_train_stats_t = state["log_train_stats_t"]

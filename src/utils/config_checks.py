@@ -1,0 +1,143 @@
+"""Validation of a merged config before anything starts: types, ranges, registry names, combinations.
+
+Types come from default.yaml: a key whose default is an int takes ints, a float takes numbers, a bool
+takes only true/false, a string takes strings. Keys whose default is null take anything of the types
+listed in `NULLABLE_TYPES`.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+from typing import Any
+
+from utils.config_loader import closest, load_default
+from utils.errors import ConfigError
+
+NULLABLE_TYPES: dict[str, tuple[type, ...]] = {
+    "mixer": (str,),
+    "seed": (int,),
+    "env_worker_timeout": (int, float),
+}
+
+Check = Callable[[Any], bool]
+RANGES: dict[str, tuple[Check, str]] = {
+    "t_max": (lambda v: v >= 1, ">= 1"),
+    "batch_size": (lambda v: v >= 1, ">= 1"),
+    "buffer_size": (lambda v: v >= 1, ">= 1"),
+    "batch_size_run": (lambda v: v >= 1, ">= 1"),
+    "test_nepisode": (lambda v: v >= 0, ">= 0"),
+    "test_interval": (lambda v: v >= 1, ">= 1"),
+    "log_interval": (lambda v: v >= 1, ">= 1"),
+    "runner_log_interval": (lambda v: v >= 1, ">= 1"),
+    "learner_log_interval": (lambda v: v >= 1, ">= 1"),
+    "save_model_interval": (lambda v: v >= 1, ">= 1"),
+    "target_update_interval": (lambda v: v >= 1, ">= 1"),
+    "target_update_tau": (lambda v: 0 < v <= 1, "in (0, 1]"),
+    "lr": (lambda v: v > 0, "> 0"),
+    "gamma": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "td_lambda": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "grad_norm_clip": (lambda v: v > 0, "> 0"),
+    "epsilon_start": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "epsilon_finish": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "epsilon_anneal_time": (lambda v: v >= 1, ">= 1"),
+    "test_noise": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "rnn_hidden_dim": (lambda v: v >= 1, ">= 1"),
+    "mixing_embed_dim": (lambda v: v >= 1, ">= 1"),
+    "hypernet_embed": (lambda v: v >= 1, ">= 1"),
+    "hypernet_layers": (lambda v: v in (1, 2), "1 or 2"),
+    "per_alpha": (lambda v: v >= 0, ">= 0"),
+    "per_beta": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "torch_threads": (lambda v: v >= 0, ">= 0"),
+    "load_step": (lambda v: v >= 0, ">= 0"),
+    "seed": (lambda v: v is None or 0 <= v < 2**32, "in [0, 2**32)"),
+    "env_worker_timeout": (lambda v: v is None or v > 0, "> 0 or null"),
+}
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "optimizer": ("adam", "rmsprop"),
+    "target_update_mode": ("hard", "soft"),
+    "epsilon_decay": ("linear", "exp"),
+}
+
+
+def _type_ok(value: Any, default: Any) -> bool:
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(default, str):
+        return isinstance(value, str)
+    if isinstance(default, dict):
+        return isinstance(value, dict)
+    if isinstance(default, list):
+        return isinstance(value, list)
+    return True
+
+
+def _type_name(default: Any) -> str:
+    return {bool: "true/false", int: "an integer", float: "a number", str: "a string", dict: "a mapping", list: "a list"}[type(default)]
+
+
+def registry_choices() -> dict[str, dict[str, Any]]:
+    """Registry-backed keys and their registries (imported here, so validation names every valid choice)."""
+    from components.action_selectors import REGISTRY as selectors
+    from controllers import REGISTRY as macs
+    from envs import REGISTRY as envs
+    from learners import REGISTRY as learners
+    from modules.agents import REGISTRY as agents
+    from modules.mixers import REGISTRY as mixers
+    from runners import REGISTRY as runners
+
+    return {
+        "runner": runners,
+        "mac": macs,
+        "agent": agents,
+        "learner": learners,
+        "mixer": mixers,
+        "action_selector": selectors,
+        "env": envs,
+    }
+
+
+def coerce_and_validate(config: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy with integral floats turned into ints where an int is expected; raise ConfigError otherwise."""
+    config = copy.deepcopy(config)
+    defaults = load_default()
+    for key, value in config.items():
+        default = defaults.get(key)
+        if key not in defaults:
+            continue
+        if isinstance(default, int) and not isinstance(default, bool) and isinstance(value, float) and value.is_integer():
+            value = config[key] = int(value)
+        if default is None:
+            allowed = NULLABLE_TYPES.get(key)
+            if value is not None and allowed is not None and not (isinstance(value, allowed) and not isinstance(value, bool)):
+                names = " or ".join(t.__name__ for t in allowed)
+                raise ConfigError(f"{key}={value!r} has the wrong type: expected {names} or null")
+        elif not _type_ok(value, default):
+            raise ConfigError(f"{key}={value!r} has the wrong type ({type(value).__name__}): expected {_type_name(default)}")
+        if key in RANGES:
+            check, text = RANGES[key]
+            if value is not None and not check(value):
+                raise ConfigError(f"{key}={value!r} is out of range: must be {text}")
+        if key in CHOICES and value not in CHOICES[key]:
+            raise ConfigError(f"{key}='{value}' is not valid.{closest(str(value), list(CHOICES[key]))} Valid: {', '.join(CHOICES[key])}")
+    for key, registry in registry_choices().items():
+        value = config.get(key)
+        if key == "mixer" and value is None:
+            continue
+        if value not in registry:
+            choices = sorted(registry) + (["null"] if key == "mixer" else [])
+            raise ConfigError(f"{key}='{value}' is not registered.{closest(str(value), sorted(registry))} Valid: {', '.join(choices)}")
+    if config["batch_size"] > config["buffer_size"]:
+        raise ConfigError(
+            f"batch_size={config['batch_size']} is larger than buffer_size={config['buffer_size']}: "
+            "the buffer could never hold a batch; make buffer_size >= batch_size"
+        )
+    if config["epsilon_finish"] > config["epsilon_start"]:
+        raise ConfigError(f"epsilon_finish={config['epsilon_finish']} is above epsilon_start={config['epsilon_start']}")
+    return config

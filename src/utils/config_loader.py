@@ -1,0 +1,136 @@
+"""Builds a run's config: default.yaml <- envs/ENV.yaml <- algs/ALG.yaml <- `with k=v` overrides.
+
+An alg YAML may start from another with `base: <alg>` (e.g. vdn.yaml is qmix.yaml with another mixer).
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import os
+import re
+from typing import Any
+
+import yaml
+
+from utils.errors import ConfigError
+
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "config")
+_FLOAT_RE = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+# Keys under these may hold anything: the env (or component) named in the config validates them.
+FREE_FORM_KEYS = ("env_args",)
+
+
+def available(kind: str) -> list[str]:
+    """Names of the YAML files under config/<kind> ('algs' or 'envs')."""
+    folder = os.path.join(CONFIG_DIR, kind)
+    return sorted(f[:-5] for f in os.listdir(folder) if f.endswith(".yaml"))
+
+
+def closest(name: str, choices: list[str]) -> str:
+    match = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
+    return f" Did you mean '{match[0]}'?" if match else ""
+
+
+def load_yaml(kind: str, name: str, flag: str) -> dict[str, Any]:
+    path = os.path.join(CONFIG_DIR, kind, f"{name}.yaml")
+    if not os.path.isfile(path):
+        choices = available(kind)
+        raise ConfigError(f"{flag}={name}: no such config (looked for {path}).{closest(name, choices)} Valid: {', '.join(choices)}")
+    with open(path) as f:
+        try:
+            data = yaml.safe_load(f) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of keys to values, got {type(data).__name__}")
+    return data
+
+
+def load_alg(name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    if name in seen:
+        raise ConfigError(f"alg configs inherit in a cycle: {' -> '.join((*seen, name))}")
+    data = load_yaml("algs", name, "--config")
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    return recursive_update(load_alg(base, (*seen, name)), data)
+
+
+def recursive_update(d: dict[str, Any], u: dict[str, Any]) -> dict[str, Any]:
+    """`d` updated by `u`, merging nested dicts (returns a new dict)."""
+    out = copy.deepcopy(d)
+    for k, v in u.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = recursive_update(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def parse_value(text: str) -> Any:
+    """Command-line value -> Python value (YAML rules, plus `1e5`-style floats and `None`)."""
+    if _FLOAT_RE.match(text):
+        value = float(text)
+        return int(value) if value.is_integer() and "." not in text else value
+    if text in ("None", "none"):
+        return None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def parse_overrides(tokens: list[str]) -> dict[str, Any]:
+    """`["t_max=100", "env_args.map_name=3m"]` -> `{"t_max": 100, "env_args.map_name": "3m"}`."""
+    out: dict[str, Any] = {}
+    for token in tokens:
+        if "=" not in token:
+            raise ConfigError(f"'{token}' after `with` is not of the form key=value (e.g. t_max=20000)")
+        key, text = token.split("=", 1)
+        if not key:
+            raise ConfigError(f"'{token}' after `with` has no key")
+        out[key] = parse_value(text)
+    return out
+
+
+def apply_overrides(config: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Apply dotted-key overrides; a key not in the config is an error with the closest suggestion."""
+    out = copy.deepcopy(config)
+    for dotted, value in overrides.items():
+        parts = dotted.split(".")
+        node = out
+        for depth, part in enumerate(parts[:-1]):
+            if part not in node or not isinstance(node[part], dict):
+                if depth == 0 or parts[0] not in FREE_FORM_KEYS:
+                    raise unknown_key(".".join(parts[: depth + 1]), node)
+                node[part] = {}
+            node = node[part]
+        leaf = parts[-1]
+        if leaf not in node and parts[0] not in FREE_FORM_KEYS:
+            raise unknown_key(dotted, node)
+        node[leaf] = recursive_update(node[leaf], value) if isinstance(value, dict) and isinstance(node.get(leaf), dict) else value
+    return out
+
+
+def unknown_key(key: str, node: dict[str, Any]) -> ConfigError:
+    leaf = key.split(".")[-1]
+    return ConfigError(f"unknown config key '{key}'.{closest(leaf, list(node))} Keys at this level: {', '.join(sorted(node))}")
+
+
+def build_config(alg: str, env: str, override_tokens: list[str]) -> dict[str, Any]:
+    config = load_default()
+    env_cfg = load_yaml("envs", env, "--env-config")
+    alg_cfg = load_alg(alg)
+    for source, part in ((f"envs/{env}.yaml", env_cfg), (f"algs/{alg}.yaml", alg_cfg)):
+        for key in part:
+            if key not in config:
+                raise ConfigError(f"{source} sets unknown key '{key}'.{closest(key, list(config))}")
+    config = recursive_update(config, env_cfg)
+    config = recursive_update(config, alg_cfg)
+    return apply_overrides(config, parse_overrides(override_tokens))
+
+
+def load_default() -> dict[str, Any]:
+    with open(os.path.join(CONFIG_DIR, "default.yaml")) as f:
+        return yaml.safe_load(f)
