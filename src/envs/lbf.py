@@ -19,7 +19,7 @@ STATE_TYPES = ("concat", "full")
 _MASKS = list(((np.arange(2**N_ACTIONS)[:, None] >> np.arange(N_ACTIONS)) & 1).astype(np.int64))
 ID_PATTERN = "Foraging{-2s}-{S}x{S}-{P}p-{F}f{-coop}-v3"
 _ID_RE = re.compile(r"^Foraging(-2s)?-(\d+)x(\d+)-(\d+)p-(\d+)f(-coop)?-v3$")
-# Constructor arguments the adapter sets itself or cannot serve (vector observations only).
+# Constructor arguments users may not set through env_args, and why.
 _MANAGED_KWARGS = {
     "max_episode_steps": "use env_args.time_limit instead",
     "grid_observation": "only vector observations are supported",
@@ -127,8 +127,8 @@ class LBFEnv(MultiAgentEnv):
 
     def seed(self, seed: int | None) -> None:
         """The next reset uses `seed`; later resets use seeds drawn from a generator seeded with it."""
-        self._rng = np.random.default_rng(seed)
-        self._next_seed: int | None = seed
+        self._next_seed = None if seed is None else int(seed)
+        self._rng = np.random.default_rng(self._next_seed)
 
     def reset(self) -> None:
         # A used env treats the last episode's player positions as occupied when spawning; clear them so

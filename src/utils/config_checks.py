@@ -51,6 +51,7 @@ RANGES: dict[str, tuple[Check, str]] = {
     "per_beta": (lambda v: 0 <= v <= 1, "in [0, 1]"),
     "torch_threads": (lambda v: v >= 0, ">= 0"),
     "load_step": (lambda v: v >= 0, ">= 0"),
+    "keep_checkpoints": (lambda v: v >= 0, ">= 0"),
     "seed": (lambda v: v is None or 0 <= v < 2**32, "in [0, 2**32)"),
     "env_worker_timeout": (lambda v: v is None or v > 0, "> 0 or null"),
 }

@@ -1,0 +1,38 @@
+"""Shared fixtures: a registered toy env and a helper that runs a whole experiment in-process."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from toy_env import ToyEnv  # noqa: E402
+
+import envs  # noqa: E402
+
+FAST = [
+    "t_max=300", "test_interval=150", "log_interval=150", "runner_log_interval=150",
+    "learner_log_interval=150", "test_nepisode=2", "batch_size=4", "buffer_size=16", "use_cuda=False",
+]
+
+
+@pytest.fixture
+def toy_env_registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(envs.REGISTRY, "toy", lambda **kw: ToyEnv(**kw))
+
+
+@pytest.fixture
+def run_main(tmp_path: Any):
+    """Run `main` in-process: run_main("--config=qmix", "--env-config=lbf", "t_max=...") -> (config, stats)."""
+    import main
+
+    def _run(alg: str, env: str, *overrides: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        argv = [f"--config={alg}", f"--env-config={env}", "with", *FAST, f"local_results_path={tmp_path}", "seed=1", *overrides]
+        config = main.prepare_config(argv)
+        return config, main.run_experiment(config)
+
+    return _run

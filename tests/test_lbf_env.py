@@ -1,0 +1,277 @@
+"""LBFEnv: shapes, masks, episode ends, rewards, seeding, state types and user-facing errors."""
+
+from __future__ import annotations
+
+import sys
+from collections import deque
+from itertools import permutations
+
+import numpy as np
+import pytest
+
+from envs.lbf import LBFEnv
+from utils.errors import ConfigError, MissingDependencyError
+
+MOVES = {1: (-1, 0), 2: (1, 0), 3: (0, -1), 4: (0, 1)}
+
+
+def _first_move(field: np.ndarray, start: tuple[int, int], goal: tuple[int, int], blocked: set) -> int:
+    """The action of a shortest path from start to goal around food and `blocked` cells (0 if none)."""
+    rows, cols = field.shape
+    first = {start: 0}
+    queue = deque([start])
+    while queue:
+        cell = queue.popleft()
+        if cell == goal:
+            return first[cell]
+        for action, (dy, dx) in MOVES.items():
+            nxt = (cell[0] + dy, cell[1] + dx)
+            if not (0 <= nxt[0] < rows and 0 <= nxt[1] < cols) or nxt in first:
+                continue
+            if field[nxt] > 0 or nxt in blocked:
+                continue
+            first[nxt] = first[cell] or action
+            queue.append(nxt)
+    return 0
+
+
+def _team_actions(env: LBFEnv) -> list[int]:
+    """All agents gather around the first food left and load it together (enough level in non-coop tasks)."""
+    u = env.unwrapped
+    food = tuple(np.argwhere(u.field > 0)[0])
+    spots = [(food[0] + dy, food[1] + dx) for dy, dx in MOVES.values()]
+    positions = [tuple(p.position) for p in u.players]
+    goals = min(
+        permutations(spots, len(positions)),
+        key=lambda gs: sum(abs(g[0] - q[0]) + abs(g[1] - q[1]) for g, q in zip(gs, positions)),
+    )
+    if list(goals) == positions:
+        return [5] * len(positions)
+    moves, claimed = [], set()
+    for i, (pos, goal) in enumerate(zip(positions, goals)):
+        others = set(positions[:i] + positions[i + 1 :])
+        move = 0 if pos == goal else _first_move(u.field, pos, goal, others)
+        nxt = (pos[0] + MOVES[move][0], pos[1] + MOVES[move][1]) if move else pos
+        if nxt in claimed:  # two agents entering one cell would both stay: the later one waits
+            move, nxt = 0, pos
+        claimed.add(nxt)
+        moves.append(move)
+    return moves
+
+
+def _random_actions(env: LBFEnv, rng: np.random.Generator) -> list[int]:
+    return [int(rng.choice(np.flatnonzero(m))) for m in env.get_avail_actions()]
+
+
+@pytest.mark.parametrize(
+    ("key", "kwargs", "n_agents", "obs"),
+    [
+        ("Foraging-8x8-2p-3f-v3", {}, 2, 15),
+        ("Foraging-10x10-3p-3f-v3", {}, 3, 18),
+        ("Foraging-10x10-3p-4f-v3", {"max_num_food": 5}, 3, 24),
+    ],
+)
+def test_shapes(key: str, kwargs: dict, n_agents: int, obs: int) -> None:
+    env = LBFEnv(key, seed=0, **kwargs)
+    env.reset()
+    info = env.get_env_info()
+    assert info == {
+        "state_shape": n_agents * obs,
+        "obs_shape": obs,
+        "n_actions": 6,
+        "n_agents": n_agents,
+        "episode_limit": 50,
+    }
+    assert len(env.get_obs()) == n_agents
+    assert all(o.shape == (obs,) and o.dtype == np.float32 for o in env.get_obs())
+    assert env.get_state().shape == (n_agents * obs,) and env.get_state().dtype == np.float32
+    assert [m.shape for m in env.get_avail_actions()] == [(6,)] * n_agents
+    reward, terminated, step_info = env.step(np.zeros(n_agents, dtype=np.int64))
+    assert isinstance(reward, float) and isinstance(terminated, bool)
+    assert step_info == {"episode_limit": False}
+    env.close()
+
+
+def test_avail_actions_match_the_grid() -> None:
+    env = LBFEnv("Foraging-8x8-2p-3f-v3", seed=1)
+    rng = np.random.default_rng(0)
+    seen_wall = seen_load = 0
+    for _ in range(5):
+        env.reset()
+        terminated = False
+        while not terminated:
+            field = env.unwrapped.field
+            rows, cols = field.shape
+            for p, mask in zip(env.unwrapped.players, env.get_avail_actions()):
+                y, x = p.position
+                assert mask.dtype.kind == "i" and set(mask.tolist()) <= {0, 1}
+                assert mask[0] == 1
+                for action, (dy, dx) in MOVES.items():
+                    inside = 0 <= y + dy < rows and 0 <= x + dx < cols
+                    assert mask[action] == int(inside and field[y + dy, x + dx] == 0)
+                    seen_wall += not inside
+                next_to_food = any(
+                    0 <= y + dy < rows and 0 <= x + dx < cols and field[y + dy, x + dx] > 0
+                    for dy, dx in MOVES.values()
+                )
+                assert mask[5] == int(next_to_food)
+                seen_load += next_to_food
+            _, terminated, _ = env.step(_random_actions(env, rng))
+    assert seen_wall > 0 and seen_load > 0
+
+
+def test_time_out_sets_episode_limit() -> None:
+    env = LBFEnv("Foraging-8x8-2p-3f-v3", seed=0)
+    env.reset()
+    for t in range(1, 51):
+        reward, terminated, info = env.step([0, 0])
+        assert reward == 0.0
+        assert terminated == (t == 50) and info["episode_limit"] == (t == 50)
+
+
+def test_time_limit_changes_the_env_limit() -> None:
+    env = LBFEnv("Foraging-8x8-2p-3f-v3", seed=0, time_limit=7)
+    assert env.get_env_info()["episode_limit"] == 7
+    env.reset()
+    results = [env.step([0, 0]) for _ in range(7)]
+    assert [r[1] for r in results] == [False] * 6 + [True]
+    assert results[-1][2]["episode_limit"] is True
+    env.reset()
+    assert env.step([0, 0])[1] is False
+
+
+@pytest.mark.parametrize("key", ["Foraging-5x5-2p-1f-v3", "Foraging-8x8-2p-3f-v3", "Foraging-10x10-3p-3f-v3"])
+def test_eating_all_food_ends_without_limit_and_returns_one(key: str) -> None:
+    env = LBFEnv(key, seed=3, time_limit=200)
+    for _ in range(3):
+        env.reset()
+        total, terminated, steps, info = 0.0, False, 0, {}
+        while not terminated:
+            reward, terminated, info = env.step(_team_actions(env))
+            total += reward
+            steps += 1
+        assert steps < 200
+        assert info["episode_limit"] is False
+        assert not env.unwrapped.field.any()
+        assert total == pytest.approx(1.0)
+
+
+def test_eating_the_last_food_on_the_last_step_is_not_a_time_out() -> None:
+    def scripted_episode(time_limit: int) -> tuple[int, dict]:
+        env = LBFEnv("Foraging-5x5-2p-1f-v3", seed=4, time_limit=time_limit)
+        env.reset()
+        steps, terminated, info = 0, False, {}
+        while not terminated:
+            _, terminated, info = env.step(_team_actions(env))
+            steps += 1
+        return steps, info
+
+    steps, _ = scripted_episode(100)
+    assert steps > 1
+    assert scripted_episode(steps) == (steps, {"episode_limit": False})
+    assert scripted_episode(steps - 1) == (steps - 1, {"episode_limit": True})
+
+
+def _rollout(env: LBFEnv, episodes: int, action_seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(action_seed)
+    trace = []
+    for _ in range(episodes):
+        env.reset()
+        trace.append(np.concatenate(env.get_obs()))
+        terminated = False
+        while not terminated:
+            _, terminated, _ = env.step(rng.integers(0, 6, size=env.n_agents))
+            trace.append(np.concatenate(env.get_obs()))
+    return trace
+
+
+def test_same_seed_same_episodes() -> None:
+    a = _rollout(LBFEnv(seed=11), 3)
+    b = _rollout(LBFEnv(seed=11), 3)
+    assert len(a) == len(b)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_different_seeds_differ() -> None:
+    a = _rollout(LBFEnv(seed=0), 1)
+    b = _rollout(LBFEnv(seed=1), 1)
+    assert not np.array_equal(a[0], b[0])
+
+
+def test_episodes_of_one_env_differ_and_reseeding_a_used_env_reproduces() -> None:
+    env = LBFEnv(seed=5)
+    episodes = []
+    for _ in range(3):
+        env.reset()
+        episodes.append(np.concatenate(env.get_obs()))
+    assert not all(np.array_equal(episodes[0], e) for e in episodes[1:])
+    _rollout(env, 2)
+    env.seed(5)
+    assert np.array_equal(_rollout(env, 1)[0], episodes[0])
+
+
+def test_state_types() -> None:
+    env = LBFEnv("Foraging-2s-8x8-2p-3f-v3", seed=0, state_type="full")
+    assert env.get_env_info()["state_shape"] == 3 * 3 + 3 * 2
+    env.reset()
+    u = env.unwrapped
+    foods = np.argwhere(u.field > 0)
+    state = env.get_state()
+    assert state.shape == (15,) and state.dtype == np.float32
+    assert np.all((state >= -1) & (state <= 1))
+    players = state[9:].reshape(2, 3)
+    for p, row in zip(u.players, players):
+        assert np.allclose(row[:2], np.array(p.position) / 7)
+        assert row[2] == pytest.approx(p.level / 2)
+    assert np.allclose(state[: 3 * len(foods)].reshape(-1, 3)[:, :2], foods / 7)
+    env.step([0, 0])
+    assert env.get_state().shape == (15,)
+
+    concat = LBFEnv("Foraging-10x10-3p-3f-v3", seed=0, state_type="concat")
+    concat.reset()
+    assert concat.get_state().shape == (54,)
+    assert np.array_equal(concat.get_state(), np.concatenate(concat.get_obs()))
+
+
+def test_full_state_marks_eaten_food() -> None:
+    env = LBFEnv("Foraging-5x5-2p-1f-v3", seed=3, state_type="full", time_limit=200)
+    env.reset()
+    terminated = False
+    while not terminated:
+        _, terminated, _ = env.step(_team_actions(env))
+    assert np.array_equal(env.get_state()[:3], [-1.0, -1.0, 0.0])
+
+
+def test_unknown_key_suggests_closest() -> None:
+    with pytest.raises(ConfigError) as err:
+        LBFEnv("Foraging-8x8-2p-3f-v2")
+    assert "'Foraging-8x8-2p-3f-v3'" in str(err.value)
+    assert "Foraging{-2s}-{S}x{S}-{P}p-{F}f{-coop}-v3" in str(err.value)
+    with pytest.raises(ConfigError, match=r"'Foraging-10x10-3p-4f-v3' with max_num_food=5"):
+        LBFEnv("Foraging-10x10-3p-5f-v3")
+
+
+def test_bad_kwargs() -> None:
+    with pytest.raises(ConfigError, match="'sigth'.*Accepted:.*sight"):
+        LBFEnv(sigth=2)
+    with pytest.raises(ConfigError, match="time_limit"):
+        LBFEnv(max_episode_steps=10)
+    with pytest.raises(ConfigError, match="state_type"):
+        LBFEnv(state_type="global")
+
+
+def test_missing_lbforaging(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "lbforaging", None)
+    with pytest.raises(MissingDependencyError, match="pip install lbforaging"):
+        LBFEnv()
+
+
+def test_render_rgb() -> None:
+    env = LBFEnv(seed=0)
+    env.reset()
+    try:
+        frame = env.render()
+    except MissingDependencyError as e:
+        pytest.skip(str(e))
+    assert frame.ndim == 3 and frame.shape[2] == 3 and frame.dtype == np.uint8
+    env.close()

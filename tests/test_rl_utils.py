@@ -1,0 +1,55 @@
+import pytest
+import torch
+
+from components.epsilon_schedules import DecayThenFlatSchedule
+from utils.rl_utils import build_td_lambda_targets
+
+
+def lambda_return_by_hand(r, d, q, gamma, lam):
+    """G_t = r_t + gamma (1 - d_t) [(1 - lam) q_{t+1} + lam G_{t+1}], G_{T-1} = q_{T-1}."""
+    T = len(q)
+    g = [0.0] * T
+    g[T - 1] = q[T - 1]
+    for t in range(T - 2, -1, -1):
+        g[t] = r[t] + gamma * (1 - d[t]) * ((1 - lam) * q[t + 1] + lam * g[t + 1])
+    return g[:-1]
+
+
+@pytest.mark.parametrize("lam", [0.0, 0.6, 1.0])
+def test_td_lambda_matches_hand_computation_without_termination(lam):
+    r, q = [1.0, 0.0, 2.0, 0.5], [3.0, 1.0, -1.0, 4.0, 2.0]
+    d = [0, 0, 0, 0]
+    out = build_td_lambda_targets(
+        torch.tensor(r).view(1, 4, 1), torch.tensor(d, dtype=torch.float).view(1, 4, 1),
+        torch.ones(1, 4, 1), torch.tensor(q).view(1, 5, 1), 0.9, lam,
+    )
+    assert out.view(-1).tolist() == pytest.approx(lambda_return_by_hand(r, d, q, 0.9, lam))
+
+
+def test_td_lambda_one_step_example_and_termination():
+    # terminated at step 1; step 2 is padding. One-step targets: r0 + g q1, r1 (terminal), 0 (padding).
+    r = torch.tensor([1.0, 2.0, 0.0]).view(1, 3, 1)
+    d = torch.tensor([0.0, 1.0, 0.0]).view(1, 3, 1)
+    mask = torch.tensor([1.0, 1.0, 0.0]).view(1, 3, 1)
+    q = torch.tensor([5.0, 4.0, 7.0, 9.0]).view(1, 4, 1)
+    out = build_td_lambda_targets(r, d, mask, q, 0.5, 0.0).view(-1).tolist()
+    assert out == pytest.approx([1.0 + 0.5 * 4.0, 2.0, 0.0])
+    lam = build_td_lambda_targets(r, d, mask, q, 0.5, 0.5).view(-1).tolist()
+    # G1 = 2 (terminal); G0 = 1 + 0.5 * (0.5 * 4 + 0.5 * 2) = 2.5
+    assert lam[:2] == pytest.approx([2.5, 2.0])
+
+
+def test_td_lambda_per_agent_columns():
+    q = torch.tensor([[1.0, 2.0], [3.0, 4.0]]).view(1, 2, 2)
+    out = build_td_lambda_targets(torch.zeros(1, 1, 1), torch.zeros(1, 1, 1), torch.ones(1, 1, 1), q, 1.0, 0.0)
+    assert out.view(-1).tolist() == [3.0, 4.0]
+
+
+def test_epsilon_schedule_linear_and_flat():
+    s = DecayThenFlatSchedule(1.0, 0.05, 100)
+    assert s.eval(0) == 1.0
+    assert s.eval(50) == pytest.approx(0.525)
+    assert s.eval(100) == pytest.approx(0.05)
+    assert s.eval(10**6) == pytest.approx(0.05)
+    with pytest.raises(ValueError, match="linear' or 'exp'"):
+        DecayThenFlatSchedule(1.0, 0.05, 100, decay="cosine")

@@ -1,0 +1,106 @@
+import functools
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from controllers import REGISTRY as mac_REGISTRY
+from run import build_scheme
+from runners import REGISTRY as runner_REGISTRY
+from runners.env_group import EnvWorkerError, SubprocEnvs
+from toy_env import ToyEnv
+from utils.logging import Logger, get_console_logger
+
+
+def make_args(**kw):
+    base = dict(
+        env="toy", env_args={"seed": 5, "limit": 5}, batch_size_run=2, test_nepisode=2, runner_log_interval=1,
+        n_agents=2, n_actions=3, agent="rnn", rnn_hidden_dim=8, obs_last_action=True, obs_agent_id=True,
+        action_selector="epsilon_greedy", epsilon_start=1.0, epsilon_finish=0.05, epsilon_anneal_time=100,
+    )
+    base.update(kw)
+    return SimpleNamespace(**base)
+
+
+def make_runner(kind, **kw):
+    args = make_args(**kw)
+    runner = runner_REGISTRY[kind](args, Logger(get_console_logger()))
+    scheme, groups, preprocess = build_scheme(runner.get_env_info())
+    from components.episode_buffer import EpisodeBatch
+
+    full_scheme = EpisodeBatch(scheme, groups, 1, 2, preprocess=preprocess).scheme
+    mac = mac_REGISTRY["basic_mac"](full_scheme, groups, args)
+    runner.setup(scheme, groups, preprocess, mac)
+    return runner
+
+
+@pytest.mark.parametrize("kind", ["episode", "parallel"])
+def test_time_limit_is_stored_as_not_terminated(toy_env_registered, kind):
+    runner = make_runner(kind)
+    try:
+        batch = runner.run()
+    finally:
+        runner.close_env()
+    assert batch["filled"][:, :, 0].tolist() == [[1] * 6] * 2  # 5 steps + final observation
+    assert batch["terminated"].sum() == 0
+    assert runner.t_env == 10
+    # the final observation (t = 5) is written for bootstrapping
+    assert torch.allclose(batch["obs"][:, 5, :, 0], torch.ones(2, 2))
+
+
+@pytest.mark.parametrize("kind", ["episode", "parallel"])
+def test_true_termination_and_padding(toy_env_registered, kind):
+    runner = make_runner(kind, env_args={"seed": 5, "limit": 5, "terminate_at": 3})
+    try:
+        batch = runner.run()
+    finally:
+        runner.close_env()
+    assert batch["terminated"][:, :, 0].tolist() == [[0, 0, 1, 0, 0, 0]] * 2
+    assert batch["filled"][:, :, 0].tolist() == [[1, 1, 1, 1, 0, 0]] * 2
+    assert runner.logger.latest("won_mean") == 1.0
+
+
+def test_parallel_workers_get_seed_plus_index(toy_env_registered):
+    runner = make_runner("parallel", env_args={"seed": 5, "limit": 5})
+    try:
+        batch = runner.run()
+    finally:
+        runner.close_env()
+    assert batch["state"][0, 0, 2].item() == 5 and batch["state"][1, 0, 2].item() == 6
+
+
+def test_episode_and_parallel_runners_collect_identical_data(toy_env_registered):
+    out = []
+    for kind in ("episode", "parallel"):
+        torch.manual_seed(0)
+        runner = make_runner(kind)
+        try:
+            out.append(runner.run())
+        finally:
+            runner.close_env()
+    for key in ("obs", "state", "actions", "reward", "filled"):
+        assert torch.equal(out[0][key], out[1][key]), key
+
+
+def _toy(i, **kw):
+    return ToyEnv(seed=i, **kw)
+
+
+def test_worker_exception_reaches_parent_with_traceback():
+    envs = SubprocEnvs(functools.partial(_toy, crash_at=2), 2)
+    envs.reset()
+    envs.step([0, 1], np.zeros((2, 2), dtype=np.int64))
+    with pytest.raises(EnvWorkerError) as info:
+        envs.step([0, 1], np.zeros((2, 2), dtype=np.int64))
+    text = str(info.value)
+    assert "env worker 0 failed: RuntimeError: toy env crashed at step 2" in text
+    assert "worker traceback" in text and "toy_env.py" in text
+    assert all(not p.is_alive() for p in envs.procs)
+
+
+def test_worker_that_dies_is_reported_not_hung():
+    envs = SubprocEnvs(functools.partial(_toy, exit_at=1), 2)
+    envs.reset()
+    with pytest.raises(EnvWorkerError, match=r"env worker 0 died without a reply \(exit code 3"):
+        envs.step([0, 1], np.zeros((2, 2), dtype=np.int64))
