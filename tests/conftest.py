@@ -10,9 +10,8 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from toy_env import ToyEnv  # noqa: E402
-
 import envs  # noqa: E402
+from toy_env import ToyEnv  # noqa: E402
 
 FAST = [
     "t_max=300", "test_interval=150", "log_interval=150", "runner_log_interval=150",

@@ -44,7 +44,10 @@ class FakeStarCraft2Env:
         self.kwargs = kwargs
         if capability_config:
             self.n_agents, self.n_enemies, self.episode_limit = (
-                capability_config["n_units"], capability_config["n_enemies"], 200)
+                capability_config["n_units"],
+                capability_config["n_enemies"],
+                200,
+            )
         else:
             self.n_agents, self.n_enemies, self.episode_limit = V1_MAPS[map_name]
         self.n_actions = N_NO_ATTACK + self.n_enemies
@@ -65,14 +68,20 @@ class FakeStarCraft2Env:
     def reset(self, episode_config: dict[str, Any] | None = None) -> tuple[list[np.ndarray], np.ndarray]:
         self.episode_config = episode_config or {}
         teams = self.episode_config.get("team_gen", {})
-        self.ally_hp_max = np.array([HEALTH[u] for u in teams.get("ally_team", ["marine"] * self.n_agents)], float)
-        self.enemy_hp_max = np.array([HEALTH[u] for u in teams.get("enemy_team", ["marine"] * self.n_enemies)], float)
+        self.ally_hp_max = np.array(
+            [HEALTH[u] for u in teams.get("ally_team", ["marine"] * self.n_agents)], float
+        )
+        self.enemy_hp_max = np.array(
+            [HEALTH[u] for u in teams.get("enemy_team", ["marine"] * self.n_enemies)], float
+        )
         self.ally_hp = self.ally_hp_max.copy()
         self.enemy_hp = self.enemy_hp_max.copy()
         ally_pos = self.episode_config.get("ally_start_positions", {}).get("item")
         enemy_pos = self.episode_config.get("enemy_start_positions", {}).get("item")
         self.ally_x = np.zeros(self.n_agents) if ally_pos is None else np.asarray(ally_pos, float)[:, 0]
-        self.enemy_x = np.full(self.n_enemies, 4.0) if enemy_pos is None else np.asarray(enemy_pos, float)[:, 0]
+        self.enemy_x = (
+            np.full(self.n_enemies, 4.0) if enemy_pos is None else np.asarray(enemy_pos, float)[:, 0]
+        )
         self.steps = 0
         return self.get_obs(), self.get_state()
 
@@ -131,12 +140,18 @@ class FakeStarCraft2Env:
         for e in range(self.n_enemies):
             if self.enemy_hp[e] > 0:
                 i = 2 + 3 * e
-                obs[i : i + 3] = (self._in_range(a, e), (self.enemy_x[e] - self.ally_x[a]) / SHOOT_RANGE,
-                                  self.enemy_hp[e] / self.enemy_hp_max[e])  # fmt: skip
+                obs[i : i + 3] = (
+                    self._in_range(a, e),
+                    (self.enemy_x[e] - self.ally_x[a]) / SHOOT_RANGE,
+                    self.enemy_hp[e] / self.enemy_hp_max[e],
+                )
         others = [b for b in range(self.n_agents) if b != a]
         for k, b in enumerate(others):
             i = 2 + 3 * self.n_enemies + 2 * k
-            obs[i : i + 2] = (self.ally_x[b] - self.ally_x[a]) / SHOOT_RANGE, self.ally_hp[b] / self.ally_hp_max[b]
+            obs[i : i + 2] = (
+                (self.ally_x[b] - self.ally_x[a]) / SHOOT_RANGE,
+                self.ally_hp[b] / self.ally_hp_max[b],
+            )
         return obs
 
     def get_obs(self) -> list[np.ndarray]:
@@ -146,8 +161,14 @@ class FakeStarCraft2Env:
         return 2 + 3 * self.n_enemies + 2 * (self.n_agents - 1)
 
     def get_state(self) -> np.ndarray:
-        return np.concatenate([self.ally_hp / self.ally_hp_max, self.ally_x / 10,
-                               self.enemy_hp / self.enemy_hp_max, self.enemy_x / 10]).astype(np.float32)  # fmt: skip
+        return np.concatenate(
+            [
+                self.ally_hp / self.ally_hp_max,
+                self.ally_x / 10,
+                self.enemy_hp / self.enemy_hp_max,
+                self.enemy_x / 10,
+            ]
+        ).astype(np.float32)
 
     def get_state_size(self) -> int:
         return 2 * (self.n_agents + self.n_enemies)
@@ -236,11 +257,16 @@ class FakeSurroundedAndReflect:
     def generate(self) -> dict[str, Any]:
         allies = self.reflect_distribution.generate()
         if self.rng.random() <= self.p:
-            enemies = np.resize(np.column_stack([self.map_x - allies[:, 0], allies[:, 1]]), (self.n_enemies, 2))
+            enemies = np.resize(
+                np.column_stack([self.map_x - allies[:, 0], allies[:, 1]]), (self.n_enemies, 2)
+            )
         else:
             allies = np.tile([self.map_x / 2, self.map_y / 2], (len(allies), 1))
             enemies = self.rng.uniform(0, self.map_x, size=(self.n_enemies, 2))
-        return {"ally_start_positions": {"item": allies, "id": 0}, "enemy_start_positions": {"item": enemies, "id": 0}}
+        return {
+            "ally_start_positions": {"item": allies, "id": 0},
+            "enemy_start_positions": {"item": enemies, "id": 0},
+        }
 
 
 DISTRIBUTIONS = {"weighted_teams": FakeWeightedTeams, "surrounded_and_reflect": FakeSurroundedAndReflect}

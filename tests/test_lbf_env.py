@@ -249,6 +249,8 @@ def test_unknown_key_suggests_closest() -> None:
     assert "Foraging{-2s}-{S}x{S}-{P}p-{F}f{-coop}-v3" in str(err.value)
     with pytest.raises(ConfigError, match=r"'Foraging-10x10-3p-4f-v3' with max_num_food=5"):
         LBFEnv("Foraging-10x10-3p-5f-v3")
+    with pytest.raises(ConfigError, match=r"Closest: 'Foraging-2s-8x8-2p-3f-coop-v3'"):
+        LBFEnv("Foraging-8x8-2p-3f-coop-2s-v3")
 
 
 def test_bad_kwargs() -> None:

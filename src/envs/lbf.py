@@ -38,6 +38,10 @@ def _import_gym() -> Any:
 
 
 def _suggest(key: str, known: list[str]) -> str:
+    if "-2s" in key:  # it belongs right after "Foraging"
+        key = "Foraging-2s" + key.replace("-2s", "").removeprefix("Foraging")
+        if key in known:
+            return repr(key)
     match = _ID_RE.match(key)
     if match and int(match.group(5)) > 4:
         four = key.replace(f"-{match.group(5)}f", "-4f")

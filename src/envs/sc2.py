@@ -75,7 +75,9 @@ def preflight(map_file: str, game_version: str | None = None, missing_package: s
     versions = os.path.join(root, "Versions")
     builds = []
     if os.path.isdir(versions):
-        builds = sorted(d for d in os.listdir(versions) if os.path.isfile(os.path.join(versions, d, "SC2_x64")))
+        builds = sorted(
+            d for d in os.listdir(versions) if os.path.isfile(os.path.join(versions, d, "SC2_x64"))
+        )
     if not builds:
         problems.append(
             f"no StarCraft II binary under SC2PATH={root} (expected {versions}/Base<build>/SC2_x64); "
@@ -182,7 +184,9 @@ class StarCraftAdapter(MultiAgentEnv):
         try:
             self._env = self._env_cls(**copy.deepcopy(self._kwargs), seed=seed)
         except TypeError as err:
-            raise ConfigError(f"{getattr(self._env_cls, '__name__', self._env_cls)} rejected env_args: {err}") from err
+            raise ConfigError(
+                f"{getattr(self._env_cls, '__name__', self._env_cls)} rejected env_args: {err}"
+            ) from err
         info = self._env.get_env_info()
         self.n_agents = int(info["n_agents"])
         self.episode_limit = int(info["episode_limit"])

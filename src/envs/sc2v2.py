@@ -32,7 +32,9 @@ from envs.sc2 import StarCraftAdapter, check_name, find_package, load_env_class,
 from utils.config_loader import recursive_update
 from utils.errors import ConfigError
 
-PRESET_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "config", "envs", "sc2v2_maps")
+PRESET_DIR = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "config", "envs", "sc2v2_maps"
+)
 MAP_FILE = "32x32_flat"  # every 10gen_* map of SMACv2 is played on this map file
 
 
@@ -48,7 +50,9 @@ def scenario_kwargs(name: str, overrides: dict[str, Any]) -> dict[str, Any]:
         preset = yaml.safe_load(f)
     kwargs = recursive_update(preset, overrides)
     if not isinstance(kwargs.get("capability_config"), dict):
-        raise ConfigError(f"env_args.capability_config must be a mapping, got {kwargs.get('capability_config')!r}")
+        raise ConfigError(
+            f"env_args.capability_config must be a mapping, got {kwargs.get('capability_config')!r}"
+        )
     return kwargs
 
 
