@@ -18,6 +18,7 @@ from envs import REGISTRY, sc2
 from envs.sc2 import SC2Env, legacy_shuffle, load_env_class
 from envs.sc2v2 import PRESET_DIR, SC2v2Env, scenarios
 from fake_smac import FakeCapabilityWrapper, FakeStarCraft2Env
+from utils.config_loader import build_config
 from utils.errors import ConfigError, MissingDependencyError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -383,7 +384,8 @@ def test_env_configs() -> None:
     assert v2["env"] == "sc2v2" and v2["env_args"]["map_name"] == "protoss_5_vs_5"
     for cfg in (v1, v2):
         assert cfg["env_args"]["seed"] is None and cfg["t_max"] == 2050000 and cfg["test_nepisode"] == 32
-        assert cfg["restart_failed_envs"] is True
+    for env in ("sc2", "sc2v2"):
+        assert build_config("qmix", env, [])["env"] == env
     # sc2v2.yaml must not set what the presets set, or it would override every scenario's value
     preset_keys = set(yaml.safe_load((Path(PRESET_DIR) / "protoss_5_vs_5_epo.yaml").read_text()))
     assert preset_keys & set(v2["env_args"]) == {"map_name"}
