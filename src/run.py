@@ -33,7 +33,7 @@ def run(_run: Any, config: dict[str, Any], console: Any, results_dir: str, uniqu
     args = SimpleNamespace(**config)
     args.device = resolve_device(args.use_cuda, console)
     args.use_cuda = args.device.type == "cuda"
-    torch.set_num_threads(args.torch_threads if args.torch_threads > 0 else min(2, os.cpu_count() or 1))
+    torch.set_num_threads(args.torch_threads)
     set_seed(args.seed)
     args.unique_token = unique_token
     args.results_dir = results_dir

@@ -49,7 +49,7 @@ RANGES: dict[str, tuple[Check, str]] = {
     "hypernet_layers": (lambda v: v in (1, 2), "1 or 2"),
     "per_alpha": (lambda v: v >= 0, ">= 0"),
     "per_beta": (lambda v: 0 <= v <= 1, "in [0, 1]"),
-    "torch_threads": (lambda v: v >= 0, ">= 0"),
+    "torch_threads": (lambda v: v >= 1, ">= 1"),
     "load_step": (lambda v: v >= 0, ">= 0"),
     "keep_checkpoints": (lambda v: v >= 0, ">= 0"),
     "seed": (lambda v: v is None or 0 <= v < 2**32, "in [0, 2**32)"),
