@@ -277,3 +277,15 @@ def test_render_rgb() -> None:
         pytest.skip(str(e))
     assert frame.ndim == 3 and frame.shape[2] == 3 and frame.dtype == np.uint8
     env.close()
+
+
+def test_normalised_observations_are_scaled_and_keep_unseen_sentinel():
+    raw = LBFEnv(key="Foraging-2s-8x8-2p-3f-v3", seed=4)
+    norm = LBFEnv(key="Foraging-2s-8x8-2p-3f-v3", seed=4, normalise_obs=True)
+    raw.reset()
+    norm.reset()
+    for r, n in zip(raw.get_obs(), norm.get_obs()):
+        assert n.dtype == np.float32 and n.max() <= 1.0
+        assert np.array_equal(r < 0, n < 0)
+        seen = r >= 0
+        assert np.allclose(n[seen] * np.maximum(raw.unwrapped.observation_space[0].high[seen], 1), r[seen])

@@ -53,3 +53,15 @@ def test_epsilon_schedule_linear_and_flat():
     assert s.eval(10**6) == pytest.approx(0.05)
     with pytest.raises(ValueError, match="linear' or 'exp'"):
         DecayThenFlatSchedule(1.0, 0.05, 100, decay="cosine")
+
+
+def test_td_lambda_bootstraps_where_a_sequence_is_cut_off_early():
+    # valid transitions 0..1, then padding, no termination (an imagined roll-out that ends early):
+    # G1 = r1 + g q2 (bootstrap, not the padding's value), G0 = r0 + g((1-l) q1 + l G1)
+    r = torch.tensor([1.0, 2.0, 0.0]).view(1, 3, 1)
+    d = torch.zeros(1, 3, 1)
+    mask = torch.tensor([1.0, 1.0, 0.0]).view(1, 3, 1)
+    q = torch.tensor([5.0, 4.0, 7.0, 100.0]).view(1, 4, 1)
+    out = build_td_lambda_targets(r, d, mask, q, 0.5, 0.5).view(-1).tolist()
+    g1 = 2.0 + 0.5 * 7.0
+    assert out == pytest.approx([1.0 + 0.5 * (0.5 * 4.0 + 0.5 * g1), g1, 0.0])

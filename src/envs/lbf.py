@@ -81,6 +81,7 @@ def _check_kwargs(gym: Any, spec: Any, kwargs: dict[str, Any]) -> None:
 class LBFEnv(MultiAgentEnv):
     """One LBF task; the team reward is the sum of the agents' rewards.
 
+    Observations are lbforaging's, or with `normalise_obs` scaled into [0, 1] (unseen entries stay -1).
     State types: "concat" joins the agents' observations; "full" reads the env itself, whatever the agents'
     sight: (y, x, level) per food slot (fixed from reset; an eaten or unspawned food is (-1, -1, 0)), then
     (y, x, level) per agent in agent order, positions scaled by the grid size - 1 and levels by their maxima.
@@ -92,6 +93,7 @@ class LBFEnv(MultiAgentEnv):
         seed: int | None = None,
         time_limit: int | None = None,
         state_type: str = "concat",
+        normalise_obs: bool = False,
         **kwargs: Any,
     ) -> None:
         if state_type not in STATE_TYPES:
@@ -114,6 +116,8 @@ class LBFEnv(MultiAgentEnv):
         self.n_agents = len(self._players)
         self.episode_limit = int(self._u._max_episode_steps)
         self._obs_size = int(self._u.observation_space[0].shape[0])
+        self.normalise_obs = bool(normalise_obs)
+        self._obs_high = np.maximum(self._u.observation_space[0].high.astype(np.float32), 1.0)
         self._n_food = int(self._u.max_num_food)
         rows, cols = self._u.field_size
         self._pos_scale = np.array([max(rows - 1, 1), max(cols - 1, 1)], dtype=np.float32)
@@ -141,7 +145,7 @@ class LBFEnv(MultiAgentEnv):
             p.position = None
         obs, _ = self._env.reset(seed=self._next_seed)
         self._next_seed = int(self._rng.integers(2**31 - 1))
-        self._obs = list(obs)
+        self._obs = self._observe(obs)
         self._avail = None
         self._food_pos = np.argwhere(self._u.field > 0)
 
@@ -149,10 +153,16 @@ class LBFEnv(MultiAgentEnv):
         if hasattr(actions, "tolist"):
             actions = actions.tolist()
         obs, rewards, done, _, _ = self._env.step(actions)
-        self._obs = list(obs)
+        self._obs = self._observe(obs)
         self._avail = None
         limit = bool(done) and self._u.current_step >= self.episode_limit and self._u.field.any()
         return float(sum(rewards)), bool(done), {"episode_limit": bool(limit)}
+
+    def _observe(self, obs: tuple[np.ndarray, ...]) -> list[np.ndarray]:
+        """With `normalise_obs`, every entry is scaled by its maximum into [0, 1]; unseen entries stay -1."""
+        if not self.normalise_obs:
+            return list(obs)
+        return [np.where(o < 0, -1.0, o / self._obs_high).astype(np.float32) for o in obs]
 
     def get_obs(self) -> list[np.ndarray]:
         return self._obs
