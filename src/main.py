@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from utils.config_loader import available, build_config
+from utils.config_loader import apply_overrides, available, build_config, parse_overrides
 from utils.errors import ConfigError, UserError
 from utils.logging import get_console_logger
 
@@ -26,7 +26,7 @@ USAGE = """usage: python src/main.py --config=ALG --env-config=ENV [with key=val
 """
 
 
-def parse_cli(argv: list[str]) -> tuple[str, str, list[str]]:
+def parse_cli(argv: list[str]) -> tuple[str | None, str | None, list[str]]:
     alg = env = None
     rest: list[str] = []
     i = 0
@@ -51,12 +51,13 @@ def parse_cli(argv: list[str]) -> tuple[str, str, list[str]]:
         else:
             rest.append(token)
         i += 1
-    if alg is None:
-        raise ConfigError(f"--config=ALG is required; valid: {', '.join(available('algs'))}")
-    if env is None:
-        raise ConfigError(f"--env-config=ENV is required; valid: {', '.join(available('envs'))}")
     if rest and rest[0] != "with":
         raise ConfigError(f"unexpected argument '{rest[0]}': overrides go after `with`, e.g. `with t_max=20000`")
+    resuming = any(token.startswith("resume=") for token in rest[1:])
+    if alg is None and not resuming:
+        raise ConfigError(f"--config=ALG is required; valid: {', '.join(available('algs'))}")
+    if env is None and not resuming:
+        raise ConfigError(f"--env-config=ENV is required; valid: {', '.join(available('envs'))}")
     return alg, env, rest[1:]
 
 
@@ -65,10 +66,26 @@ def prepare_config(argv: list[str]) -> dict[str, Any]:
     from utils.config_checks import coerce_and_validate
 
     alg, env, overrides = parse_cli(argv)
-    config = coerce_and_validate(build_config(alg, env, overrides))
+    resume = parse_overrides(overrides).get("resume")
+    if resume:
+        config = resume_config(str(resume), [o for o in overrides if not o.startswith("resume=")])
+    else:
+        config = coerce_and_validate(build_config(alg, env, overrides))
     if config["seed"] is None:
         config["seed"] = int(np.random.SeedSequence().entropy % 2**31)
     config["env_args"]["seed"] = config["seed"]
+    return config
+
+
+def resume_config(path: str, overrides: list[str]) -> dict[str, Any]:
+    """The saved config of the run to resume, with `overrides` (e.g. a larger t_max) applied."""
+    from utils.config_checks import coerce_and_validate
+    from utils.resume import locate_run, saved_config
+
+    run_dir, models_dir = locate_run(path)
+    config = apply_overrides(saved_config(run_dir), parse_overrides(overrides))
+    config = coerce_and_validate(config)
+    config.update(resume=run_dir, checkpoint_path=models_dir, load_step=0, evaluate=False)
     return config
 
 
@@ -78,6 +95,8 @@ def run_experiment(config: dict[str, Any]) -> dict[str, Any]:
     from sacred.observers import FileStorageObserver
 
     from run import run, task_name
+    from utils.checkpoint import find_checkpoint
+    from utils.resume import ResumingFileStorageObserver, truncate_metrics
 
     SETTINGS.CAPTURE_MODE = "sys"
     SETTINGS.CONFIG.READ_ONLY_CONFIG = False
@@ -87,11 +106,18 @@ def run_experiment(config: dict[str, Any]) -> dict[str, Any]:
     sacred_dir = os.path.join(results_dir, "sacred", task, config["name"])
     stamp = datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     unique_token = f"{config['name']}_{task}_seed{config['seed']}_{stamp}"
+    if config["resume"]:
+        step, _ = find_checkpoint(config["checkpoint_path"])
+        truncate_metrics(config["resume"], step)
+        observer: FileStorageObserver = ResumingFileStorageObserver(config["resume"])
+        unique_token = os.path.basename(os.path.normpath(config["checkpoint_path"]))
+    else:
+        observer = FileStorageObserver(sacred_dir)
 
     ex = Experiment("salemb", save_git_info=False)
     ex.logger = console
     ex.add_config(config)
-    ex.observers.append(FileStorageObserver(sacred_dir))
+    ex.observers.append(observer)
     result: dict[str, Any] = {}
 
     @ex.main
@@ -110,6 +136,9 @@ def main(argv: list[str]) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt as exc:
+        print(f"interrupted: {exc}" if str(exc) else "interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
 from types import SimpleNamespace
 from typing import Any
@@ -19,6 +21,34 @@ from utils.checkpoint import find_checkpoint, load_file, save_checkpoint
 from utils.logging import Logger
 from utils.seeding import rng_state, set_rng_state, set_seed
 from utils.timing import format_duration
+
+
+class StopOnSignal:
+    """SIGTERM/SIGINT ask the training loop to stop after the current iteration (it then saves a
+    checkpoint); a second SIGINT exits at once."""
+
+    def __init__(self, console: Any):
+        self.console = console
+        self.requested: str | None = None
+        self.previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if self.requested is not None and signum == signal.SIGINT:
+            self.console.warning("Second SIGINT: exiting now without a checkpoint")
+            os._exit(130)
+        self.requested = name
+        self.console.warning(f"{name} received: saving a checkpoint after this iteration, then stopping")
+
+    def __enter__(self) -> StopOnSignal:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self.previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
 
 
 def resolve_device(use_cuda: bool, console: Any) -> torch.device:
@@ -39,8 +69,11 @@ def run(_run: Any, config: dict[str, Any], console: Any, results_dir: str, uniqu
     args.results_dir = results_dir
 
     logger = Logger(console)
+    args.sacred_run_dir = ""
     if _run is not None:
         logger.setup_sacred(_run)
+        args.sacred_run_dir = next((o.dir for o in _run.observers if getattr(o, "dir", None)), "")
+        _run.info["model_dir"] = os.path.join(results_dir, "models", unique_token)
     if args.use_tensorboard:
         logger.setup_tb(os.path.join(results_dir, "tb_logs", unique_token))
     console.info(f"Run {unique_token}: {args.name} on {args.env} ({task_name(args.env_args)}), seed {args.seed}, device {args.device}")
@@ -136,22 +169,34 @@ class Experiment:
         start_time = time.time()
         start_t = runner.t_env
         self.console.info(f"Beginning training for {args.t_max} timesteps")
-        while runner.t_env <= args.t_max:
-            with torch.no_grad():
-                episode_batch = runner.run(test_mode=False)
-            self.buffer.insert_episode_batch(episode_batch)
-            self.episode += args.batch_size_run
-            if self.buffer.can_sample(args.batch_size):
-                self.learn()
-            if (runner.t_env - self.last_test_T) / args.test_interval >= 1.0:
-                self.test()
-            if args.save_model and (runner.t_env - self.model_save_time >= args.save_model_interval or self.model_save_time == 0):
+        with StopOnSignal(self.console) as stop:
+            while runner.t_env <= args.t_max and not stop.requested:
+                self.iteration(start_time, start_t)
+            if stop.requested:
                 self.save()
-            if runner.t_env - self.last_log_T >= args.log_interval:
-                self.log_progress(start_time, start_t)
+                raise KeyboardInterrupt(f"stopped by {stop.requested} at t_env {runner.t_env}; checkpoint saved")
         if args.save_model:
             self.save()
         self.console.info(f"Finished training: {runner.t_env} env steps in {format_duration(time.time() - start_time)}")
+
+    def iteration(self, start_time: float, start_t: int) -> None:
+        """Collect one batch of episodes, learn, and test/log/save when their intervals have passed.
+        The checkpoint comes last, so everything logged up to its t_env is inside it."""
+        args, runner = self.args, self.runner
+        with torch.no_grad():
+            episode_batch = runner.run(test_mode=False)
+        if hasattr(self.learner, "observe_new_episodes"):
+            self.learner.observe_new_episodes(episode_batch, runner.t_env)
+        self.buffer.insert_episode_batch(episode_batch)
+        self.episode += args.batch_size_run
+        if self.buffer.can_sample(args.batch_size):
+            self.learn()
+        if (runner.t_env - self.last_test_T) / args.test_interval >= 1.0:
+            self.test()
+        if runner.t_env - self.last_log_T >= args.log_interval:
+            self.log_progress(start_time, start_t)
+        if args.save_model and (runner.t_env - self.model_save_time >= args.save_model_interval or self.model_save_time == 0):
+            self.save()
 
     def learn(self) -> None:
         args = self.args
@@ -204,10 +249,12 @@ class Experiment:
         t_env = self.runner.t_env
         self.model_save_time = t_env
         learner_state = self.learner.state_dict()
+        state = self.state_dict()
+        state["sacred_run_dir"] = self.args.sacred_run_dir
         files = {
             "agent.th": learner_state["agent"],
             "opt.th": learner_state["optimiser"],
-            "state.th": self.state_dict(),
+            "state.th": state,
         }
         if "mixer" in learner_state:
             files["mixer.th"] = learner_state["mixer"]
@@ -217,8 +264,20 @@ class Experiment:
         self.console.info(f"Saved checkpoint {path}")
 
     def load(self, checkpoint_path: str, load_step: int) -> None:
-        step, folder = find_checkpoint(checkpoint_path, load_step)
-        state = load_file(folder, "state.th")
+        """Restore the chosen checkpoint; one that cannot be read is skipped (with a warning) for the
+        next older one."""
+        while True:
+            step, folder = find_checkpoint(checkpoint_path, load_step)
+            try:
+                state = load_file(folder, "state.th")
+                buffer_state = None
+                if not self.args.evaluate and os.path.isfile(os.path.join(folder, "buffer.th")):
+                    buffer_state = load_file(folder, "buffer.th")
+                break
+            except Exception as exc:
+                self.console.warning(f"Checkpoint {folder} cannot be read ({type(exc).__name__}: {exc}); skipping it")
+                os.rename(folder, folder + ".unreadable")
+                load_step = 0
         self.learner.load_state_dict(state["learner"])
         self.runner.load_state_dict(state["runner"])
         self.runner.t_env = step
@@ -228,6 +287,7 @@ class Experiment:
         self.model_save_time = step
         if not self.args.evaluate:
             set_rng_state(state["rng"])
-            if os.path.isfile(os.path.join(folder, "buffer.th")):
-                self.buffer.load_state_dict(load_file(folder, "buffer.th"))
+            self.logger.load_state_dict(state["logger"])
+            if buffer_state is not None:
+                self.buffer.load_state_dict(buffer_state)
         self.console.info(f"Loaded checkpoint {folder} (t_env {step})")

@@ -10,6 +10,8 @@ from components.action_selectors import REGISTRY as action_REGISTRY
 from components.episode_buffer import EpisodeBatch
 from modules.agents import REGISTRY as agent_REGISTRY
 
+TimeIndex = int | torch.Tensor
+
 
 class BasicMAC:
     """Builds each agent's input `[obs, last action one-hot, agent id one-hot]` and runs the shared agent.
@@ -28,15 +30,22 @@ class BasicMAC:
         self._agent_ids: dict[tuple[int, str], torch.Tensor] = {}
 
     def select_actions(
-        self, ep_batch: EpisodeBatch, t_ep: int, t_env: int, bs: Any = slice(None), test_mode: bool = False
+        self, ep_batch: EpisodeBatch, t_ep: TimeIndex, t_env: int, bs: Any = slice(None), test_mode: bool = False
     ) -> torch.Tensor:
-        """Actions `[len(bs), agents]` for the episodes `bs` at time `t_ep`."""
-        avail_actions = ep_batch["avail_actions"][bs, t_ep].to(self.device)
-        agent_outputs = self.forward(ep_batch, t_ep, test_mode=test_mode)
-        return self.action_selector.select_action(agent_outputs[bs], avail_actions, t_env, test_mode=test_mode)
+        """Actions `[len(bs), agents]` for the episodes `bs` at time `t_ep`.
 
-    def forward(self, ep_batch: EpisodeBatch, t: int, test_mode: bool = False) -> torch.Tensor:
-        """Q-values `[batch, agents, actions]` at time t; advances the hidden state."""
+        `t_ep` is one step for every episode, or a LongTensor `[batch]` giving each episode its own step
+        (the imagination runner's roll-outs start at different steps).
+        """
+        if isinstance(t_ep, int):
+            avail_actions = ep_batch["avail_actions"][bs, t_ep]
+        else:
+            avail_actions = ep_batch["avail_actions"][torch.arange(ep_batch.batch_size), t_ep][bs]
+        agent_outputs = self.forward(ep_batch, t_ep, test_mode=test_mode)
+        return self.action_selector.select_action(agent_outputs[bs], avail_actions.to(self.device), t_env, test_mode=test_mode)
+
+    def forward(self, ep_batch: EpisodeBatch, t: TimeIndex, test_mode: bool = False) -> torch.Tensor:
+        """Q-values `[batch, agents, actions]` at time t (an int or a per-episode LongTensor); advances the hidden state."""
         agent_inputs = self._build_inputs(ep_batch, t).to(self.device)
         agent_outs, self.hidden_states = self.agent(agent_inputs, self.hidden_states)
         return agent_outs.view(ep_batch.batch_size, self.n_agents, -1)
@@ -85,14 +94,19 @@ class BasicMAC:
             self._agent_ids[key] = eye.unsqueeze(0).expand(batch_size, -1, -1)
         return self._agent_ids[key]
 
-    def _build_inputs(self, batch: EpisodeBatch, t: int) -> torch.Tensor:
+    def _build_inputs(self, batch: EpisodeBatch, t: TimeIndex) -> torch.Tensor:
         bs = batch.batch_size
-        parts = [batch["obs"][:, t]]
-        if self.args.obs_last_action:
-            if t == 0:
-                parts.append(torch.zeros_like(batch["actions_onehot"][:, t]))
-            else:
-                parts.append(batch["actions_onehot"][:, t - 1])
+        if isinstance(t, int):
+            parts = [batch["obs"][:, t]]
+            if self.args.obs_last_action:
+                last = batch["actions_onehot"][:, t - 1] if t > 0 else torch.zeros_like(batch["actions_onehot"][:, 0])
+                parts.append(last)
+        else:
+            rows = torch.arange(bs, device=t.device)
+            parts = [batch["obs"][rows, t]]
+            if self.args.obs_last_action:
+                last = batch["actions_onehot"][rows, (t - 1).clamp(min=0)]
+                parts.append(last * (t > 0).view(-1, 1, 1).to(last.dtype))
         if self.args.obs_agent_id:
             parts.append(self._agent_id_onehot(bs, batch["obs"].device))
         return torch.cat(parts, dim=-1).reshape(bs * self.n_agents, -1)

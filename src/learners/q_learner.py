@@ -90,7 +90,7 @@ class QLearner:
             else:
                 target_max_qs = target_mac_out.masked_fill(avail_actions == 0, -1e10).max(dim=3)[0]
             if self.mixer is not None:
-                target_max_qs = self.target_mixer(target_max_qs, self.mixer_inputs_target(batch))
+                target_max_qs = self.target_mixer(target_max_qs, self.mixer_inputs(batch))
             targets = build_td_lambda_targets(
                 rewards, terminated, mask, target_max_qs, self.args.gamma, self.args.td_lambda
             )
@@ -110,9 +110,6 @@ class QLearner:
             "episode_td_abs": td_error.abs().sum(dim=(1, 2)) / mask.expand_as(td_error).sum(dim=(1, 2)).clamp(min=1),
         }
         return loss, info
-
-    def mixer_inputs_target(self, batch: EpisodeBatch) -> torch.Tensor:
-        return self.mixer_inputs(batch)
 
     def train(self, batch: EpisodeBatch, t_env: int, episode_num: int, per_weights: torch.Tensor | None = None) -> dict[str, Any]:
         loss, info = self.td_loss(batch, per_weights)
@@ -134,11 +131,18 @@ class QLearner:
             self.logger.log_stat(key, float(value.detach() if torch.is_tensor(value) else value), t_env)
 
     def _maybe_update_targets(self, episode_num: int) -> None:
+        """Soft mode: Polyak-average every update. Every `target_update_interval` episodes: the hard copy
+        (hard mode) and `on_target_interval` (both modes)."""
         if self.args.target_update_mode == "soft":
             self.soft_update_targets(self.args.target_update_tau)
-        elif (episode_num - self.last_target_update_episode) / self.args.target_update_interval >= 1.0:
-            self.update_targets()
+        if (episode_num - self.last_target_update_episode) / self.args.target_update_interval >= 1.0:
+            if self.args.target_update_mode == "hard":
+                self.update_targets()
+            self.on_target_interval()
             self.last_target_update_episode = episode_num
+
+    def on_target_interval(self) -> None:
+        """Hook for learners with other slowly-refreshed parts (salemb's fixed SALE encoders)."""
 
     def update_targets(self) -> None:
         self.target_mac.load_state(self.mac)

@@ -52,6 +52,24 @@ RANGES: dict[str, tuple[Check, str]] = {
     "torch_threads": (lambda v: v >= 1, ">= 1"),
     "load_step": (lambda v: v >= 0, ">= 0"),
     "keep_checkpoints": (lambda v: v >= 0, ">= 0"),
+    "sale_embed_dim": (lambda v: v >= 1, ">= 1"),
+    "sale_hidden_dim": (lambda v: v >= 1, ">= 1"),
+    "sale_lr": (lambda v: v > 0, "> 0"),
+    "sale_coef": (lambda v: v >= 0, ">= 0"),
+    "wm_lr": (lambda v: v > 0, "> 0"),
+    "wm_coef": (lambda v: v >= 0, ">= 0"),
+    "wm_hidden_dim": (lambda v: v >= 1, ">= 1"),
+    "wm_deter_dim": (lambda v: v >= 1, ">= 1"),
+    "wm_latent_dim": (lambda v: v >= 1, ">= 1"),
+    "wm_sale_dim": (lambda v: v >= 1, ">= 1"),
+    "wm_kl_alpha": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "wm_free_nats": (lambda v: v >= 0, ">= 0"),
+    "wm_kl_beta": (lambda v: v >= 0, ">= 0"),
+    "wm_eval_interval": (lambda v: v >= 1, ">= 1"),
+    "aux_grad_norm_clip": (lambda v: v > 0, "> 0"),
+    "imagine_horizon": (lambda v: v >= 1, ">= 1"),
+    "imagine_coef": (lambda v: v >= 0, ">= 0"),
+    "imagine_start": (lambda v: v >= 0, ">= 0"),
     "seed": (lambda v: v is None or 0 <= v < 2**32, "in [0, 2**32)"),
     "env_worker_timeout": (lambda v: v is None or v > 0, "> 0 or null"),
 }
@@ -134,6 +152,11 @@ def coerce_and_validate(config: dict[str, Any]) -> dict[str, Any]:
         if value not in registry:
             choices = sorted(registry) + (["null"] if key == "mixer" else [])
             raise ConfigError(f"{key}='{value}' is not registered.{closest(str(value), sorted(registry))} Valid: {', '.join(choices)}")
+    if config["runner"] == "imagination":
+        raise ConfigError(
+            "runner='imagination' rolls a world model inside salemb_learner and steps no env; "
+            "the env runner must be 'episode' or 'parallel'"
+        )
     if config["batch_size"] > config["buffer_size"]:
         raise ConfigError(
             f"batch_size={config['batch_size']} is larger than buffer_size={config['buffer_size']}: "

@@ -95,4 +95,9 @@ class Logger:
         return {"stats": {k: list(v) for k, v in self.stats.items()}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the history, and with it sacred's info.json lists (metrics.json is trimmed on disk)."""
         self.stats = defaultdict(list, {k: list(v) for k, v in state["stats"].items()})
+        if self.use_sacred:
+            for key, series in self.stats.items():
+                self.sacred_info[key] = [v for _, v in series]
+                self.sacred_info[key + "_T"] = [t for t, _ in series]

@@ -1,0 +1,154 @@
+"""salemb (MMSA): QMIX-style value decomposition with SALE agents, a VAE world model and imagined TD.
+
+One `train` call = one update of every part on a batch of real episodes `[batch, T, ...]`:
+  world model (reconstruction + reward + termination + avail + KL-balanced prior + latent SALE),
+  the agents' SALE prediction loss (if the agent has SALE encoders),
+  TD(lambda) on the real batch, plus `imagine_coef` x TD(lambda) on an imagined batch from the
+  `imagination` runner once t_env >= `imagine_start`.
+`unified_loss: True` sums everything and takes one optimiser step (the paper's single objective);
+`False` (TD7-style, decoupled) gives the Q-networks, the SALE encoders and the world model their own
+optimisers, learning rates and gradient clipping.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from components.episode_buffer import EpisodeBatch
+from learners.q_learner import QLearner, make_optimiser
+from modules.world_models import REGISTRY as wm_REGISTRY
+from runners.imagination_runner import ImaginationRunner
+
+
+def agent_sale_loss(mac: Any, batch: EpisodeBatch) -> torch.Tensor:
+    """The SALE prediction loss of every agent on its own consecutive inputs (decentralised)."""
+    B, T, A = batch.batch_size, batch.max_seq_length, mac.n_agents
+    inputs = mac.build_sequence_inputs(batch).transpose(1, 2).reshape(B * A, T, -1)
+    actions = batch["actions_onehot"].transpose(1, 2).reshape(B * A, T, -1)
+    terminated = batch["terminated"][:, :, 0].float()
+    valid = batch["filled"][:, :, 0].float() * (torch.cumsum(terminated, 1) - terminated == 0).float()
+    mask = valid.unsqueeze(1).expand(B, A, T).reshape(B * A, T, 1)
+    return mac.agent.sale_loss(inputs, actions, mask)
+
+
+class SALEMBLearner(QLearner):
+    def __init__(self, mac: Any, scheme: dict[str, Any], logger: Any, args: Any):
+        super().__init__(mac, scheme, logger, args)
+        self.has_agent_sale = hasattr(mac.agent, "sale_loss")
+        self.world_model: nn.Module | None = None
+        if args.use_world_model:
+            self.world_model = wm_REGISTRY[args.world_model](
+                args.state_shape, args.obs_shape, args.n_agents, args.n_actions, args
+            )
+        runner_scheme = {k: v for k, v in scheme.items() if k not in ("filled", "actions_onehot")}
+        self.imagination = (
+            ImaginationRunner(args, self.world_model, mac, runner_scheme) if self.world_model is not None else None
+        )
+        self._build_optimisers()
+        self.wm_eval_t = -args.wm_eval_interval - 1
+
+    def _build_optimisers(self) -> None:
+        args = self.args
+        mixer_params = list(self.mixer.parameters()) if self.mixer is not None else []
+        wm_params = list(self.world_model.parameters()) if self.world_model is not None else []
+        if args.unified_loss:
+            self.groups = {"all": list(self.mac.parameters()) + mixer_params + wm_params}
+            self.optimisers = {"all": make_optimiser(self.groups["all"], args)}
+        else:
+            agent = self.mac.agent
+            q_params = list(agent.q_parameters()) if self.has_agent_sale else list(self.mac.parameters())
+            self.groups = {"q": q_params + mixer_params}
+            self.optimisers = {"q": make_optimiser(self.groups["q"], args)}
+            if self.has_agent_sale:
+                self.groups["sale"] = list(agent.sale_parameters())
+                self.optimisers["sale"] = make_optimiser(self.groups["sale"], args, lr=args.sale_lr)
+            if wm_params:
+                self.groups["wm"] = wm_params
+                self.optimisers["wm"] = make_optimiser(wm_params, args, lr=args.wm_lr)
+        self.params = [p for group in self.groups.values() for p in group]
+        first = next(iter(self.optimisers))
+        self.optimiser = self.optimisers[first]
+
+    def train(self, batch: EpisodeBatch, t_env: int, episode_num: int, per_weights: torch.Tensor | None = None) -> dict[str, Any]:
+        args = self.args
+        stats: dict[str, Any] = {}
+        loss = batch["reward"].new_zeros(())
+        if self.world_model is not None:
+            wm_loss, wm_stats = self.world_model.loss(batch)
+            loss = loss + args.wm_coef * wm_loss
+            stats.update(wm_stats)
+        if self.has_agent_sale:
+            sale_loss = agent_sale_loss(self.mac, batch)
+            loss = loss + args.sale_coef * sale_loss
+            stats["loss_sale"] = sale_loss
+        td_loss, info = self.td_loss(batch, per_weights)
+        loss = loss + td_loss
+        stats.update(loss_td=td_loss, **info)
+        if self.imagination is not None and args.imagine_coef > 0 and t_env >= args.imagine_start:
+            imagined = self.imagination.run(batch, t_env)
+            td_img, img_info = self.td_loss(imagined)
+            loss = loss + args.imagine_coef * td_img
+            filled = imagined["filled"][:, :-1].float()
+            stats.update(
+                loss_td_imagined=td_img,
+                imagined_return_mean=(imagined["reward"][:, :-1] * filled).sum() / imagined.batch_size,
+                imagined_length_mean=filled.sum() / imagined.batch_size,
+            )
+        for opt in self.optimisers.values():
+            opt.zero_grad(set_to_none=True)
+        loss.backward()
+        for name, group in self.groups.items():
+            clip = args.grad_norm_clip if name in ("all", "q") else args.aux_grad_norm_clip
+            stats[f"grad_norm_{name}"] = torch.nn.utils.clip_grad_norm_(group, clip)
+            self.optimisers[name].step()
+        self.train_steps += 1
+        self._maybe_update_targets(episode_num)
+        if t_env - self.log_stats_t >= args.learner_log_interval:
+            stats["grad_norm"] = stats.get("grad_norm_all", stats.get("grad_norm_q"))
+            self._log(t_env, stats)
+            self.log_stats_t = t_env
+        return {"loss": loss.detach(), "td_errors_abs": info["episode_td_abs"].detach()}
+
+    def on_target_interval(self) -> None:
+        """TD7's fixed encoders: the Q path moves to the encoders trained since the last interval."""
+        if self.has_agent_sale:
+            self.mac.agent.refresh_sale()
+
+    @torch.no_grad()
+    def observe_new_episodes(self, batch: EpisodeBatch, t_env: int) -> None:
+        """World-model accuracy on fresh episodes it has never trained on: H-step prediction error of
+        observations and rewards, next to a copy-last-observation baseline."""
+        if self.world_model is None or t_env - self.wm_eval_t < self.args.wm_eval_interval:
+            return
+        self.wm_eval_t = t_env
+        errors = self.world_model.rollout_error(batch.to(self.args.device), self.args.imagine_horizon)
+        for key, value in errors.items():
+            self.logger.log_stat(f"wm_eval_{key}", float(value), t_env)
+
+    def to(self, device: str | torch.device) -> SALEMBLearner:
+        super().to(device)
+        if self.world_model is not None:
+            self.world_model.to(device)
+        return self
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state["optimiser"] = {name: opt.state_dict() for name, opt in self.optimisers.items()}
+        if self.world_model is not None:
+            state["world_model"] = self.world_model.state_dict()
+        state["wm_eval_t"] = self.wm_eval_t
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        optimiser_states = state.get("optimiser", {})
+        super().load_state_dict({k: v for k, v in state.items() if k != "optimiser"})
+        for name, opt in self.optimisers.items():
+            if name in optimiser_states:
+                opt.load_state_dict(optimiser_states[name])
+        if self.world_model is not None:
+            self.world_model.load_state_dict(state["world_model"])
+        self.wm_eval_t = state.get("wm_eval_t", self.wm_eval_t)
+

@@ -1,0 +1,97 @@
+"""salemb's agent network: the PyMARL GRU agent whose Q-values also read the agent's own SALE embeddings.
+
+Per agent (shared weights, decentralised: everything depends only on the agent's own input x):
+  h = GRU(relu(fc(x)), h'),  z_s = f(x),  z_sa(u) = g(z_s, onehot(u)) for every action u,
+  Q(u) = head([AvgL1Norm(W h), z_s, z_sa(u)]).
+With `sale_detach` (default, TD7) the Q path reads the fixed encoder copy, which takes no gradient and
+is refreshed by `refresh_sale` at each target update; the encoders are trained only by `sale_loss`.
+Without it the Q path reads the current encoders and the TD gradient reaches them too.
+
+The learner's target network is a deep copy of this module loaded from its state dict before each
+refresh, so its own `fixed` copy is the online agent's previous fixed copy, as in TD7.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from modules.sale import SALE, SALEPair, avg_l1_norm
+
+
+class SALERNNAgent(nn.Module):
+    def __init__(self, input_shape: int, args: Any):
+        super().__init__()
+        self.hidden_dim = args.rnn_hidden_dim
+        self.n_actions = args.n_actions
+        self.detach = getattr(args, "sale_detach", True)
+        embed_dim = getattr(args, "sale_embed_dim", 64)
+        sale_hidden = getattr(args, "sale_hidden_dim", 128)
+        self.fc1 = nn.Linear(input_shape, self.hidden_dim)
+        self.rnn = nn.GRU(self.hidden_dim, self.hidden_dim, batch_first=True)
+        self.h_embed = nn.Linear(self.hidden_dim, embed_dim)
+        self.sale = SALEPair(SALE(input_shape, self.n_actions, embed_dim, sale_hidden))
+        # head([e_h, z_s, z_sa]) as two first-layer maps, so the [e_h, z_s] part is computed once per step
+        self.head_state = nn.Linear(2 * embed_dim, self.hidden_dim)
+        self.head_sa = nn.Linear(embed_dim, self.hidden_dim, bias=False)
+        self.head_out = nn.Linear(self.hidden_dim, 1)
+
+    def init_hidden(self) -> torch.Tensor:
+        return self.fc1.weight.new_zeros(1, self.hidden_dim)
+
+    def forward(self, inputs: torch.Tensor, hidden_state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step. inputs `[N, input]`, hidden `[N, hidden]` (N = batch * agents) -> (Q `[N, actions]`, hidden)."""
+        h = self.hidden_step(inputs, hidden_state)
+        return self.q_values(inputs, h), h
+
+    def forward_seq(self, inputs: torch.Tensor, hidden_state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A sequence. inputs `[N, T, input]`, hidden `[N, hidden]` -> (Q `[N, T, actions]`, last hidden `[N, hidden]`)."""
+        h_seq = self.hidden_sequence(inputs, hidden_state)
+        return self.q_values(inputs, h_seq), h_seq[:, -1]
+
+    def hidden_step(self, inputs: torch.Tensor, hidden_state: torch.Tensor) -> torch.Tensor:
+        """One GRU step `[N, hidden]` with the sequence GRU's own weights."""
+        x = F.relu(self.fc1(inputs))
+        rnn = self.rnn
+        return torch.gru_cell(
+            x, hidden_state.reshape(-1, self.hidden_dim), rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0
+        )
+
+    def hidden_sequence(self, inputs: torch.Tensor, hidden_state: torch.Tensor) -> torch.Tensor:
+        """GRU outputs `[N, T, hidden]` for inputs `[N, T, input]`."""
+        x = F.relu(self.fc1(inputs))
+        h_seq, _ = self.rnn(x, hidden_state.reshape(1, -1, self.hidden_dim).contiguous())
+        return h_seq
+
+    def q_values(self, inputs: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """Q for every action in one pass: inputs `[..., input]`, GRU output h `[..., hidden]` -> `[..., actions]`."""
+        sale = self.sale.fixed if self.detach else self.sale.current
+        z_s = sale.encode_state(inputs)
+        z_sa = sale.g.forward_all_actions(z_s)  # [..., actions, embed]
+        shared = self.head_state(torch.cat([avg_l1_norm(self.h_embed(h)), z_s], dim=-1))
+        pre = shared.unsqueeze(-2) + self.head_sa(z_sa)
+        return self.head_out(F.elu(pre)).squeeze(-1)
+
+    def sale_loss(self, inputs_seq: torch.Tensor, actions_onehot: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """SALE prediction loss of the current encoders on each agent's own consecutive inputs.
+
+        inputs_seq `[N, T, input]`, actions_onehot `[N, T, actions]`, mask `[N, T, 1]` (1 where a_t was
+        taken and x_{t+1} exists; pairs t -> t + 1 for t < T - 1). Returns a scalar.
+        """
+        return self.sale.current.sequence_loss(inputs_seq, actions_onehot, mask)
+
+    def sale_parameters(self) -> Iterator[nn.Parameter]:
+        """The current (trained) SALE encoders' parameters, for their own optimiser."""
+        return self.sale.current.parameters()
+
+    def q_parameters(self) -> Iterator[nn.Parameter]:
+        """Every other trainable parameter (GRU, W, head); the fixed SALE copies are never trained."""
+        return (p for name, p in self.named_parameters() if not name.startswith("sale."))
+
+    def refresh_sale(self) -> None:
+        """TD7's fixed-copy refresh: fixed_target <- fixed, fixed <- current."""
+        self.sale.refresh()

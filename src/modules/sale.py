@@ -1,0 +1,127 @@
+"""SALE: state-action learned embeddings (TD7, Fujimoto et al. 2023), written for this project.
+
+A state encoder f maps an input x to z_s = AvgL1Norm(MLP(x)); a state-action encoder g maps
+(z_s, a) to z_sa = MLP([z_s, a]). They are trained only by predicting the next state's embedding:
+g(f(x_t), a_t) ~ stop_grad(f(x_{t+1})). Value networks read a *fixed* copy of the encoders that
+`SALEPair.refresh` moves forward at each target update.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def avg_l1_norm(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """x `[..., D]` divided by the mean of |x| over its last dimension (at least `eps`); same shape."""
+    return x / x.abs().mean(dim=-1, keepdim=True).clamp(min=eps)
+
+
+def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the valid elements. pred, target `[..., D]`; mask broadcastable to
+    `[..., 1]` (e.g. `[B, T, 1]`), 1 = valid. Returns a scalar (0 when nothing is valid)."""
+    weight = mask.to(pred.dtype).expand_as(pred)
+    return ((pred - target) ** 2 * weight).sum() / weight.sum().clamp(min=1.0)
+
+
+class StateEncoder(nn.Module):
+    """f: x `[..., in_dim]` -> z_s `[..., embed_dim]`, three linear layers with ELU, then AvgL1Norm."""
+
+    def __init__(self, in_dim: int, embed_dim: int, hidden_dim: int):
+        super().__init__()
+        self.l1 = nn.Linear(in_dim, hidden_dim)
+        self.l2 = nn.Linear(hidden_dim, hidden_dim)
+        self.l3 = nn.Linear(hidden_dim, embed_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.elu(self.l2(F.elu(self.l1(x))))
+        return avg_l1_norm(self.l3(h))
+
+
+class StateActionEncoder(nn.Module):
+    """g: (z_s `[..., embed_dim]`, a `[..., action_dim]`) -> z_sa `[..., embed_dim]`, three linear layers
+    with ELU and no normalisation of the output.
+
+    The first layer is kept as two maps, W_z z_s + W_a a (+ bias), which equals one linear layer on the
+    concatenation [z_s, a]; `forward_all_actions` uses this to evaluate every one-hot action at once
+    without repeating the z_s part per action.
+    """
+
+    def __init__(self, embed_dim: int, action_dim: int, hidden_dim: int):
+        super().__init__()
+        self.l1_state = nn.Linear(embed_dim, hidden_dim)
+        self.l1_action = nn.Linear(action_dim, hidden_dim, bias=False)
+        self.l2 = nn.Linear(hidden_dim, hidden_dim)
+        self.l3 = nn.Linear(hidden_dim, embed_dim)
+
+    def forward(self, z_s: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """z_s `[..., embed_dim]`, a `[..., action_dim]` -> z_sa `[..., embed_dim]`."""
+        return self._tail(self.l1_state(z_s) + self.l1_action(a))
+
+    def forward_all_actions(self, z_s: torch.Tensor) -> torch.Tensor:
+        """z_sa for every one-hot action: z_s `[..., embed_dim]` -> `[..., action_dim, embed_dim]`."""
+        per_action = self.l1_action.weight.t()  # row u = W_a onehot(u): [action_dim, hidden]
+        return self._tail(self.l1_state(z_s).unsqueeze(-2) + per_action)
+
+    def _tail(self, pre1: torch.Tensor) -> torch.Tensor:
+        return self.l3(F.elu(self.l2(F.elu(pre1))))
+
+
+class SALE(nn.Module):
+    """The encoder pair (f, g) and its next-embedding prediction loss."""
+
+    def __init__(self, in_dim: int, action_dim: int, embed_dim: int, hidden_dim: int):
+        super().__init__()
+        self.f = StateEncoder(in_dim, embed_dim, hidden_dim)
+        self.g = StateActionEncoder(embed_dim, action_dim, hidden_dim)
+
+    def encode_state(self, x: torch.Tensor) -> torch.Tensor:
+        """x `[..., in_dim]` -> z_s `[..., embed_dim]`."""
+        return self.f(x)
+
+    def encode_state_action(self, z_s: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """z_s `[..., embed_dim]`, a `[..., action_dim]` -> z_sa `[..., embed_dim]`."""
+        return self.g(z_s, a)
+
+    def predict_next(self, z_s: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """The predicted next state embedding (the output of g): `[..., embed_dim]`."""
+        return self.g(z_s, a)
+
+    def loss(self, x_t: torch.Tensor, a_t: torch.Tensor, x_next: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Masked MSE(g(f(x_t), a_t), stop_grad(f(x_next))). x_t, x_next `[..., in_dim]`,
+        a_t `[..., action_dim]`, mask broadcastable to `[..., 1]`. Returns a scalar."""
+        pred = self.predict_next(self.encode_state(x_t), a_t)
+        with torch.no_grad():
+            target = self.encode_state(x_next)
+        return masked_mse(pred, target, mask)
+
+    def sequence_loss(self, x: torch.Tensor, a: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The same loss on consecutive steps of sequences, encoding each step once.
+
+        x `[N, T, in_dim]`, a `[N, T, action_dim]`, mask `[N, T, 1]`: mask[:, t] = 1 when action a_t was
+        taken and x_{t+1} exists. Pairs (x_t, a_t) -> x_{t+1} for t < T - 1. Returns a scalar.
+        """
+        z = self.encode_state(x)
+        pred = self.predict_next(z[:, :-1], a[:, :-1])
+        return masked_mse(pred, z[:, 1:].detach(), mask[:, :-1])
+
+
+class SALEPair(nn.Module):
+    """TD7's copies of one SALE: `current` (trained by the SALE loss), `fixed` (read by the value
+    networks) and `fixed_target` (the previous fixed copy, for target values). The two copies never
+    take gradients; `refresh` moves them one interval forward."""
+
+    def __init__(self, sale: SALE):
+        super().__init__()
+        self.current = sale
+        self.fixed = copy.deepcopy(sale).requires_grad_(False)
+        self.fixed_target = copy.deepcopy(sale).requires_grad_(False)
+
+    @torch.no_grad()
+    def refresh(self) -> None:
+        """fixed_target <- fixed, then fixed <- current (hard copies)."""
+        self.fixed_target.load_state_dict(self.fixed.state_dict())
+        self.fixed.load_state_dict(self.current.state_dict())

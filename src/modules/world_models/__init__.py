@@ -1,0 +1,5 @@
+"""World-model registry."""
+
+from modules.world_models.vae_world_model import VAEWorldModel
+
+REGISTRY: dict[str, type] = {"vae": VAEWorldModel}

@@ -1,0 +1,157 @@
+"""The imagination runner, the salemb learner and salemb's configs end to end."""
+
+import os
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from components.episode_buffer import EpisodeBatch
+from controllers import REGISTRY as mac_REGISTRY
+from run import build_scheme
+from runners.imagination_runner import ImaginationRunner, valid_starts
+from test_checkpoint import build_experiment, q_values
+from test_runners import make_args
+
+INFO = {"state_shape": 3, "obs_shape": 4, "n_actions": 3, "n_agents": 2, "episode_limit": 6}
+
+
+class ScriptedWorldModel:
+    """Decodes obs = 1 + k at imagined step k, reward 0.5 each step, termination at step `term_at`."""
+
+    def __init__(self, term_at: int | None):
+        self.term_at = term_at
+
+    def observe(self, batch, sample=False):
+        B, T = batch.batch_size, batch.max_seq_length
+        return torch.zeros(B, T, 1), torch.zeros(B, T, 1)
+
+    def decode_transition(self, d, z, actions_onehot):
+        logit = torch.full((d.shape[0], 1), -5.0)
+        if self.term_at is not None:
+            logit[d[:, 0] == self.term_at] = 5.0
+        return {"reward": torch.full((d.shape[0], 1), 0.5), "term_logit": logit}
+
+    def imagine_step(self, d, z, actions_onehot):
+        return d + 1, z
+
+    def decode(self, d, z):
+        n = d.shape[0]
+        logits = torch.full((n, 2, 3), -1.0)
+        logits[:, :, 2] = 1.0
+        return {"obs": (1 + d).view(n, 1, 1).expand(n, 2, 4), "state": torch.zeros(n, 3), "avail_logits": logits}
+
+
+def real_batch(n=4, T=7, terminate_at=None):
+    scheme, groups, pre = build_scheme(INFO)
+    batch = EpisodeBatch(scheme, groups, n, T, preprocess=pre)
+    steps = T if terminate_at is None else terminate_at + 2
+    for t in range(steps):
+        batch.update({"obs": torch.full((n, 2, 4), -1.0), "state": torch.zeros(n, 3), "avail_actions": torch.ones(n, 2, 3),
+                      "actions": torch.zeros(n, 2, 1), "reward": torch.zeros(n, 1),
+                      "terminated": torch.full((n, 1), float(t == terminate_at))}, ts=t)
+    return batch, scheme
+
+
+def make_imagination(term_at, horizon=3):
+    args = make_args(imagine_horizon=horizon, n_actions=3)
+    scheme, groups, pre = build_scheme(INFO)
+    full = EpisodeBatch(scheme, groups, 1, 2, preprocess=pre).scheme
+    mac = mac_REGISTRY["basic_mac"](full, groups, args)
+    return ImaginationRunner(args, ScriptedWorldModel(term_at), mac, scheme)
+
+
+def test_valid_starts_exclude_terminal_states():
+    batch, _ = real_batch(n=1, T=7, terminate_at=2)
+    assert valid_starts(batch)[0].tolist() == [True, True, True, False, False, False, False]
+
+
+def test_imagined_batch_has_the_real_scheme_and_marks_only_imagined_steps():
+    torch.manual_seed(0)
+    real, _ = real_batch()
+    img = make_imagination(term_at=None).run(real, t_env=0)
+    assert set(img.scheme) == set(real.scheme)
+    for key in real.scheme:
+        assert img[key].shape[2:] == real[key].shape[2:] and img[key].dtype == real[key].dtype, key
+    assert img.max_seq_length == real.max_seq_length + 3
+    for b in range(4):
+        filled = img["filled"][b, :, 0]
+        start = int(filled.nonzero()[0])
+        assert filled.tolist() == [0] * start + [1] * 4 + [0] * (img.max_seq_length - start - 4)
+        assert torch.equal(img["obs"][b, :start + 1], real["obs"][b, :start + 1])  # real prefix and start
+        assert img["obs"][b, start + 1, 0, 0].item() == 2.0                          # decoded obs
+        assert img["reward"][b, start:start + 3, 0].tolist() == [0.5] * 3
+        assert (img["avail_actions"][b, start + 1:start + 4] == torch.tensor([0, 0, 1])).all()
+        assert (img["actions"][b, start + 1:start + 3] == 2).all()  # only action 2 is predicted available
+
+
+def test_imagination_respects_predicted_termination():
+    torch.manual_seed(0)
+    real, _ = real_batch()
+    img = make_imagination(term_at=1).run(real, t_env=0)
+    for b in range(4):
+        filled = img["filled"][b, :, 0]
+        start = int(filled.nonzero()[0])
+        assert int(filled.sum()) == 3  # transitions at k = 0, 1 and the terminal observation
+        assert img["terminated"][b, start + 1, 0].item() == 1 and img["terminated"][b, :, 0].sum() == 1
+
+
+@pytest.mark.parametrize("alg", ["salemb", "salemb_no_sale", "salemb_no_imagination", "salemb_no_wm_sale"])
+def test_salemb_and_ablations_train_on_lbf(run_main, alg):
+    _, stats = run_main(alg, "lbf", "imagine_start=0", "wm_eval_interval=100")
+    assert "loss_td" in stats
+    if alg != "salemb_no_imagination":
+        for key in ("wm_loss", "wm_kl", "wm_recon_obs", "loss_td_imagined", "imagined_return_mean",
+                    "wm_eval_obs_mse", "wm_eval_obs_mse_copy_last"):
+            assert key in stats, key
+    if alg != "salemb_no_sale":
+        assert "loss_sale" in stats
+
+
+def test_salemb_unified_loss_and_parallel_runner(run_main, toy_env_registered):
+    _, stats = run_main("salemb", "lbf", "env=toy", "runner=parallel", "batch_size_run=2", "unified_loss=True", "imagine_start=0")
+    assert "grad_norm_all" in stats and "loss_td_imagined" in stats
+
+
+def test_salemb_checkpoint_round_trip(run_main, tmp_path):
+    config, _ = run_main("salemb", "lbf", "save_model=True", "imagine_start=0")
+    (token,) = os.listdir(tmp_path / "models")
+    folder = str(tmp_path / "models" / token)
+    cfg = dict(config, evaluate=True)
+    a = build_experiment(cfg, tmp_path, "a")
+    b = build_experiment(cfg, tmp_path, "b")
+    a.load(folder, 0)
+    b.load(folder, 0)
+    batch = a.runner.run(test_mode=True)
+    assert torch.equal(q_values(a, batch), q_values(b, batch))
+    for pa, pb in zip(a.learner.world_model.parameters(), b.learner.world_model.parameters()):
+        assert torch.equal(pa, pb)
+    for name in a.learner.optimisers:
+        assert a.learner.optimisers[name].state_dict()["state"].keys() == b.learner.optimisers[name].state_dict()["state"].keys()
+    a.runner.close_env()
+    b.runner.close_env()
+
+
+def test_imagination_runner_is_not_an_env_runner():
+    import main
+    from utils.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="steps no env"):
+        main.prepare_config(["--config=salemb", "--env-config=lbf", "with", "runner=imagination"])
+
+
+def test_sale_loss_mask_is_per_agent():
+    from learners.salemb_learner import agent_sale_loss
+
+    calls = {}
+
+    class Agent:
+        def sale_loss(self, inputs, actions, mask):
+            calls.update(inputs=inputs, actions=actions, mask=mask)
+            return torch.zeros(())
+
+    mac = SimpleNamespace(n_agents=2, agent=Agent(), build_sequence_inputs=lambda b: torch.zeros(b.batch_size, b.max_seq_length, 2, 5))
+    batch, _ = real_batch(n=3, T=7, terminate_at=2)
+    agent_sale_loss(mac, batch)
+    assert calls["inputs"].shape == (6, 7, 5) and calls["actions"].shape == (6, 7, 3)
+    assert calls["mask"][:, :, 0].tolist() == [[1, 1, 1, 0, 0, 0, 0]] * 6

@@ -1,0 +1,197 @@
+"""VAE world model with joint SALE: shapes, masks, KL balancing, the no-SALE ablation, and fitting a small env.
+
+The fitting env (`line_episodes`): two agents walk on a line of `width` cells (actions left / stay /
+right, moving off the line unavailable); each sees (own position, other's position, t / limit), the state
+is (position 0, position 1, t / limit). Meeting gives reward 1 and terminates; otherwise the episode
+times out after `limit` steps. Random available actions, so episode lengths vary (padding is exercised).
+"""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from components.episode_buffer import EpisodeBatch
+from modules.world_models import REGISTRY
+from modules.world_models.gaussian import balanced_kl
+from modules.world_models.joint_sale import JointSALE
+from modules.world_models.vae_world_model import VAEWorldModel
+from run import build_scheme
+
+torch.set_num_threads(1)
+
+N_AGENTS, N_ACTIONS, OBS_DIM, STATE_DIM = 2, 3, 3, 3
+SMALL = {"wm_hidden_dim": 64, "wm_deter_dim": 64, "wm_latent_dim": 16, "wm_sale_dim": 32}
+
+
+def line_episodes(n_episodes: int, seed: int, width: int = 6, limit: int = 10) -> EpisodeBatch:
+    rng = np.random.default_rng(seed)
+    env_info = {"state_shape": STATE_DIM, "obs_shape": OBS_DIM, "n_actions": N_ACTIONS, "n_agents": N_AGENTS}
+    scheme, groups, preprocess = build_scheme(env_info)
+    batch = EpisodeBatch(scheme, groups, n_episodes, limit + 1, preprocess=preprocess)
+    scale = width - 1
+    for e in range(n_episodes):
+        first = int(rng.integers(width))
+        pos = np.array([first, (first + int(rng.integers(1, width))) % width])
+        for t in range(limit + 1):
+            avail = np.stack([pos > 0, np.ones(2, dtype=bool), pos < width - 1], axis=1).astype(np.int64)
+            obs = [[pos[i] / scale, pos[1 - i] / scale, t / limit] for i in range(N_AGENTS)]
+            batch.update({"state": [pos[0] / scale, pos[1] / scale, t / limit], "obs": obs,
+                          "avail_actions": avail}, bs=e, ts=t)
+            if t == limit:
+                break
+            actions = np.array([rng.choice(np.flatnonzero(row)) for row in avail])
+            pos = pos + actions - 1
+            met = bool(pos[0] == pos[1])
+            batch.update({"actions": actions.reshape(N_AGENTS, 1), "reward": [float(met)], "terminated": [int(met)]},
+                         bs=e, ts=t, mark_filled=False)
+            if met:
+                batch.update({"state": [pos[0] / scale, pos[1] / scale, (t + 1) / limit],
+                              "obs": [[pos[i] / scale, pos[1 - i] / scale, (t + 1) / limit] for i in range(N_AGENTS)],
+                              "avail_actions": np.ones((N_AGENTS, N_ACTIONS))}, bs=e, ts=t + 1)
+                break
+    return batch
+
+
+def make_model(**overrides) -> VAEWorldModel:
+    return VAEWorldModel(STATE_DIM, OBS_DIM, N_AGENTS, N_ACTIONS, SimpleNamespace(**{**SMALL, **overrides}))
+
+
+@pytest.fixture(scope="module")
+def small_batch() -> EpisodeBatch:
+    batch = line_episodes(6, seed=3)
+    assert (batch["filled"].sum(dim=(1, 2)) < batch.max_seq_length).any(), "the test needs padded episodes"
+    return batch
+
+
+def test_registry() -> None:
+    assert REGISTRY["vae"] is VAEWorldModel
+
+
+def test_loss_parts_and_gradients(small_batch: EpisodeBatch) -> None:
+    torch.manual_seed(0)
+    model = make_model(wm_free_nats=0.0)
+    loss, stats = model.loss(small_batch)
+    assert loss.dim() == 0 and torch.isfinite(loss)
+    keys = {"wm_loss", "wm_recon_obs", "wm_recon_state", "wm_kl", "wm_reward", "wm_term", "wm_avail", "wm_sale"}
+    assert set(stats) == keys
+    for key, value in stats.items():
+        assert value.dim() == 0 and not value.requires_grad and torch.isfinite(value), key
+    assert stats["wm_sale"] > 0
+    assert stats["wm_loss"] == pytest.approx(loss.item())
+    loss.backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.any(p.grad != 0)]
+    assert not missing
+
+
+def test_output_shapes(small_batch: EpisodeBatch) -> None:
+    torch.manual_seed(0)
+    model = make_model()
+    bs, seq_len = small_batch.batch_size, small_batch.max_seq_length
+    with torch.no_grad():
+        d, z = model.observe(small_batch)
+    assert d.shape == (bs, seq_len, SMALL["wm_deter_dim"]) and z.shape == (bs, seq_len, SMALL["wm_latent_dim"])
+    d, z = d[:, 0], z[:, 0]
+    actions = small_batch["actions_onehot"][:, 0]
+    d_next, z_next = model.imagine_step(d, z, actions)
+    assert d_next.shape == d.shape and z_next.shape == z.shape
+    d_s, z_s = model.imagine_step(d, z, actions, sample=True)
+    assert torch.allclose(d_s, d_next) and not torch.allclose(z_s, z_next)
+    dec = model.decode(d_next, z_next)
+    assert dec["obs"].shape == (bs, N_AGENTS, OBS_DIM)
+    assert dec["state"].shape == (bs, STATE_DIM)
+    assert dec["avail_logits"].shape == (bs, N_AGENTS, N_ACTIONS)
+    trans = model.decode_transition(d_next, z_next, actions)
+    assert trans["reward"].shape == (bs, 1) and trans["term_logit"].shape == (bs, 1)
+    errors = model.rollout_error(small_batch, horizon=3)
+    assert set(errors) == {"obs_mse", "reward_mse", "obs_mse_copy_last", "reward_mse_copy_last"}
+    assert all(math.isfinite(v) for v in errors.values())
+
+
+def test_observe_mean_is_deterministic(small_batch: EpisodeBatch) -> None:
+    model = make_model()
+    with torch.no_grad():
+        first = model.observe(small_batch)
+        second = model.observe(small_batch)
+    assert all(torch.equal(a, b) for a, b in zip(first, second))
+
+
+def test_padded_steps_do_not_change_the_loss(small_batch: EpisodeBatch) -> None:
+    model = make_model()
+    changed = line_episodes(6, seed=3)
+    pad = changed["filled"][..., 0] == 0
+    gen = torch.Generator().manual_seed(1)
+    for key in ("state", "obs", "reward", "actions_onehot"):
+        field = changed[key]
+        field[pad] = torch.randn(field[pad].shape, generator=gen) * 5
+    changed["avail_actions"][pad] = 1 - changed["avail_actions"][pad]
+    changed["terminated"][pad] = 1
+    torch.manual_seed(5)
+    reference, ref_stats = model.loss(small_batch)
+    torch.manual_seed(5)
+    padded, pad_stats = model.loss(changed)
+    assert padded.item() == pytest.approx(reference.item(), rel=1e-6)
+    for key in ref_stats:
+        assert pad_stats[key].item() == pytest.approx(ref_stats[key].item(), rel=1e-6, abs=1e-7), key
+    torch.manual_seed(5)
+    assert model.rollout_error(changed, 3) == pytest.approx(model.rollout_error(small_batch, 3))
+
+    changed["obs"][~pad] += 1.0
+    torch.manual_seed(5)
+    assert model.loss(changed)[0].item() != pytest.approx(reference.item(), rel=1e-6)
+
+
+def test_balanced_kl_hand_example() -> None:
+    # post N([1, 0], diag[0.5, 1]^2), prior N([0, 0], diag[1, 2]^2):
+    # KL = (ln 2 + (0.25 + 1) / 2 - 0.5) + (ln 2 + 1 / 8 - 0.5) = 2 ln 2 - 0.25.
+    expected = 2 * math.log(2) - 0.25
+    post_mean = torch.tensor([1.0, 0.0], requires_grad=True)
+    post_std = torch.tensor([0.5, 1.0])
+    prior_mean = torch.tensor([0.0, 0.0], requires_grad=True)
+    prior_std = torch.tensor([1.0, 2.0])
+    loss, kl = balanced_kl(post_mean, post_std, prior_mean, prior_std, alpha=0.8, free_nats=0.0)
+    assert loss.item() == pytest.approx(expected, rel=1e-6) and kl.item() == pytest.approx(expected, rel=1e-6)
+    loss.backward()
+    # d KL / d post_mean = (post_mean - prior_mean) / prior_std^2 = [1, 0]; split 0.2 (post) / 0.8 (prior).
+    assert torch.allclose(post_mean.grad, torch.tensor([0.2, 0.0]))
+    assert torch.allclose(prior_mean.grad, torch.tensor([-0.8, 0.0]))
+
+    below, _ = balanced_kl(post_mean, post_std, prior_mean, prior_std, alpha=0.8, free_nats=1.0)
+    assert below.item() == pytest.approx(expected, rel=1e-6)
+    post_mean.grad = None
+    clamped, kl = balanced_kl(post_mean, post_std, prior_mean, prior_std, alpha=0.8, free_nats=2.0)
+    assert clamped.item() == pytest.approx(2.0) and kl.item() == pytest.approx(expected, rel=1e-6)
+    clamped.backward()
+    assert torch.all(post_mean.grad == 0)
+
+
+def test_without_sale(small_batch: EpisodeBatch) -> None:
+    torch.manual_seed(0)
+    model = make_model(wm_use_sale=False)
+    assert not any(isinstance(m, JointSALE) for m in model.modules())
+    loss, stats = model.loss(small_batch)
+    loss.backward()
+    assert torch.isfinite(loss) and stats["wm_sale"].item() == 0.0
+    assert math.isfinite(model.rollout_error(small_batch, 3)["obs_mse"])
+
+
+def test_fits_a_small_deterministic_env() -> None:
+    torch.manual_seed(0)
+    train = line_episodes(64, seed=0)
+    held_out = line_episodes(64, seed=1)
+    model = make_model()
+    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
+    first_loss = model.loss(train)[0].item()
+    for _ in range(200):
+        loss, _ = model.loss(train)
+        optimiser.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+        optimiser.step()
+    assert loss.item() < 0.5 * first_loss
+    errors = model.rollout_error(held_out, horizon=3)
+    assert errors["obs_mse"] < 0.5 * errors["obs_mse_copy_last"], errors
