@@ -132,11 +132,11 @@ def test_q_for_all_actions_equals_each_action_separately(detach):
     sale = agent.sale.fixed if detach else agent.sale.current
     z_s = sale.encode_state(x)
     e_h = avg_l1_norm(agent.h_embed(h))
-    head_in_weight = torch.cat([agent.head_state.weight, agent.head_sa.weight], dim=1)
+    e = torch.cat([e_h, z_s], -1)
     for u in range(5):
         z_sa = sale.encode_state_action(z_s, F.one_hot(torch.full((4,), u), 5).float())
-        pre = F.linear(torch.cat([e_h, z_s, z_sa], -1), head_in_weight, agent.head_state.bias)
-        assert torch.allclose(q[:, u], agent.head_out(F.elu(pre)).squeeze(-1), atol=1e-5)
+        expected = agent.head_base(F.elu(agent.head_hidden(e)))[:, u] + (agent.head_query(e) * z_sa).sum(-1)
+        assert torch.allclose(q[:, u], expected, atol=1e-5)
 
 
 def test_sale_rnn_deepcopy_and_state_dict_roundtrip():

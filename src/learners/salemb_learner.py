@@ -76,8 +76,8 @@ class SALEMBLearner(QLearner):
         args = self.args
         stats: dict[str, Any] = {}
         loss = batch["reward"].new_zeros(())
-        if self.world_model is not None:
-            wm_loss, wm_stats = self.world_model.loss(batch)
+        if self.world_model is not None and self.train_steps % args.wm_update_interval == 0:
+            wm_loss, wm_stats = self.world_model.loss(batch[: min(args.wm_batch_size, batch.batch_size)])
             loss = loss + args.wm_coef * wm_loss
             stats.update(wm_stats)
         if self.has_agent_sale:
@@ -88,7 +88,7 @@ class SALEMBLearner(QLearner):
         loss = loss + td_loss
         stats.update(loss_td=td_loss, **info)
         if self.imagination is not None and args.imagine_coef > 0 and t_env >= args.imagine_start:
-            imagined = self.imagination.run(batch, t_env)
+            imagined = self.imagination.run(batch[: min(args.imagine_batch_size, batch.batch_size)], t_env)
             td_img, img_info = self.td_loss(imagined)
             loss = loss + args.imagine_coef * td_img
             filled = imagined["filled"][:, :-1].float()
