@@ -113,15 +113,19 @@ class BasicMAC:
 
     def build_sequence_inputs(self, batch: EpisodeBatch) -> torch.Tensor:
         """All time steps at once: `[batch, time, agents, input_shape]` (used by learners)."""
-        bs, T = batch.batch_size, batch.max_seq_length
-        parts = [batch["obs"]]
+        last = torch.zeros_like(batch["actions_onehot"])
+        last[:, 1:] = batch["actions_onehot"][:, :-1]
+        return self.agent_inputs(batch["obs"], last)
+
+    def agent_inputs(self, obs: torch.Tensor, last_actions: torch.Tensor) -> torch.Tensor:
+        """Inputs from observations `[..., agents, obs]` and last actions one-hot `[..., agents, actions]`
+        (ignored unless `obs_last_action`) -> `[..., agents, input_shape]`."""
+        parts = [obs]
         if self.args.obs_last_action:
-            last = torch.zeros_like(batch["actions_onehot"])
-            last[:, 1:] = batch["actions_onehot"][:, :-1]
-            parts.append(last)
+            parts.append(last_actions.to(obs.dtype))
         if self.args.obs_agent_id:
-            eye = torch.eye(self.n_agents, device=batch["obs"].device)
-            parts.append(eye.expand(bs, T, -1, -1))
+            eye = torch.eye(self.n_agents, device=obs.device, dtype=obs.dtype)
+            parts.append(eye.expand(*obs.shape[:-2], -1, -1))
         return torch.cat(parts, dim=-1)
 
     def _get_input_shape(self, scheme: dict[str, Any]) -> int:

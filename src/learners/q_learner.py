@@ -54,7 +54,8 @@ class QLearner:
         return mixer_REGISTRY[self.args.mixer](self.args)
 
     def mixer_inputs(self, batch: EpisodeBatch) -> torch.Tensor:
-        """What the mixer conditions on, `[batch, time, features]`: the global state."""
+        """What the mixer conditions on, `[batch, time, features]`: the global state (computed once per
+        `td_loss`; the target mixer reads it detached)."""
         return batch["state"]
 
     def _rewards(self, batch: EpisodeBatch) -> torch.Tensor:
@@ -79,6 +80,7 @@ class QLearner:
         avail_actions = batch["avail_actions"]
 
         mac_out = self.mac.unroll(batch)
+        mixer_in = self.mixer_inputs(batch) if self.mixer is not None else None
         chosen_qs = torch.gather(mac_out[:, :-1], dim=3, index=actions).squeeze(3)
 
         with torch.no_grad():
@@ -90,13 +92,13 @@ class QLearner:
             else:
                 target_max_qs = target_mac_out.masked_fill(avail_actions == 0, -1e10).max(dim=3)[0]
             if self.mixer is not None:
-                target_max_qs = self.target_mixer(target_max_qs, self.mixer_inputs(batch))
+                target_max_qs = self.target_mixer(target_max_qs, mixer_in.detach())
             targets = build_td_lambda_targets(
                 rewards, terminated, mask, target_max_qs, self.args.gamma, self.args.td_lambda
             )
 
         if self.mixer is not None:
-            chosen_qs = self.mixer(chosen_qs, self.mixer_inputs(batch)[:, :-1])
+            chosen_qs = self.mixer(chosen_qs, mixer_in[:, :-1])
         td_error = (chosen_qs - targets) * mask
         sq = td_error.pow(2)
         if per_weights is not None:

@@ -8,6 +8,9 @@ One `train` call = one update of every part on a batch of real episodes `[batch,
 `unified_loss: True` sums everything and takes one optimiser step (the paper's single objective);
 `False` (TD7-style, decoupled) gives the Q-networks, the SALE encoders and the world model their own
 optimisers, learning rates and gradient clipping.
+`mixer_foresight: True` (MBVD's use of imagination): the mixers read [s_t, foresight_t], where
+foresight_t encodes a world-model roll-out from step t (see `learners.foresight_rollout`); the encoder
+trains with the Q-networks through the TD loss, the roll-out itself carries no gradient.
 """
 
 from __future__ import annotations
@@ -18,8 +21,11 @@ import torch
 import torch.nn as nn
 
 from components.episode_buffer import EpisodeBatch
+from learners.foresight_rollout import foresight_rollout
 from learners.q_learner import QLearner, make_optimiser
+from modules.mixers import REGISTRY as mixer_REGISTRY
 from modules.world_models import REGISTRY as wm_REGISTRY
+from modules.world_models.foresight import ForesightEncoder
 from runners.imagination_runner import ImaginationRunner
 
 
@@ -36,6 +42,10 @@ def agent_sale_loss(mac: Any, batch: EpisodeBatch) -> torch.Tensor:
 
 class SALEMBLearner(QLearner):
     def __init__(self, mac: Any, scheme: dict[str, Any], logger: Any, args: Any):
+        if args.mixer_foresight and not args.use_world_model:
+            raise ValueError("mixer_foresight=True needs use_world_model=True: the foresight is a world-model roll-out")
+        if args.mixer_foresight and args.mixer != "qmix":
+            raise ValueError(f"mixer_foresight=True needs mixer='qmix' (a state-conditioned mixer), got {args.mixer!r}")
         super().__init__(mac, scheme, logger, args)
         self.has_agent_sale = hasattr(mac.agent, "sale_loss")
         self.world_model: nn.Module | None = None
@@ -47,12 +57,42 @@ class SALEMBLearner(QLearner):
         self.imagination = (
             ImaginationRunner(args, self.world_model, mac, runner_scheme) if self.world_model is not None else None
         )
+        self.foresight: ForesightEncoder | None = None
+        if args.mixer_foresight:
+            self.foresight = ForesightEncoder(self.world_model.deter_dim, self.world_model.latent_dim, args.foresight_dim)
         self._build_optimisers()
         self.wm_eval_t = -args.wm_eval_interval - 1
+
+    def _build_mixer(self) -> nn.Module:
+        """With `mixer_foresight`, QMIX conditioned on [state, foresight]. QLearner.__init__ calls this
+        before the rest of this learner exists, so it reads only `args`."""
+        args = self.args
+        if not args.mixer_foresight:
+            return super()._build_mixer()
+        return mixer_REGISTRY[args.mixer](args, state_dim=args.state_shape + args.foresight_dim)
+
+    def mixer_inputs(self, batch: EpisodeBatch) -> torch.Tensor:
+        """`[B, T, state]`, or `[B, T, state + foresight_dim]` = [state, foresight] with `mixer_foresight`.
+
+        Roll-outs start only at the steps a TD term reads (filled steps and the step after each, the
+        bootstrap); the foresight elsewhere is 0. On imagined batches these are the few steps of the
+        imagined roll-out, not the real prefix.
+        """
+        state = super().mixer_inputs(batch)
+        if self.foresight is None:
+            return state
+        filled = batch["filled"][:, :, 0].bool()
+        starts = torch.cat([filled[:, :1], filled[:, 1:] | filled[:, :-1]], dim=1)
+        rollout = foresight_rollout(self.world_model, self.mac, batch, self.args.imagine_horizon, starts)
+        encoding = state.new_zeros(*state.shape[:2], self.foresight.foresight_dim)
+        encoding[starts] = self.foresight(rollout)
+        return torch.cat([state, encoding], dim=-1)
 
     def _build_optimisers(self) -> None:
         args = self.args
         mixer_params = list(self.mixer.parameters()) if self.mixer is not None else []
+        if self.foresight is not None:
+            mixer_params += list(self.foresight.parameters())
         wm_params = list(self.world_model.parameters()) if self.world_model is not None else []
         if args.unified_loss:
             self.groups = {"all": list(self.mac.parameters()) + mixer_params + wm_params}
@@ -132,6 +172,8 @@ class SALEMBLearner(QLearner):
         super().to(device)
         if self.world_model is not None:
             self.world_model.to(device)
+        if self.foresight is not None:
+            self.foresight.to(device)
         return self
 
     def state_dict(self) -> dict[str, Any]:
@@ -139,6 +181,8 @@ class SALEMBLearner(QLearner):
         state["optimiser"] = {name: opt.state_dict() for name, opt in self.optimisers.items()}
         if self.world_model is not None:
             state["world_model"] = self.world_model.state_dict()
+        if self.foresight is not None:
+            state["foresight"] = self.foresight.state_dict()
         state["wm_eval_t"] = self.wm_eval_t
         return state
 
@@ -150,5 +194,7 @@ class SALEMBLearner(QLearner):
                 opt.load_state_dict(optimiser_states[name])
         if self.world_model is not None:
             self.world_model.load_state_dict(state["world_model"])
+        if self.foresight is not None:
+            self.foresight.load_state_dict(state["foresight"])
         self.wm_eval_t = state.get("wm_eval_t", self.wm_eval_t)
 

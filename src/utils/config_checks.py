@@ -77,6 +77,7 @@ RANGES: dict[str, tuple[Check, str]] = {
     "imagine_horizon": AT_LEAST_1,
     "imagine_coef": NON_NEGATIVE,
     "imagine_start": NON_NEGATIVE,
+    "foresight_dim": AT_LEAST_1,
     "seed": (lambda v: v is None or 0 <= v < 2**32, "in [0, 2**32)"),
     "env_worker_timeout": (lambda v: v is None or v > 0, "> 0 or null"),
 }
