@@ -80,7 +80,7 @@ class Logger:
         for key in sorted(self.stats):
             if key == "episode":
                 continue
-            window = 5 if key.startswith("test_") is False else 1
+            window = 1 if key.startswith("test_") else 5
             vals = [v for _, v in self.stats[key][-window:]]
             items.append(f"{key + ':':<26}{np.mean(vals):>10.4f}")
         for i in range(0, len(items), 4):
