@@ -60,16 +60,8 @@ def resolve_device(use_cuda: bool, console: Any) -> torch.device:
 
 def run(_run: Any, config: dict[str, Any], console: Any, results_dir: str, unique_token: str) -> dict[str, Any]:
     """Train (or evaluate) one run. Returns the final logged stats."""
-    args = SimpleNamespace(**config)
-    args.device = resolve_device(args.use_cuda, console)
-    args.use_cuda = args.device.type == "cuda"
-    torch.set_num_threads(args.torch_threads)
-    set_seed(args.seed)
-    args.unique_token = unique_token
-    args.results_dir = results_dir
-
+    args = prepare_args(config, console, results_dir, unique_token)
     logger = Logger(console)
-    args.sacred_run_dir = ""
     if _run is not None:
         logger.setup_sacred(_run)
         args.sacred_run_dir = next((o.dir for o in _run.observers if getattr(o, "dir", None)), "")
@@ -81,6 +73,19 @@ def run(_run: Any, config: dict[str, Any], console: Any, results_dir: str, uniqu
         return Experiment(args, logger).run()
     finally:
         logger.close()
+
+
+def prepare_args(config: dict[str, Any], console: Any, results_dir: str, unique_token: str) -> SimpleNamespace:
+    """The run's args namespace; also sets the device, torch threads and every RNG seed."""
+    args = SimpleNamespace(**config)
+    args.device = resolve_device(args.use_cuda, console)
+    args.use_cuda = args.device.type == "cuda"
+    torch.set_num_threads(args.torch_threads)
+    set_seed(args.seed)
+    args.unique_token = unique_token
+    args.results_dir = results_dir
+    args.sacred_run_dir = ""
+    return args
 
 
 def task_name(env_args: dict[str, Any]) -> str:

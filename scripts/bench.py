@@ -1,0 +1,218 @@
+"""Speed benchmark: where the time of a training run goes, measured in one process.
+
+    python scripts/bench.py --config qmix --env-config lbf with env_args.key=Foraging-8x8-2p-2f-coop-v3
+    python scripts/bench.py --config qmix --compare salemb --env-config lbf      # alternate A/B, print ratios
+    python scripts/bench.py --config qmix --env-config lbf --profile             # top costs of training
+    python scripts/bench.py --config qmix --env-config lbf --epymarl              # EPyMARL's QMIX settings
+
+Phases (each measured after its own warm-up):
+  env        the env alone through our adapter, uniformly random available actions
+  collect    the runner with the controller choosing actions, no learning
+  learn      learner updates on batches sampled from the buffer filled by `collect`
+  train      the real training loop (collect -> insert -> sample -> learn), tests and saving off
+Memory: peak RSS of this process (and of its worker processes, for the parallel runner) and the replay
+buffer's bytes. `--json` writes every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from envs import REGISTRY as env_REGISTRY  # noqa: E402
+from run import Experiment, prepare_args  # noqa: E402
+from utils.config_checks import coerce_and_validate  # noqa: E402
+from utils.config_loader import build_config  # noqa: E402
+from utils.logging import Logger, get_console_logger  # noqa: E402
+
+EPYMARL_QMIX = ["batch_size=32", "buffer_size=5000", "batch_size_run=1", "runner=episode"]
+ROWS = [
+    ("env_sps", "env-only steps/s"),
+    ("collect_sps", "collection steps/s"),
+    ("train_sps", "training steps/s"),
+    ("train_vs_env", "training / env-only"),
+    ("updates_per_s", "learner updates/s"),
+    ("sec_per_10k", "wall-clock per 10k steps (s)"),
+    ("peak_rss_mib", "peak RSS (MiB)"),
+    ("buffer_mib", "replay buffer (MiB)"),
+]
+
+
+def make_config(alg: str, env: str, overrides: list[str]) -> dict[str, Any]:
+    base = ["test_interval=1000000000", "log_interval=1000000000", "runner_log_interval=1000000000",
+            "learner_log_interval=1000000000", "save_model=False", "use_tensorboard=False"]
+    config = coerce_and_validate(build_config(alg, env, base + overrides))
+    if config["seed"] is None:
+        config["seed"] = 1
+    config["env_args"]["seed"] = config["seed"]
+    return config
+
+
+def env_steps_per_sec(config: dict[str, Any], steps: int) -> float:
+    env = env_REGISTRY[config["env"]](**config["env_args"])
+    rng = np.random.default_rng(0)
+    env.reset()
+    n_agents = env.get_env_info()["n_agents"]
+
+    def act() -> list[int]:
+        return [int(rng.choice(np.flatnonzero(env.get_avail_agent_actions(a)))) for a in range(n_agents)]
+
+    for _ in range(min(200, steps)):
+        _, terminated, _ = env.step(act())
+        if terminated:
+            env.reset()
+    start = time.perf_counter()
+    for _ in range(steps):
+        env.get_obs()
+        env.get_state()
+        _, terminated, _ = env.step(act())
+        if terminated:
+            env.reset()
+    elapsed = time.perf_counter() - start
+    env.close()
+    return steps / elapsed
+
+
+def buffer_bytes(buffer: Any) -> int:
+    data = buffer.data if hasattr(buffer, "data") else buffer
+    tensors = list(data.transition_data.values()) + list(data.episode_data.values())
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+def peak_rss_mib() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return (own + children) / 1024
+
+
+def bench_config(config: dict[str, Any], steps: int, updates: int, profile: bool) -> dict[str, Any]:
+    """All phases for one config; returns the figures (and the profile text when asked)."""
+    console = get_console_logger("bench")
+    console.setLevel("WARNING")
+    result: dict[str, Any] = {"env_sps": env_steps_per_sec(config, steps)}
+    args = prepare_args(dict(config), console, "/tmp/bench_results", "bench")
+    exp = Experiment(args, Logger(console))
+    runner = exp.runner
+    try:
+        while not exp.buffer.can_sample(args.batch_size):
+            with torch.no_grad():
+                exp.buffer.insert_episode_batch(runner.run(test_mode=False))
+            exp.episode += args.batch_size_run
+
+        t0, start = runner.t_env, time.perf_counter()
+        while runner.t_env - t0 < steps:
+            with torch.no_grad():
+                runner.run(test_mode=False)
+        result["collect_sps"] = (runner.t_env - t0) / (time.perf_counter() - start)
+
+        exp.learn()
+        start = time.perf_counter()
+        for _ in range(updates):
+            exp.learn()
+        result["updates_per_s"] = updates / (time.perf_counter() - start)
+
+        profiler = cProfile.Profile() if profile else None
+        t0, start = runner.t_env, time.perf_counter()
+        if profiler:
+            profiler.enable()
+        while runner.t_env - t0 < steps:
+            exp.iteration(start, t0)
+        if profiler:
+            profiler.disable()
+        elapsed = time.perf_counter() - start
+        result["train_sps"] = (runner.t_env - t0) / elapsed
+        result["sec_per_10k"] = 10_000 / result["train_sps"]
+        result["train_vs_env"] = result["train_sps"] / result["env_sps"]
+        result["buffer_mib"] = buffer_bytes(exp.buffer) / 2**20
+        result["peak_rss_mib"] = peak_rss_mib()
+        if profiler:
+            text = io.StringIO()
+            pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(20)
+            result["profile"] = text.getvalue()
+    finally:
+        runner.close_env()
+    return result
+
+
+def median_of(results: list[dict[str, Any]]) -> dict[str, Any]:
+    merged = {key: statistics.median(r[key] for r in results) for key, _ in ROWS}
+    if "profile" in results[-1]:
+        merged["profile"] = results[-1]["profile"]
+    return merged
+
+
+def print_table(names: list[str], figures: list[dict[str, Any]], header: str) -> None:
+    print(header)
+    cols = names + (["ratio B/A"] if len(names) == 2 else [])
+    print(f"{'':32}" + "".join(f"{c:>16}" for c in cols))
+    for key, label in ROWS:
+        cells = [f"{f[key]:16.3f}" if abs(f[key]) < 10 else f"{f[key]:16.0f}" for f in figures]
+        if len(figures) == 2:
+            cells.append(f"{figures[1][key] / figures[0][key]:16.2f}" if figures[0][key] else f"{'-':>16}")
+        print(f"{label:32}" + "".join(cells))
+
+
+def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    overrides: list[str] = []
+    if "with" in argv:
+        i = argv.index("with")
+        argv, overrides = argv[:i], argv[i + 1:]
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default="qmix", help="algorithm config (A)")
+    parser.add_argument("--compare", default=None, help="a second algorithm config (B), run alternately with A")
+    parser.add_argument("--env-config", default="lbf")
+    parser.add_argument("--steps", type=int, default=10_000, help="env steps per timed phase")
+    parser.add_argument("--updates", type=int, default=50, help="learner updates in the learn phase")
+    parser.add_argument("--rounds", type=int, default=None, help="repeats per config (median); default 1, 2 with --compare")
+    parser.add_argument("--epymarl", action="store_true", help="EPyMARL's QMIX settings: " + " ".join(EPYMARL_QMIX))
+    parser.add_argument("--profile", action="store_true", help="cProfile the train phase and print the top costs")
+    parser.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    return parser.parse_args(argv), overrides
+
+
+def main(argv: list[str]) -> int:
+    opts, overrides = parse(argv)
+    overrides = (EPYMARL_QMIX if opts.epymarl else []) + overrides
+    names = [opts.config] + ([opts.compare] if opts.compare else [])
+    configs = {name: make_config(name, opts.env_config, overrides) for name in names}
+    rounds = opts.rounds or (2 if opts.compare else 1)
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    for r in range(rounds):
+        order = names if r % 2 == 0 else names[::-1]
+        for name in order:
+            runs[name].append(bench_config(configs[name], opts.steps, opts.updates, opts.profile))
+    figures = [median_of(runs[name]) for name in names]
+    task = configs[names[0]]["env_args"].get("key") or configs[names[0]]["env_args"].get("map_name", "")
+    header = (f"{opts.env_config} {task} | {opts.steps} steps per phase, {rounds} round(s), median | "
+              f"torch threads {torch.get_num_threads()} | overrides: {' '.join(overrides) or '-'}")
+    print_table(names, figures, header)
+    for name, fig in zip(names, figures):
+        if "profile" in fig:
+            print(f"\n--- profile of the train phase: {name} ---\n{fig['profile']}")
+    if opts.json:
+        out = {"env_config": opts.env_config, "task": task, "overrides": overrides, "steps": opts.steps,
+               "rounds": rounds, "results": {n: {k: v for k, v in f.items() if k != "profile"} for n, f in zip(names, figures)},
+               "runs": {n: [{k: v for k, v in r.items() if k != "profile"} for r in rs] for n, rs in runs.items()}}
+        os.makedirs(os.path.dirname(os.path.abspath(opts.json)), exist_ok=True)
+        Path(opts.json).write_text(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
