@@ -9,7 +9,7 @@ import torch
 from components.episode_buffer import EpisodeBatch
 from controllers import REGISTRY as mac_REGISTRY
 from run import build_scheme
-from runners.imagination_runner import ImaginationRunner, valid_starts
+from runners.imagination_runner import ImaginationRunner, hidden_before, valid_starts
 from test_checkpoint import build_experiment, q_values
 from test_runners import make_args
 
@@ -66,34 +66,88 @@ def test_valid_starts_exclude_terminal_states():
     assert valid_starts(batch)[0].tolist() == [True, True, True, False, False, False, False]
 
 
+def run_imagination(runner, real):
+    h = torch.randn(real.batch_size * 2, real.max_seq_length, runner.mac.args.rnn_hidden_dim)
+    return runner.run(real, t_env=0, hidden=h)
+
+
 def test_imagined_batch_has_the_real_scheme_and_marks_only_imagined_steps():
     torch.manual_seed(0)
     real, _ = real_batch()
-    img = make_imagination(term_at=None).run(real, t_env=0)
+    real.update({"actions": torch.ones(4, 7, 2, 1, dtype=torch.long)})
+    img, t0 = run_imagination(make_imagination(term_at=None), real)
     assert set(img.scheme) == set(real.scheme)
     for key in real.scheme:
         assert img[key].shape[2:] == real[key].shape[2:] and img[key].dtype == real[key].dtype, key
-    assert img.max_seq_length == real.max_seq_length + 3
+    assert img.max_seq_length == 3 + 2
     for b in range(4):
-        filled = img["filled"][b, :, 0]
-        start = int(filled.nonzero()[0])
-        assert filled.tolist() == [0] * start + [1] * 4 + [0] * (img.max_seq_length - start - 4)
-        assert torch.equal(img["obs"][b, :start + 1], real["obs"][b, :start + 1])  # real prefix and start
-        assert img["obs"][b, start + 1, 0, 0].item() == 2.0                          # decoded obs
-        assert img["reward"][b, start:start + 3, 0].tolist() == [0.5] * 3
-        assert (img["avail_actions"][b, start + 1:start + 4] == torch.tensor([0, 0, 1])).all()
-        assert (img["actions"][b, start + 1:start + 3] == 2).all()  # only action 2 is predicted available
+        assert img["filled"][b, :, 0].tolist() == [0, 1, 1, 1, 1]
+        context = [0.0, 1.0, 0.0] if t0[b] > 0 else [0.0, 0.0, 0.0]  # the real action at t0 - 1, if any
+        assert img["actions_onehot"][b, 0, 0].tolist() == context
+        assert torch.equal(img["obs"][b, 1], real["obs"][b, t0[b]])  # the real start
+        assert img["obs"][b, 2, 0, 0].item() == 2.0                  # decoded obs
+        assert img["reward"][b, 1:4, 0].tolist() == [0.5] * 3
+        assert (img["avail_actions"][b, 2:5] == torch.tensor([0, 0, 1])).all()
+        assert (img["actions"][b, 2:4] == 2).all()  # only action 2 is predicted available
 
 
 def test_imagination_respects_predicted_termination():
     torch.manual_seed(0)
     real, _ = real_batch()
-    img = make_imagination(term_at=1).run(real, t_env=0)
+    img, _ = run_imagination(make_imagination(term_at=1), real)
     for b in range(4):
-        filled = img["filled"][b, :, 0]
-        start = int(filled.nonzero()[0])
-        assert int(filled.sum()) == 3  # transitions at k = 0, 1 and the terminal observation
-        assert img["terminated"][b, start + 1, 0].item() == 1 and img["terminated"][b, :, 0].sum() == 1
+        assert img["filled"][b, :, 0].tolist() == [0, 1, 1, 1, 0]  # transitions k = 0, 1, then the terminal obs
+        assert img["terminated"][b, :, 0].tolist() == [0, 0, 1, 0, 0]
+
+
+def test_hidden_before_picks_the_state_after_the_previous_step():
+    mac = make_imagination(term_at=None).mac
+    hidden = torch.arange(2 * 2 * 5, dtype=torch.float).view(4, 5, 1).expand(4, 5, 8)
+    picked = hidden_before(hidden, torch.tensor([0, 3]), mac)
+    assert picked[:2].eq(0).all()                                  # t0 = 0: the initial (zero) state
+    assert picked[2:, 0].tolist() == [hidden[2, 2, 0].item(), hidden[3, 2, 0].item()]
+
+
+def test_imagined_td_from_real_hidden_states_equals_unrolling_the_real_prefix():
+    """The compact roll-out batch (context step + H + 1 steps, agents started from the real pass's hidden
+    states) gives the same TD loss and gradients as the agents unrolled over the real prefix."""
+    from learners.q_learner import QLearner
+    from utils.logging import Logger, get_console_logger
+
+    torch.manual_seed(0)
+    args = make_args(n_actions=3, mixer="qmix", state_shape=3, mixing_embed_dim=4, hypernet_embed=8, optimizer="adam",
+                     lr=1e-3, learner_log_interval=10**9, gamma=0.9, td_lambda=0.6, double_q=True,
+                     target_update_mode="hard", target_update_interval=10**9, imagine_horizon=3)
+    real, _ = real_batch()
+    real.update({"obs": torch.randn(4, 7, 2, 4), "actions": torch.randint(0, 3, (4, 7, 2, 1))})
+    mac = mac_REGISTRY["basic_mac"](real.scheme, {"agents": 2}, args)
+    learner = QLearner(mac, real.scheme, Logger(get_console_logger()), args)
+    for p in learner.target_mac.parameters():
+        p.data.add_(0.1 * torch.randn_like(p))
+    runner = ImaginationRunner(args, ScriptedWorldModel(None), mac, {k: v for k, v in real.scheme.items()
+                                                                      if k not in ("filled", "actions_onehot")})
+    _, info = learner.td_loss(real)
+    img, t0 = runner.run(real, 0, info["hidden"])
+    h_init = (hidden_before(info["hidden"], t0, mac), hidden_before(info["target_hidden"], t0, mac))
+    loss_compact, _ = learner.td_loss(img, h_init=h_init)
+    grads_compact = torch.autograd.grad(loss_compact, list(mac.parameters()))
+
+    H = 3
+    scheme, groups, pre = build_scheme(INFO)
+    losses = []
+    for b in range(4):  # each episode on its own: its roll-out's last step must be the batch's last step
+        s = int(t0[b])
+        full = EpisodeBatch(scheme, groups, 1, s + H + 1, preprocess=pre)
+        for key, value in real.transition_data.items():
+            full.transition_data[key][0, :s] = value[b, :s]
+            full.transition_data[key][0, s:] = img.transition_data[key][b, 1:]
+        full.transition_data["filled"][0, :s] = 0
+        losses.append(learner.td_loss(full)[0])
+    loss_full = torch.stack(losses).mean()  # every roll-out has H transitions: the compact loss is their mean
+    grads_full = torch.autograd.grad(loss_full, list(mac.parameters()))
+    assert torch.allclose(loss_compact, loss_full, atol=1e-6)
+    for g_c, g_f in zip(grads_compact, grads_full):
+        assert torch.allclose(g_c, g_f, atol=1e-6)
 
 
 @pytest.mark.parametrize("alg", ["salemb", "salemb_no_sale", "salemb_no_imagination", "salemb_no_wm_sale"])

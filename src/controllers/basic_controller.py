@@ -55,11 +55,29 @@ class BasicMAC:
 
         Starts from a zero hidden state and does not touch `self.hidden_states`.
         """
+        return self.unroll_with_hidden(batch)[0]
+
+    def unroll_with_hidden(
+        self, batch: EpisodeBatch, h_init: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Q-values `[batch, time, agents, actions]` and GRU outputs `[batch * agents, time, hidden]`
+        (row b * agents + a; index t holds the hidden state after step t).
+
+        `h_init` `[batch * agents, hidden]` makes step 0 a context step: the unroll starts at step 1 from
+        hidden state `h_init` (the state after step 0), step 0 only supplies the last action of step 1,
+        and its Q-values are 0. Without it the unroll starts at step 0 from a zero hidden state.
+        """
         bs, T = batch.batch_size, batch.max_seq_length
         inputs = self.build_sequence_inputs(batch).transpose(1, 2).reshape(bs * self.n_agents, T, -1)
-        h0 = self.agent.init_hidden().expand(bs * self.n_agents, -1)
-        q, _ = self.agent.forward_seq(inputs, h0)
-        return q.view(bs, self.n_agents, T, -1).transpose(1, 2)
+        if h_init is None:
+            h0 = self.agent.init_hidden().expand(bs * self.n_agents, -1)
+            h_seq = self.agent.hidden_sequence(inputs, h0)
+            q = self.agent.q_values(inputs, h_seq)
+        else:
+            h_seq = torch.cat([h_init.unsqueeze(1), self.agent.hidden_sequence(inputs[:, 1:], h_init)], dim=1)
+            q = self.agent.q_values(inputs[:, 1:], h_seq[:, 1:])
+            q = torch.cat([torch.zeros_like(q[:, :1]), q], dim=1)
+        return q.view(bs, self.n_agents, T, -1).transpose(1, 2), h_seq
 
     def init_hidden(self, batch_size: int) -> None:
         self.hidden_states = self.agent.init_hidden().expand(batch_size * self.n_agents, -1).contiguous()

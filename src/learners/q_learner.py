@@ -69,9 +69,17 @@ class QLearner:
         return rewards
 
     def td_loss(
-        self, batch: EpisodeBatch, per_weights: torch.Tensor | None = None
+        self,
+        batch: EpisodeBatch,
+        per_weights: torch.Tensor | None = None,
+        h_init: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Masked mean squared TD(lambda) error and diagnostics for one batch of episodes."""
+        """Masked mean squared TD(lambda) error and diagnostics for one batch of episodes.
+
+        `h_init`: (online, target) hidden states `[batch * agents, hidden]` after a context step 0 (see
+        `BasicMAC.unroll_with_hidden`); step 0 must then be unfilled. The GRU outputs of both unrolls are
+        returned in the info as `hidden` and `target_hidden` `[batch * agents, time, hidden]`.
+        """
         rewards = self._rewards(batch)
         actions = batch["actions"][:, :-1]
         terminated = batch["terminated"][:, :-1].float()
@@ -79,12 +87,12 @@ class QLearner:
         mask[:, 1:] = mask[:, 1:] * (1 - terminated[:, :-1])
         avail_actions = batch["avail_actions"]
 
-        mac_out = self.mac.unroll(batch)
+        mac_out, hidden = self.mac.unroll_with_hidden(batch, None if h_init is None else h_init[0])
         mixer_in = self.mixer_inputs(batch) if self.mixer is not None else None
         chosen_qs = torch.gather(mac_out[:, :-1], dim=3, index=actions).squeeze(3)
 
         with torch.no_grad():
-            target_mac_out = self.target_mac.unroll(batch)
+            target_mac_out, target_hidden = self.target_mac.unroll_with_hidden(batch, None if h_init is None else h_init[1])
             if self.args.double_q:
                 online = mac_out.detach().masked_fill(avail_actions == 0, -1e10)
                 best = online.argmax(dim=3, keepdim=True)
@@ -110,6 +118,8 @@ class QLearner:
             "q_taken_mean": (chosen_qs * mask).sum() / mask_elems,
             "target_mean": (targets * mask).sum() / mask_elems,
             "episode_td_abs": td_error.abs().sum(dim=(1, 2)) / mask.expand_as(td_error).sum(dim=(1, 2)).clamp(min=1),
+            "hidden": hidden,
+            "target_hidden": target_hidden,
         }
         return loss, info
 
@@ -128,7 +138,7 @@ class QLearner:
 
     def _log(self, t_env: int, stats: dict[str, torch.Tensor]) -> None:
         for key, value in stats.items():
-            if key == "episode_td_abs":
+            if torch.is_tensor(value) and value.numel() != 1:
                 continue
             self.logger.log_stat(key, float(value.detach() if torch.is_tensor(value) else value), t_env)
 

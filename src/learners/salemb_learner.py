@@ -26,7 +26,7 @@ from learners.q_learner import QLearner, make_optimiser
 from modules.mixers import REGISTRY as mixer_REGISTRY
 from modules.world_models import REGISTRY as wm_REGISTRY
 from modules.world_models.foresight import ForesightEncoder
-from runners.imagination_runner import ImaginationRunner
+from runners.imagination_runner import ImaginationRunner, hidden_before
 
 
 def agent_sale_loss(mac: Any, batch: EpisodeBatch) -> torch.Tensor:
@@ -128,8 +128,11 @@ class SALEMBLearner(QLearner):
         loss = loss + td_loss
         stats.update(loss_td=td_loss, **info)
         if self.imagination is not None and args.imagine_coef > 0 and t_env >= args.imagine_start:
-            imagined = self.imagination.run(batch[: min(args.imagine_batch_size, batch.batch_size)], t_env)
-            td_img, img_info = self.td_loss(imagined)
+            n = min(args.imagine_batch_size, batch.batch_size)
+            rows = n * self.mac.n_agents
+            imagined, t0 = self.imagination.run(batch[:n], t_env, info["hidden"][:rows])
+            h_init = (hidden_before(info["hidden"][:rows], t0, self.mac), hidden_before(info["target_hidden"][:rows], t0, self.mac))
+            td_img, img_info = self.td_loss(imagined, h_init=h_init)
             loss = loss + args.imagine_coef * td_img
             filled = imagined["filled"][:, :-1].float()
             stats.update(

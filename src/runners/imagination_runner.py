@@ -1,12 +1,16 @@
 """The `imagination` runner: roll-outs of the world model with the current controller acting.
 
 Each real episode in a batch gives one roll-out, started at a random step t0 that is valid (filled and
-not after a termination). The returned EpisodeBatch has the real scheme and `T_real + H` steps per
-episode: steps 0..t0 copy the real prefix (so an agent unrolled from step 0 has the real hidden state and
-last action at t0) with `filled = 0`, then H imagined transitions from t0 with `filled = 1`:
-observations, state and available actions decoded from the world model's prior, rewards and
-terminations from its transition heads. A predicted termination ends that roll-out (later steps stay
-unfilled). Imagined steps never count toward `t_env`.
+not after a termination). The returned EpisodeBatch has the real scheme and H + 2 steps per episode:
+  index 0       a context step, unfilled: it holds only the real action taken at t0 - 1 (zeros when
+                t0 = 0), the last action the agents read at t0;
+  index 1       the real step t0 (observation, state, available actions), filled;
+  index 2..H+1  observations, state and available actions decoded from the world model's prior;
+with the actions chosen by the controller at indices 1..H and rewards and terminations from the world
+model's transition heads. A predicted termination ends that roll-out (later steps stay unfilled).
+The agents' recurrent state at t0 is not recomputed from the real prefix: the caller passes the GRU
+outputs of its own pass over the real batch, and `hidden_before` picks the state after step t0 - 1,
+the `h_init` of `BasicMAC.unroll_with_hidden` for this batch. Imagined steps never count toward `t_env`.
 """
 
 from __future__ import annotations
@@ -46,60 +50,53 @@ class ImaginationRunner:
         self.test_mode = getattr(args, "imagine_greedy", False)
 
     @torch.no_grad()
-    def run(self, real: EpisodeBatch, t_env: int) -> EpisodeBatch:
-        """Imagined batch `[real.batch_size, T_real + H]` (see the module docstring)."""
-        B, T, H = real.batch_size, real.max_seq_length, self.horizon
+    def run(self, real: EpisodeBatch, t_env: int, hidden: torch.Tensor) -> tuple[EpisodeBatch, torch.Tensor]:
+        """Imagined batch `[real.batch_size, H + 2]` (see the module docstring) and the start steps t0
+        `[real.batch_size]`. `hidden`: the controller's GRU outputs over `real`, `[batch * agents, T, hidden]`."""
+        B, H = real.batch_size, self.horizon
         device = real.device
-        starts = valid_starts(real)
-        t0 = torch.multinomial(starts.float(), 1).squeeze(1)
+        t0 = torch.multinomial(valid_starts(real).float(), 1).squeeze(1)
         rows = torch.arange(B, device=device)
 
-        out = EpisodeBatch(self.scheme, self.groups, B, T + H, preprocess=self.preprocess, device=device)
-        for key, value in real.transition_data.items():
-            out.transition_data[key][:, :T] = value
-        self._clear_after_start(out, t0)
+        out = EpisodeBatch(self.scheme, self.groups, B, H + 2, preprocess=self.preprocess, device=device)
+        data = out.transition_data
+        has_prev = (t0 > 0).view(B, 1, 1)
+        prev = (t0 - 1).clamp(min=0)
+        data["actions"][:, 0] = real["actions"][rows, prev] * has_prev
+        data["actions_onehot"][:, 0] = real["actions_onehot"][rows, prev] * has_prev
+        for key in ("obs", "state", "avail_actions"):
+            data[key][:, 1] = real[key][rows, t0]
+        data["filled"][:, 1] = 1
 
-        d_all, z_all = self.world_model.observe(real, sample=False)
+        d_all, z_all = self.world_model.observe(real[:, : int(t0.max()) + 1], sample=False)
         d, z = d_all[rows, t0], z_all[rows, t0]
-        self._prime_hidden(out, t0)
+        self.mac.hidden_states = hidden_before(hidden, t0, self.mac).detach()
         alive = torch.ones(B, dtype=torch.bool, device=device)
-        for k in range(H):
-            j = t0 + k
-            out.transition_data["filled"][rows[alive], j[alive]] = 1
+        for j in range(1, H + 1):
             actions = self.mac.select_actions(out, t_ep=j, t_env=t_env, test_mode=self.test_mode).to(device)
-            out.update({"actions": actions.unsqueeze(-1)}, bs=rows, ts=j, mark_filled=False)
-            onehot = out["actions_onehot"][rows, j]
+            out.update({"actions": actions.unsqueeze(-1)}, ts=j, mark_filled=False)
+            onehot = out["actions_onehot"][:, j]
             trans = self.world_model.decode_transition(d, z, onehot)
             terminated = (torch.sigmoid(trans["term_logit"]) > 0.5).squeeze(-1) & alive
-            out.transition_data["reward"][rows, j] = trans["reward"] * alive.unsqueeze(-1)
-            out.transition_data["terminated"][rows, j] = terminated.unsqueeze(-1).to(torch.uint8)
+            data["reward"][:, j] = trans["reward"] * alive.unsqueeze(-1)
+            data["terminated"][:, j] = terminated.unsqueeze(-1).to(torch.uint8)
             d, z = self.world_model.imagine_step(d, z, onehot)
             decoded = self.world_model.decode(d, z)
-            avail = ensure_one_available((decoded["avail_logits"] > 0).int(), decoded["avail_logits"])
-            out.transition_data["obs"][rows, j + 1] = decoded["obs"]
-            out.transition_data["state"][rows, j + 1] = decoded["state"]
-            out.transition_data["avail_actions"][rows, j + 1] = avail
-            out.transition_data["filled"][rows[alive], (j + 1)[alive]] = 1
+            data["obs"][:, j + 1] = decoded["obs"]
+            data["state"][:, j + 1] = decoded["state"]
+            data["avail_actions"][:, j + 1] = ensure_one_available((decoded["avail_logits"] > 0).int(), decoded["avail_logits"])
+            data["filled"][:, j + 1] = alive.unsqueeze(-1).to(data["filled"].dtype)
             alive = alive & ~terminated
-        return out
+        return out, t0
 
-    @staticmethod
-    def _clear_after_start(out: EpisodeBatch, t0: torch.Tensor) -> None:
-        """Zero everything from each episode's start step on (the roll-out writes it), and all `filled`."""
-        T = out.max_seq_length
-        after = torch.arange(T, device=t0.device).unsqueeze(0) > t0.unsqueeze(1)
-        for data in out.transition_data.values():
-            keep = ~after.view(*after.shape, *([1] * (data.dim() - 2)))
-            data.mul_(keep.to(data.dtype))
-        out.transition_data["filled"].zero_()
 
-    def _prime_hidden(self, out: EpisodeBatch, t0: torch.Tensor) -> None:
-        """Set the controller's hidden state to the real one just before step t0 of each episode."""
-        mac = self.mac
-        B = out.batch_size
-        inputs = mac.build_sequence_inputs(out).transpose(1, 2).reshape(B * mac.n_agents, out.max_seq_length, -1)
-        h0 = mac.agent.init_hidden().expand(B * mac.n_agents, -1)
-        h_seq = mac.agent.hidden_sequence(inputs.to(mac.device), h0)
-        h_seq = torch.cat([h0.unsqueeze(1), h_seq], dim=1)
-        idx = t0.repeat_interleave(mac.n_agents).to(mac.device)
-        mac.hidden_states = h_seq[torch.arange(B * mac.n_agents, device=mac.device), idx].contiguous()
+def hidden_before(hidden: torch.Tensor, t0: torch.Tensor, mac: Any) -> torch.Tensor:
+    """The agents' hidden state after step t0 - 1 of each episode (the initial state when t0 = 0):
+    `hidden` `[batch * agents, T, hidden]` (GRU outputs, row b * agents + a), t0 `[batch]` ->
+    `[batch * agents, hidden]`. Keeps the graph of `hidden`."""
+    n_agents = mac.n_agents
+    rows = torch.arange(hidden.shape[0], device=hidden.device)
+    steps = (t0 - 1).clamp(min=0).repeat_interleave(n_agents).to(hidden.device)
+    picked = hidden[rows, steps]
+    first = (t0 == 0).repeat_interleave(n_agents).to(hidden.device).unsqueeze(-1)
+    return torch.where(first, mac.agent.init_hidden().to(picked.dtype).expand_as(picked), picked)

@@ -45,7 +45,11 @@ class RNNAgent(nn.Module):
     def forward_seq(self, inputs: torch.Tensor, hidden_state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """A sequence. inputs `[N, T, input]`, hidden `[N, hidden]` -> (Q `[N, T, actions]`, last hidden `[N, hidden]`)."""
         h_seq = self.hidden_sequence(inputs, hidden_state)
-        return self.fc2(self.layer_norm(h_seq)), h_seq[:, -1]
+        return self.q_values(inputs, h_seq), h_seq[:, -1]
+
+    def q_values(self, inputs: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """Q for every action from GRU outputs h `[..., hidden]` -> `[..., actions]` (inputs unused here)."""
+        return self.fc2(self.layer_norm(h))
 
     def hidden_sequence(self, inputs: torch.Tensor, hidden_state: torch.Tensor) -> torch.Tensor:
         """GRU outputs `[N, T, hidden]` for inputs `[N, T, input]`."""
