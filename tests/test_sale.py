@@ -211,3 +211,19 @@ def test_q_loss_reaches_current_sale_only_without_detach(detach):
     else:
         assert any(g is not None and g.abs().sum() > 0 for g in grads)
     assert all(p.grad is not None for p in mac.agent.q_parameters())
+
+
+@pytest.mark.parametrize("act", ["elu", "relu"])
+def test_dot_all_actions_equals_the_explicit_per_action_embedding(act):
+    torch.manual_seed(0)
+    g = StateActionEncoder(embed_dim=8, action_dim=5, hidden_dim=16, act=act)
+    z_s, query = torch.randn(3, 4, 8), torch.randn(3, 4, 8)
+    explicit = (g.forward_all_actions(z_s) * query.unsqueeze(-2)).sum(-1)
+    assert torch.allclose(g.dot_all_actions(z_s, query), explicit, atol=1e-5)
+    onehot_2 = torch.nn.functional.one_hot(torch.tensor(2), 5).float().expand(3, 4, 5)
+    assert torch.allclose(explicit[..., 2], (g(z_s, onehot_2) * query).sum(-1), atol=1e-5)
+
+
+def test_unknown_activation_is_rejected_with_the_valid_names():
+    with pytest.raises(ValueError, match=r"\['elu', 'relu'\], got 'tanh'"):
+        StateEncoder(4, 8, 16, act="tanh")

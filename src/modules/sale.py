@@ -9,10 +9,31 @@ g(f(x_t), a_t) ~ stop_grad(f(x_{t+1})). Value networks read a *fixed* copy of th
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+ACTIVATIONS = {"elu": (F.elu, nn.ELU), "relu": (F.relu, nn.ReLU)}
+
+
+def _check_activation(name: str) -> None:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
+
+
+def activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The element-wise activation `name`: 'elu' (TD7's and Dreamer's choice) or 'relu' (about 14x
+    cheaper per call on this project's 2-core CPU, measured on a [13k, 64] tensor)."""
+    _check_activation(name)
+    return ACTIVATIONS[name][0]
+
+
+def activation_module(name: str) -> nn.Module:
+    """A fresh activation layer of kind `name` (see `activation`)."""
+    _check_activation(name)
+    return ACTIVATIONS[name][1]()
 
 
 def avg_l1_norm(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
@@ -28,22 +49,23 @@ def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> 
 
 
 class StateEncoder(nn.Module):
-    """f: x `[..., in_dim]` -> z_s `[..., embed_dim]`, three linear layers with ELU, then AvgL1Norm."""
+    """f: x `[..., in_dim]` -> z_s `[..., embed_dim]`, three linear layers with ELU (or `act`), then AvgL1Norm."""
 
-    def __init__(self, in_dim: int, embed_dim: int, hidden_dim: int):
+    def __init__(self, in_dim: int, embed_dim: int, hidden_dim: int, act: str = "elu"):
         super().__init__()
         self.l1 = nn.Linear(in_dim, hidden_dim)
         self.l2 = nn.Linear(hidden_dim, hidden_dim)
         self.l3 = nn.Linear(hidden_dim, embed_dim)
+        self.act = activation(act)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = F.elu(self.l2(F.elu(self.l1(x))))
+        h = self.act(self.l2(self.act(self.l1(x))))
         return avg_l1_norm(self.l3(h))
 
 
 class StateActionEncoder(nn.Module):
     """g: (z_s `[..., embed_dim]`, a `[..., action_dim]`) -> z_sa `[..., embed_dim]`, three linear layers
-    with ELU and no normalisation of the output.
+    with ELU (or `act`) and no normalisation of the output.
 
     The action joins at the second layer: z_sa = l3(relu(l2(elu(l1(z_s))) + W_a a)). With discrete
     actions every action is evaluated at every step, so only the last layer runs once per action
@@ -51,8 +73,9 @@ class StateActionEncoder(nn.Module):
     The per-action activation is ReLU: ELU's exp made it 7x slower on the CPU.
     """
 
-    def __init__(self, embed_dim: int, action_dim: int, hidden_dim: int):
+    def __init__(self, embed_dim: int, action_dim: int, hidden_dim: int, act: str = "elu"):
         super().__init__()
+        self.act = activation(act)
         self.l1 = nn.Linear(embed_dim, hidden_dim)
         self.l2 = nn.Linear(hidden_dim, hidden_dim)
         self.l2_action = nn.Linear(action_dim, hidden_dim, bias=False)
@@ -67,17 +90,27 @@ class StateActionEncoder(nn.Module):
         per_action = self.l2_action.weight.t()  # row u = W_a onehot(u): [action_dim, hidden]
         return self.l3(F.relu(self._state_part(z_s).unsqueeze(-2) + per_action))
 
+    def dot_all_actions(self, z_s: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
+        """<query, z_sa(u)> for every one-hot action u: z_s, query `[..., embed_dim]` -> `[..., action_dim]`.
+
+        Equal to `(forward_all_actions(z_s) * query.unsqueeze(-2)).sum(-1)`, with the last layer folded
+        into the query (<q, W r + b> = <W^T q, r> + <q, b>), so l3 never runs once per action.
+        """
+        per_action = F.relu(self._state_part(z_s).unsqueeze(-2) + self.l2_action.weight.t())  # [..., actions, hidden]
+        folded = (query @ self.l3.weight).unsqueeze(-1)  # [..., hidden, 1]
+        return (per_action @ folded).squeeze(-1) + (query * self.l3.bias).sum(-1, keepdim=True)
+
     def _state_part(self, z_s: torch.Tensor) -> torch.Tensor:
-        return self.l2(F.elu(self.l1(z_s)))
+        return self.l2(self.act(self.l1(z_s)))
 
 
 class SALE(nn.Module):
     """The encoder pair (f, g) and its next-embedding prediction loss."""
 
-    def __init__(self, in_dim: int, action_dim: int, embed_dim: int, hidden_dim: int):
+    def __init__(self, in_dim: int, action_dim: int, embed_dim: int, hidden_dim: int, act: str = "elu"):
         super().__init__()
-        self.f = StateEncoder(in_dim, embed_dim, hidden_dim)
-        self.g = StateActionEncoder(embed_dim, action_dim, hidden_dim)
+        self.f = StateEncoder(in_dim, embed_dim, hidden_dim, act)
+        self.g = StateActionEncoder(embed_dim, action_dim, hidden_dim, act)
 
     def encode_state(self, x: torch.Tensor) -> torch.Tensor:
         """x `[..., in_dim]` -> z_s `[..., embed_dim]`."""

@@ -86,6 +86,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "optimizer": ("adam", "rmsprop"),
     "target_update_mode": ("hard", "soft"),
     "epsilon_decay": ("linear", "exp"),
+    "sale_activation": ("elu", "relu"),
+    "wm_activation": ("elu", "relu"),
 }
 
 

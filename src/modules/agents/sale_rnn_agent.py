@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from modules.sale import SALE, SALEPair, avg_l1_norm
+from modules.sale import SALE, SALEPair, activation, avg_l1_norm
 
 
 class SALERNNAgent(nn.Module):
@@ -37,7 +37,9 @@ class SALERNNAgent(nn.Module):
         self.fc1 = nn.Linear(input_shape, self.hidden_dim)
         self.rnn = nn.GRU(self.hidden_dim, self.hidden_dim, batch_first=True)
         self.h_embed = nn.Linear(self.hidden_dim, embed_dim)
-        self.sale = SALEPair(SALE(input_shape, self.n_actions, embed_dim, sale_hidden))
+        act = getattr(args, "sale_activation", "elu")
+        self.sale = SALEPair(SALE(input_shape, self.n_actions, embed_dim, sale_hidden, act))
+        self.head_act = activation(act)
         self.head_hidden = nn.Linear(2 * embed_dim, self.hidden_dim)
         self.head_base = nn.Linear(self.hidden_dim, self.n_actions)
         self.head_query = nn.Linear(2 * embed_dim, embed_dim)
@@ -74,10 +76,9 @@ class SALERNNAgent(nn.Module):
         sale = self.sale.fixed if self.detach else self.sale.current
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.detach):
             z_s = sale.encode_state(inputs)
-            z_sa = sale.g.forward_all_actions(z_s)  # [..., actions, embed]; no graph through fixed encoders
         e = torch.cat([avg_l1_norm(self.h_embed(h)), z_s], dim=-1)
-        base = self.head_base(F.elu(self.head_hidden(e)))
-        return base + (z_sa * self.head_query(e).unsqueeze(-2)).sum(-1)
+        base = self.head_base(self.head_act(self.head_hidden(e)))
+        return base + sale.g.dot_all_actions(z_s, self.head_query(e))
 
     def sale_loss(self, inputs_seq: torch.Tensor, actions_onehot: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """SALE prediction loss of the current encoders on each agent's own consecutive inputs.

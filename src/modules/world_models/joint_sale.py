@@ -11,22 +11,17 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-
-def avg_l1_norm(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """x / max(mean |x|, eps) over the last (feature) dimension; any leading shape."""
-    return x / x.abs().mean(dim=-1, keepdim=True).clamp(min=eps)
+from modules.sale import activation_module, avg_l1_norm
 
 
 class JointSALE(nn.Module):
     """Joint state-action embedding of a latent z [..., latent_dim] and a joint action u [..., action_dim]."""
 
-    def __init__(self, latent_dim: int, action_dim: int, hidden_dim: int, embed_dim: int):
+    def __init__(self, latent_dim: int, action_dim: int, hidden_dim: int, embed_dim: int, act: str = "elu"):
         super().__init__()
-        self.f_net = nn.Sequential(
-            nn.Linear(latent_dim, hidden_dim), nn.ELU(), nn.Linear(hidden_dim, embed_dim)
-        )
+        self.f_net = nn.Sequential(nn.Linear(latent_dim, hidden_dim), activation_module(act), nn.Linear(hidden_dim, embed_dim))
         self.g_net = nn.Sequential(
-            nn.Linear(embed_dim + action_dim, hidden_dim), nn.ELU(), nn.Linear(hidden_dim, embed_dim)
+            nn.Linear(embed_dim + action_dim, hidden_dim), activation_module(act), nn.Linear(hidden_dim, embed_dim)
         )
 
     def state_embed(self, z: torch.Tensor) -> torch.Tensor:

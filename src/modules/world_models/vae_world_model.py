@@ -21,6 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from modules.sale import activation_module
 from modules.world_models.gaussian import balanced_kl, gaussian_params
 from modules.world_models.joint_sale import JointActionEmbedding, JointSALE
 from modules.world_models.masks import masked_mean, step_and_transition_masks
@@ -29,8 +30,8 @@ from modules.world_models.rollout_eval import rollout_error
 MIN_STD = 0.1
 
 
-def _mlp(in_dim: int, hidden_dim: int, out_dim: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.ELU(), nn.Linear(hidden_dim, out_dim))
+def _mlp(in_dim: int, hidden_dim: int, out_dim: int, act: str) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(in_dim, hidden_dim), activation_module(act), nn.Linear(hidden_dim, out_dim))
 
 
 class VAEWorldModel(nn.Module):
@@ -52,23 +53,24 @@ class VAEWorldModel(nn.Module):
         self.reward_coef = getattr(args, "wm_reward_coef", 1.0)
         self.term_coef = getattr(args, "wm_term_coef", 1.0)
         self.avail_coef = getattr(args, "wm_avail_coef", 1.0)
+        act = getattr(args, "wm_activation", "elu")
 
         action_dim = n_agents * n_actions
         self.transition_embed: JointSALE | JointActionEmbedding
         if self.use_sale:
-            self.transition_embed = JointSALE(self.latent_dim, action_dim, hidden, self.sale_dim)
+            self.transition_embed = JointSALE(self.latent_dim, action_dim, hidden, self.sale_dim, act)
         else:
             self.transition_embed = JointActionEmbedding(action_dim, self.sale_dim)
-        self.encoder = nn.Sequential(_mlp(state_dim + n_agents * obs_dim, hidden, hidden), nn.ELU())
+        self.encoder = nn.Sequential(_mlp(state_dim + n_agents * obs_dim, hidden, hidden, act), activation_module(act))
         self.gru = nn.GRUCell(self.latent_dim + self.sale_dim, self.deter_dim)
-        self.posterior_net = _mlp(self.deter_dim + hidden, hidden, 2 * self.latent_dim)
-        self.prior_net = _mlp(self.deter_dim, hidden, 2 * self.latent_dim)
+        self.posterior_net = _mlp(self.deter_dim + hidden, hidden, 2 * self.latent_dim, act)
+        self.prior_net = _mlp(self.deter_dim, hidden, 2 * self.latent_dim, act)
         feat_dim = self.deter_dim + self.latent_dim
-        self.obs_head = _mlp(feat_dim, hidden, n_agents * obs_dim)
-        self.state_head = _mlp(feat_dim, hidden, state_dim)
-        self.avail_head = _mlp(feat_dim, hidden, action_dim)
-        self.reward_head = _mlp(feat_dim + action_dim, hidden, 1)
-        self.term_head = _mlp(feat_dim + action_dim, hidden, 1)
+        self.obs_head = _mlp(feat_dim, hidden, n_agents * obs_dim, act)
+        self.state_head = _mlp(feat_dim, hidden, state_dim, act)
+        self.avail_head = _mlp(feat_dim, hidden, action_dim, act)
+        self.reward_head = _mlp(feat_dim + action_dim, hidden, 1, act)
+        self.term_head = _mlp(feat_dim + action_dim, hidden, 1, act)
 
     # ----- one-step pieces -----
 
