@@ -71,7 +71,8 @@ class EpisodeRunner:
     def run(self, test_mode: bool = False) -> EpisodeBatch:
         """Play one episode in every env (until all have ended) and return the batch."""
         batch = self.new_batch()
-        views = {k: batch[k].numpy() for k in ("state", "obs", "avail_actions", "filled", "reward", "terminated")}
+        views = {k: v.numpy() for k, v in batch.transition_data.items()}
+        onehot = np.eye(views["actions_onehot"].shape[-1], dtype=views["actions_onehot"].dtype) if "actions_onehot" in views else None
         datas = self.envs.reset()
         active = list(range(self.batch_size))
         self._write_obs(views, active, 0, datas)
@@ -83,9 +84,11 @@ class EpisodeRunner:
         while active:
             with torch.no_grad():
                 actions = self.mac.select_actions(batch, t_ep=t, t_env=self.t_env, bs=active, test_mode=test_mode)
-            actions = actions.cpu()
-            batch.update({"actions": actions.unsqueeze(-1)}, bs=active, ts=t, mark_filled=False)
-            results = self.envs.step(active, actions.numpy())
+            actions = actions.cpu().numpy()
+            views["actions"][active, t] = actions.reshape(views["actions"][active, t].shape)
+            if onehot is not None:
+                views["actions_onehot"][active, t] = onehot[actions]
+            results = self.envs.step(active, actions)
             still_active = []
             for row, res in zip(active, results):
                 info = res["info"]
