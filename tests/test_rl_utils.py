@@ -65,3 +65,29 @@ def test_td_lambda_bootstraps_where_a_sequence_is_cut_off_early():
     out = build_td_lambda_targets(r, d, mask, q, 0.5, 0.5).view(-1).tolist()
     g1 = 2.0 + 0.5 * 7.0
     assert out == pytest.approx([1.0 + 0.5 * (0.5 * 4.0 + 0.5 * g1), g1, 0.0])
+
+
+def _reference_targets(rewards, terminated, mask, target_qs, gamma, lam):
+    """The definition, one scalar at a time."""
+    B, T1, K = rewards.shape
+    ret = torch.zeros(B, T1, K, dtype=torch.float64)
+    for b in range(B):
+        for k in range(K):
+            for t in reversed(range(T1)):
+                q_next = float(target_qs[b, t + 1, k])
+                nxt = float(ret[b, t + 1, k]) if t + 1 < T1 and mask[b, t + 1, k] else q_next
+                g = rewards[b, t, k] + gamma * (1 - terminated[b, t, k]) * ((1 - lam) * q_next + lam * nxt)
+                ret[b, t, k] = float(mask[b, t, k] * g)
+    return ret
+
+
+def test_targets_match_the_definition_on_random_episodes():
+    torch.manual_seed(3)
+    B, T, K = 5, 9, 2
+    lengths = torch.randint(1, T, (B,))
+    mask = (torch.arange(T - 1).view(1, -1, 1) < lengths.view(-1, 1, 1)).float().expand(B, T - 1, K).clone()
+    terminated = torch.zeros(B, T - 1, K)
+    terminated[torch.arange(B), lengths - 1] = (torch.rand(B, 1) < 0.5).float()
+    rewards, target_qs = torch.randn(B, T - 1, K) * mask, torch.randn(B, T, K)
+    got = build_td_lambda_targets(rewards, terminated, mask, target_qs, 0.9, 0.6)
+    assert torch.allclose(got.double(), _reference_targets(rewards, terminated, mask, target_qs, 0.9, 0.6), atol=1e-5)

@@ -22,17 +22,16 @@ def build_td_lambda_targets(
     where G_{t+1} is replaced by Q'_{t+1} when t+1 starts no valid transition (the sequence was cut off
     there without terminating: a time-out, or the end of an imagined roll-out). Padded steps give 0.
     lambda = 0 gives one-step targets.
+    The recursion is rewritten as G_t = c_t + e_t * G_{t+1}, with c and e computed for all t at once,
+    so the loop over time is one fused multiply-add per step.
     """
-    T1 = rewards.shape[1]
-    ret = target_qs.new_zeros((target_qs.shape[0], T1, target_qs.shape[2]))
-    next_ret = target_qs[:, -1]
-    next_valid = torch.zeros_like(mask[:, 0])
-    for t in range(T1 - 1, -1, -1):
-        q_next = target_qs[:, t + 1]
-        continuation = next_valid * next_ret + (1 - next_valid) * q_next
-        ret[:, t] = mask[:, t] * (
-            rewards[:, t] + gamma * (1 - terminated[:, t]) * ((1 - td_lambda) * q_next + td_lambda * continuation)
-        )
-        next_ret = ret[:, t]
-        next_valid = mask[:, t]
+    q_next = target_qs[:, 1:]
+    next_valid = torch.cat([mask[:, 1:], torch.zeros_like(mask[:, :1])], dim=1)
+    b = mask * gamma * (1 - terminated) * td_lambda
+    c = mask * (rewards + gamma * (1 - terminated) * (1 - td_lambda) * q_next) + b * (1 - next_valid) * q_next
+    e = b * next_valid
+    ret = torch.empty_like(c)
+    ret[:, -1] = c[:, -1]
+    for t in range(rewards.shape[1] - 2, -1, -1):
+        torch.addcmul(c[:, t], e[:, t], ret[:, t + 1], out=ret[:, t])
     return ret
