@@ -1,0 +1,102 @@
+"""Shared by the LBF learning scripts: run a grid of `src/main.py` runs, read them back, print tables.
+
+Each run is its own process (output in <out>/logs/); every figure is read back from the sacred run
+folders (<out>/sacred/<task>/<alg>/<id>/), so a table can be re-printed from an existing folder.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_one(alg: str, task: str, seed: int, t_max: int, out: Path, extra: list[str]) -> tuple[float, int]:
+    """Train `alg` on LBF `task` for `t_max` steps with 40 test points; returns (wall seconds, exit code)."""
+    log = out / "logs" / f"{alg}_{task}_seed{seed}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    test_interval = max(1000, t_max // 40)
+    cmd = [
+        sys.executable, str(ROOT / "src" / "main.py"), f"--config={alg}", "--env-config=lbf", "with",
+        f"env_args.key={task}", f"t_max={t_max}", f"seed={seed}", f"local_results_path={out}",
+        f"test_interval={test_interval}", f"log_interval={test_interval}", f"runner_log_interval={test_interval}",
+        f"learner_log_interval={test_interval}", "test_nepisode=50", "use_cuda=False", "save_model=False", *extra,
+    ]
+    start = time.time()
+    with open(log, "w") as f:
+        code = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT)
+    return time.time() - start, code
+
+
+def run_grid(jobs: list[tuple[str, str, int, int]], out: Path, extra: list[str], n_jobs: int) -> None:
+    """Run every (alg, task, seed, t_max), `n_jobs` at a time, printing one line per finished run."""
+    with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+        futures = [(job, pool.submit(run_one, *job, out, extra)) for job in jobs]
+        for done, ((alg, task, seed, _), fut) in enumerate(futures, 1):
+            wall, code = fut.result()
+            status = "ok" if code == 0 else f"FAILED (exit {code}, see {out}/logs)"
+            print(f"[{done}/{len(jobs)}] {alg} {task} seed {seed}: {wall / 60:.1f} min {status}", flush=True)
+
+
+def area_under_curve(steps: list[int], values: list[float]) -> float:
+    """Trapezoid area under values(steps) divided by the step span: the curve's average height."""
+    if len(steps) < 2:
+        return values[0] if values else float("nan")
+    area = sum((s1 - s0) * (v0 + v1) / 2 for s0, s1, v0, v1 in zip(steps, steps[1:], values, values[1:]))
+    return area / (steps[-1] - steps[0])
+
+
+def _wall_seconds(run: dict[str, Any]) -> float:
+    start, stop = run.get("start_time"), run.get("stop_time")
+    if not start or not stop:
+        return float("nan")
+    return (datetime.datetime.fromisoformat(stop) - datetime.datetime.fromisoformat(start)).total_seconds()
+
+
+def collect(out: Path, metric: str = "test_return_mean") -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Completed runs under `out`, grouped by (alg name, task): seed, final, best, AUC of `metric`, the
+    last t_env, steps/s and wall-clock seconds per 10k env steps."""
+    rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for metrics_file in sorted((out / "sacred").glob("*/*/*/metrics.json")):
+        run_dir = metrics_file.parent
+        config = json.loads((run_dir / "config.json").read_text())
+        run = json.loads((run_dir / "run.json").read_text())
+        metrics = json.loads(metrics_file.read_text())
+        curve = metrics.get(metric, {"values": [], "steps": []})
+        if not curve["values"] or run.get("status") != "COMPLETED":
+            continue
+        t_env = curve["steps"][-1]
+        rows.setdefault((config["name"], config["env_args"]["key"]), []).append({
+            "seed": config["seed"], "final": curve["values"][-1], "best": max(curve["values"]),
+            "auc": area_under_curve(curve["steps"], curve["values"]), "t_env": t_env,
+            "sps": metrics.get("steps_per_sec", {"values": [float("nan")]})["values"][-1],
+            "wall_10k": _wall_seconds(run) / max(t_env, 1) * 10_000,
+        })
+    return rows
+
+
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
+
+
+def print_table(rows: dict[tuple[str, str], list[dict[str, Any]]], goals: dict[tuple[str, str], float] | None = None) -> None:
+    """One line per run and a mean line per (task, alg); a goal is met when every seed's final reaches it."""
+    goals = goals or {}
+    print(f"{'task':<26} {'alg':<7} {'seed':>5} {'final':>7} {'best':>7} {'AUC':>7} {'t_env':>8} {'steps/s':>8} {'s/10k':>7}")
+    for (alg, task), runs in sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        runs = sorted(runs, key=lambda r: r["seed"])
+        for r in runs:
+            print(f"{task:<26} {alg:<7} {r['seed']:>5} {r['final']:>7.3f} {r['best']:>7.3f} {r['auc']:>7.3f} "
+                  f"{r['t_env']:>8} {r['sps']:>8.0f} {r['wall_10k']:>7.0f}")
+        finals = [r["final"] for r in runs]
+        goal = goals.get((alg, task))
+        verdict = "" if goal is None else f"  goal every seed >= {goal}: " + ("met" if min(finals) >= goal else "NOT met")
+        print(f"{task:<26} {alg:<7} {'mean':>5} {mean(finals):>7.3f} {mean([r['best'] for r in runs]):>7.3f} "
+              f"{mean([r['auc'] for r in runs]):>7.3f} {'':>8} {'':>8} {mean([r['wall_10k'] for r in runs]):>7.0f}{verdict}")

@@ -1,0 +1,56 @@
+"""salemb against QMIX and VDN on LBF at a low budget: the same tasks, seeds and env-step budget for all.
+
+    python scripts/salemb_comparison.py                          # 3 tasks x 3 algs x 3 seeds, 200k steps
+    python scripts/salemb_comparison.py --tasks Foraging-8x8-2p-3f-v3 --seeds 1 --t-max 50000
+    python scripts/salemb_comparison.py --report-only --out results/salemb_comparison
+
+Prints per task and algorithm the per-seed and mean final test return, the area under the test-return
+curve (its average height), and wall-clock seconds per 10k env steps; then, per task, whether salemb's
+mean final return is above QMIX's and VDN's and its wall-clock ratio to QMIX (the goal: below 2).
+Extra `key=value` arguments go to every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from lbf_runs import ROOT, collect, mean, print_table, run_grid
+
+TASKS = ["Foraging-8x8-2p-3f-v3", "Foraging-10x10-3p-3f-v3", "Foraging-8x8-2p-2f-coop-v3"]
+ALGS = ["salemb", "qmix", "vdn"]
+
+
+def verdicts(rows: dict[tuple[str, str], list[dict]]) -> None:
+    print("\ntask                       salemb final  qmix final  vdn final  above both  wall salemb/qmix")
+    for task in sorted({t for _, t in rows}):
+        finals = {alg: mean([r["final"] for r in rows.get((alg, task), [])]) for alg in ALGS}
+        walls = {alg: mean([r["wall_10k"] for r in rows.get((alg, task), [])]) for alg in ALGS}
+        above = finals["salemb"] > max(finals["qmix"], finals["vdn"])
+        print(f"{task:<26} {finals['salemb']:>12.3f} {finals['qmix']:>11.3f} {finals['vdn']:>10.3f} "
+              f"{'yes' if above else 'no':>11} {walls['salemb'] / walls['qmix']:>16.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--algs", nargs="+", default=ALGS)
+    parser.add_argument("--tasks", nargs="+", default=TASKS)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--t-max", type=int, default=200_000)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "salemb_comparison")
+    parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("extra", nargs="*", help="extra `key=value` overrides for every run")
+    args = parser.parse_args()
+    if not args.report_only:
+        jobs = [(a, t, s, args.t_max) for t in args.tasks for s in range(1, args.seeds + 1) for a in args.algs]
+        run_grid(jobs, args.out, args.extra, args.jobs)
+    rows = collect(args.out)
+    print_table(rows)
+    verdicts(rows)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()

@@ -1,0 +1,40 @@
+"""The LBF learning scripts' shared reader: AUC, collection from sacred folders, the printed table."""
+
+import json
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
+
+from lbf_runs import area_under_curve, collect, print_table  # noqa: E402
+
+
+def write_run(root, alg, task, seed, steps, values, status="COMPLETED", minutes=10):
+    run_dir = root / "sacred" / task / alg / str(seed)
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.json").write_text(json.dumps({"name": alg, "seed": seed, "env_args": {"key": task}}))
+    (run_dir / "run.json").write_text(json.dumps({
+        "status": status, "start_time": "2026-01-01T10:00:00", "stop_time": f"2026-01-01T10:{minutes:02d}:00"}))
+    (run_dir / "metrics.json").write_text(json.dumps({
+        "test_return_mean": {"steps": steps, "values": values}, "steps_per_sec": {"steps": [steps[-1]], "values": [50.0]}}))
+
+
+def test_area_under_curve_is_the_average_height():
+    assert area_under_curve([0, 10, 20], [0.0, 1.0, 1.0]) == pytest.approx(0.75)
+    assert area_under_curve([5], [0.4]) == 0.4
+
+
+def test_collect_reads_completed_runs_and_prints_goals(tmp_path, capsys):
+    write_run(tmp_path, "qmix", "T", 1, [0, 1000, 2000], [0.0, 0.5, 1.0])
+    write_run(tmp_path, "qmix", "T", 2, [0, 1000, 2000], [0.0, 0.2, 0.6], minutes=20)
+    write_run(tmp_path, "qmix", "T", 3, [0, 1000], [0.0, 0.1], status="FAILED")
+    rows = collect(tmp_path)
+    runs = sorted(rows[("qmix", "T")], key=lambda r: r["seed"])
+    assert [r["seed"] for r in runs] == [1, 2]
+    assert runs[0]["auc"] == pytest.approx(0.5) and runs[1]["auc"] == pytest.approx(0.25)
+    assert runs[0]["wall_10k"] == pytest.approx(600 / 2000 * 10_000)
+    print_table(rows, {("qmix", "T"): 0.8})
+    out = capsys.readouterr().out
+    assert "mean   0.800" in out and "goal every seed >= 0.8: NOT met" in out
