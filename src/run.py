@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import signal
 import threading
@@ -17,6 +18,7 @@ from components.transforms import OneHot
 from controllers import REGISTRY as mac_REGISTRY
 from learners import REGISTRY as le_REGISTRY
 from runners import REGISTRY as r_REGISTRY
+from utils.background import BackgroundCall
 from utils.checkpoint import find_checkpoint, load_file, save_checkpoint
 from utils.logging import Logger
 from utils.seeding import rng_state, set_rng_state, set_seed
@@ -141,6 +143,11 @@ class Experiment:
         self.runner.setup(scheme=scheme, groups=groups, preprocess=preprocess, mac=self.mac)
         self.learner = le_REGISTRY[args.learner](self.mac, self.buffer.scheme, logger, args)
         self.learner.to(args.device)
+        self.background = BackgroundCall()
+        self.acting_mac = self.mac
+        if getattr(args, "overlap_learning", False):
+            self.acting_mac = copy.deepcopy(self.mac)
+            self.runner.mac = self.acting_mac
         self.episode = 0
         self.last_test_T = -args.test_interval - 1
         self.last_log_T = 0
@@ -157,7 +164,10 @@ class Experiment:
             else:
                 self.train()
         finally:
-            self.runner.close_env()
+            try:
+                self.background.join()
+            finally:
+                self.runner.close_env()
         return {k: v[-1][1] for k, v in self.logger.stats.items()}
 
     def evaluate(self) -> None:
@@ -186,22 +196,36 @@ class Experiment:
 
     def iteration(self, start_time: float, start_t: int) -> None:
         """Collect one batch of episodes, learn, and test/log/save when their intervals have passed.
-        The checkpoint comes last, so everything logged up to its t_env is inside it."""
+        The checkpoint comes last, so everything logged up to its t_env is inside it.
+
+        With `overlap_learning` the update runs on a background thread while the next batch is
+        collected, by a copy of the agents that takes the learner's weights after each update: the
+        episodes are collected by the policy one update older than without it."""
         args, runner = self.args, self.runner
         with torch.no_grad():
             episode_batch = runner.run(test_mode=False)
+        self.finish_learning()
         if hasattr(self.learner, "observe_new_episodes"):
             self.learner.observe_new_episodes(episode_batch, runner.t_env)
         self.buffer.insert_episode_batch(episode_batch)
         self.episode += args.batch_size_run
         if self.buffer.can_sample(args.batch_size):
-            self.learn()
+            if self.acting_mac is self.mac:
+                self.learn()
+            else:
+                self.background.start(self.learn)
         if (runner.t_env - self.last_test_T) / args.test_interval >= 1.0:
             self.test()
         if runner.t_env - self.last_log_T >= args.log_interval:
             self.log_progress(start_time, start_t)
         if args.save_model and (runner.t_env - self.model_save_time >= args.save_model_interval or self.model_save_time == 0):
             self.save()
+
+    def finish_learning(self) -> None:
+        """Wait for a background update and give its weights to the acting copy of the agents."""
+        self.background.join()
+        if self.acting_mac is not self.mac:
+            self.acting_mac.load_state(self.mac)
 
     def learn(self) -> None:
         args = self.args
@@ -219,12 +243,14 @@ class Experiment:
         return batch[:, :max_t].to(self.args.device)
 
     def test(self) -> None:
+        self.finish_learning()
         n_runs = max(1, self.args.test_nepisode // self.runner.batch_size)
         self.last_test_T = self.runner.t_env
         for _ in range(n_runs):
             self.runner.run(test_mode=True)
 
     def log_progress(self, start_time: float, start_t: int) -> None:
+        self.finish_learning()
         t_env = self.runner.t_env
         elapsed = time.time() - start_time
         rate = (t_env - start_t) / max(elapsed, 1e-9)
@@ -251,6 +277,7 @@ class Experiment:
         }
 
     def save(self) -> None:
+        self.finish_learning()
         t_env = self.runner.t_env
         self.model_save_time = t_env
         learner_state = self.learner.state_dict()
@@ -284,6 +311,7 @@ class Experiment:
                 os.rename(folder, folder + ".unreadable")
                 load_step = 0
         self.learner.load_state_dict(state["learner"])
+        self.finish_learning()
         self.runner.load_state_dict(state["runner"])
         self.runner.t_env = step
         self.episode = state["episode"]
