@@ -209,3 +209,23 @@ def test_sale_loss_mask_is_per_agent():
     agent_sale_loss(mac, batch)
     assert calls["inputs"].shape == (6, 7, 5) and calls["actions"].shape == (6, 7, 3)
     assert calls["mask"][:, :, 0].tolist() == [[1, 1, 1, 0, 0, 0, 0]] * 6
+
+
+def test_imagined_rewards_are_standardised_without_updating_the_statistics():
+    from learners.q_learner import QLearner
+    from utils.logging import Logger, get_console_logger
+
+    args = make_args(n_actions=3, mixer=None, standardise_rewards=True, optimizer="adam", lr=1e-3,
+                     learner_log_interval=10**9, gamma=0.9, td_lambda=0.6, double_q=True,
+                     target_update_mode="hard", target_update_interval=10**9)
+    real, _ = real_batch()
+    real.update({"reward": torch.randn(4, 7, 1)})
+    mac = mac_REGISTRY["basic_mac"](real.scheme, {"agents": 2}, args)
+    learner = QLearner(mac, real.scheme, Logger(get_console_logger()), args)
+    _, info = learner.td_loss(real)
+    count, mean = float(learner.rew_ms.count), learner.rew_ms.mean.clone()
+    h = info["hidden"].detach()[:, 0]
+    learner.td_loss(real, h_init=(h, h))
+    assert float(learner.rew_ms.count) == count and torch.equal(learner.rew_ms.mean, mean)
+    learner.td_loss(real)
+    assert float(learner.rew_ms.count) > count

@@ -58,12 +58,12 @@ class QLearner:
         `td_loss`; the target mixer reads it detached)."""
         return batch["state"]
 
-    def _rewards(self, batch: EpisodeBatch) -> torch.Tensor:
+    def _rewards(self, batch: EpisodeBatch, real: bool) -> torch.Tensor:
+        """Rewards `[batch, T-1, 1]`, standardised by running statistics of real rewards only."""
         rewards = batch["reward"][:, :-1]
         if self.rew_ms is not None:
-            mask = batch["filled"][:, :-1].float()
-            valid = rewards[mask.bool()].reshape(-1, 1)
-            if valid.numel() > 0:
+            valid = rewards[batch["filled"][:, :-1].bool()].reshape(-1, 1)
+            if real and valid.numel() > 0:
                 self.rew_ms.update(valid)
             rewards = (rewards - self.rew_ms.mean) / torch.sqrt(self.rew_ms.var + 1e-8)
         return rewards
@@ -77,10 +77,11 @@ class QLearner:
         """Masked mean squared TD(lambda) error and diagnostics for one batch of episodes.
 
         `h_init`: (online, target) hidden states `[batch * agents, hidden]` after a context step 0 (see
-        `BasicMAC.unroll_with_hidden`); step 0 must then be unfilled. The GRU outputs of both unrolls are
+        `BasicMAC.unroll_with_hidden`); step 0 must then be unfilled. Such a batch is taken to be imagined:
+        its rewards are standardised (with `standardise_rewards`) but do not update the statistics. The GRU outputs of both unrolls are
         returned in the info as `hidden` and `target_hidden` `[batch * agents, time, hidden]`.
         """
-        rewards = self._rewards(batch)
+        rewards = self._rewards(batch, real=h_init is None)
         actions = batch["actions"][:, :-1]
         terminated = batch["terminated"][:, :-1].float()
         mask = batch["filled"][:, :-1].float()
