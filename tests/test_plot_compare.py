@@ -1,0 +1,170 @@
+"""plot.py, compare.py and their shared reader and statistics, on a synthetic sacred results tree."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
+
+import compare  # noqa: E402
+import plot  # noqa: E402
+from results_io import load_curves, select, task_name  # noqa: E402
+from results_stats import area_under_curve, common_grid, iqm, smooth, stratified_bootstrap_ci  # noqa: E402
+
+QMIX_FINALS = [0.1, 0.5, 0.6, 0.7, 2.0]
+
+
+def write_run(root: Path, alg: str, env_args: dict, seed: int, steps: list, values: list,
+              status: str = "COMPLETED", start: str = "2026-01-01T10:00:00", **config) -> Path:
+    task = task_name(env_args)
+    parent = root / "sacred" / task / alg
+    parent.mkdir(parents=True, exist_ok=True)
+    run_dir = parent / str(len(list(parent.iterdir())) + 1)
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text(json.dumps({"name": alg, "seed": seed, "env_args": env_args, **config}))
+    (run_dir / "run.json").write_text(json.dumps({"status": status, "start_time": start}))
+    (run_dir / "metrics.json").write_text(json.dumps({
+        "test_return_mean": {"steps": steps, "values": values},
+        "return_mean": {"steps": steps, "values": [v / 2 for v in values]},
+    }))
+    return run_dir
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """LBF task T1: qmix finals QMIX_FINALS with the mid point at half the final (AUC = final / 2), vdn
+    constant 1.0 after step 0, one failed qmix seed; SMAC map 3m: two qmix seeds logged at other steps."""
+    lbf = {"key": "T1", "seed": 1}
+    for seed, final in enumerate(QMIX_FINALS, 1):
+        write_run(tmp_path, "qmix", lbf, seed, [0, 100, 200], [0.0, final / 2, final])
+        write_run(tmp_path, "vdn", lbf, seed, [0, 100, 200], [0.0, 1.0, 1.0])
+    write_run(tmp_path, "qmix", lbf, 6, [0, 100], [0.0, 50.0], status="FAILED")
+    write_run(tmp_path, "qmix", {"map_name": "3m"}, 1, [0, 90, 210], [0.0, 0.9, 2.1])
+    write_run(tmp_path, "qmix", {"map_name": "3m"}, 2, [0, 110, 190], [0.0, 1.1, 1.9])
+    return tmp_path
+
+
+def test_task_name_matches_the_sacred_folder_names_of_run_py():
+    from run import task_name as run_task_name
+
+    for env_args in ({"map_name": "3m", "key": "x"}, {"key": "Foraging-8x8-2p-3f-v3"},
+                     {"scenario": "HalfCheetah", "agent_conf": "2x3"}, {"scenario": "Ant"}, {}):
+        assert task_name(env_args) == run_task_name(env_args)
+
+
+def test_statistics_on_known_numbers():
+    assert iqm(np.arange(1.0, 9.0)) == pytest.approx(4.5)  # drops 1, 2 and 7, 8
+    assert iqm(np.array([3.0, 1.0, 2.0])) == pytest.approx(2.0)  # fewer than 4 values: the mean
+    np.testing.assert_allclose(iqm(np.array([[1.0, 10.0], [2.0, 20.0], [3.0, 30.0], [100.0, 0.0]]), axis=0), [2.5, 15.0])
+    assert area_under_curve(np.array([0, 10, 30]), np.array([0.0, 1.0, 1.0])) == pytest.approx((5 + 20) / 30)
+    assert area_under_curve(np.array([7]), np.array([0.4])) == 0.4
+    np.testing.assert_allclose(smooth(np.array([1.0, 3.0, 5.0, 7.0]), 2), [1.0, 2.0, 4.0, 6.0])
+    np.testing.assert_allclose(smooth(np.array([1.0, 3.0]), 1), [1.0, 3.0])
+    with pytest.raises(ValueError, match="window must be >= 1"):
+        smooth(np.array([1.0]), 0)
+
+
+def test_bootstrap_resamples_within_each_stratum():
+    # Stratum sizes are kept in every sample, so the mean of {0,0,0} + {1,1} is always 2/5.
+    low, high = stratified_bootstrap_ci([np.zeros(3), np.ones(2)], np.mean)
+    assert low == pytest.approx(0.4) and high == pytest.approx(0.4)
+    low, high = stratified_bootstrap_ci([np.array(QMIX_FINALS)], iqm)
+    assert 0.1 <= low < iqm(np.array(QMIX_FINALS)) < high <= 2.0
+    again = stratified_bootstrap_ci([np.array(QMIX_FINALS)], iqm)
+    assert (low, high) == again  # a fixed seed: the same table every time
+
+
+def test_common_grid_interpolates_onto_the_shared_span():
+    grid, values = common_grid([(np.array([0.0, 90, 210]), np.array([0.0, 0.9, 2.1])),
+                                (np.array([0.0, 110, 190]), np.array([0.0, 1.1, 1.9]))])
+    np.testing.assert_allclose(grid, [0, 95, 190])
+    np.testing.assert_allclose(values, [[0, 0.95, 1.9], [0, 0.95, 1.9]])
+    with pytest.raises(ValueError, match="share no steps"):
+        common_grid([(np.array([0.0, 10]), np.zeros(2)), (np.array([20.0, 30]), np.zeros(2))])
+
+
+def test_loading_groups_completed_runs_by_task_and_algorithm(tree):
+    groups = load_curves(tree, "test_return_mean")
+    assert sorted(groups) == [("3m", "qmix"), ("T1", "qmix"), ("T1", "vdn")]
+    assert [c.run.seed for c in groups[("T1", "qmix")]] == [1, 2, 3, 4, 5]
+    assert len(load_curves(tree, "test_return_mean", include_unfinished=True)[("T1", "qmix")]) == 6
+    assert sorted(select(groups, ["T1"], ["vdn"])) == [("T1", "vdn")]
+    with pytest.raises(ValueError, match="--algs iql: not in the results; present: qmix, vdn"):
+        select(groups, None, ["iql"])
+    with pytest.raises(ValueError, match="metrics logged there: return_mean, test_return_mean"):
+        load_curves(tree, "test_battle_won_mean")
+
+
+def test_a_repeated_seed_counts_once_and_split_keys_make_labels(tmp_path, capsys):
+    write_run(tmp_path, "qmix", {"key": "T"}, 1, [0, 10], [0.0, 1.0], start="2026-01-01T10:00:00", lr=0.001)
+    newer = write_run(tmp_path, "qmix", {"key": "T"}, 1, [0, 10], [0.0, 3.0], start="2026-01-02T10:00:00", lr=0.001)
+    write_run(tmp_path, "qmix", {"key": "T"}, 2, [0, 10], [0.0, 5.0], lr=0.01)
+    groups = load_curves(tmp_path, "test_return_mean")
+    assert [c.values[-1] for c in groups[("T", "qmix")]] == [3.0, 5.0]
+    assert "ran twice; using " + str(newer) in capsys.readouterr().err
+    split = load_curves(tmp_path, "test_return_mean", split_keys=("lr",))
+    assert sorted(split) == [("T", "qmix lr=0.001"), ("T", "qmix lr=0.01")]
+    assert [c.values[-1] for c in split[("T", "qmix lr=0.001")]] == [3.0]
+    assert sorted(select(split, None, ["qmix"])) == sorted(split)
+
+
+def test_compare_table_has_the_known_final_auc_iqm_and_ratio(tree, tmp_path, capsys):
+    rows = {(r.task, r.algorithm): r for r in compare.build_rows(load_curves(tree, "test_return_mean"), "qmix")}
+    q, v = rows[("T1", "qmix")], rows[("T1", "vdn")]
+    assert q.seeds == 5 and q.final_mean == pytest.approx(0.78)
+    assert q.final_std == pytest.approx(np.sqrt(2.068 / 4))
+    assert q.auc_mean == pytest.approx(0.39)  # each seed's AUC is final / 2
+    assert q.iqm == pytest.approx(0.6)  # mean of 0.5, 0.6, 0.7
+    assert q.max_mean == pytest.approx(0.78)
+    assert v.auc_mean == pytest.approx(0.75) and v.iqm == v.iqm_low == v.iqm_high == pytest.approx(1.0)
+    assert v.ratio == pytest.approx(1.0 / 0.78) and q.ratio == pytest.approx(1.0)
+    m = rows[("3m", "qmix")]
+    # 3m: AUCs (40.5 + 180) / 210 = 1.05 and (60.5 + 120) / 190 = 0.95
+    assert m.final_mean == pytest.approx(2.0) and m.auc_mean == pytest.approx(1.0)
+
+    out_csv = tmp_path / "tables" / "t.csv"
+    assert compare.main([str(tree), "--baseline", "qmix", "--csv", str(out_csv)]) == 0
+    text = capsys.readouterr().out
+    assert "| T1 | qmix | 5 | 0.780 ± 0.719 | 0.780 | 0.390 | 0.600 [" in text
+    assert "| T1 | vdn | 5 | 1.000 ± 0.000 | 1.000 | 0.750 | 1.000 [1.000, 1.000] | 1.28 |" in text
+    with open(out_csv) as f:
+        table = list(csv.DictReader(f))
+    assert [(r["task"], r["algorithm"]) for r in table] == [("3m", "qmix"), ("T1", "qmix"), ("T1", "vdn")]
+    assert float(table[2]["ratio_to_qmix"]) == pytest.approx(1.0 / 0.78)
+
+
+def test_compare_last_n_and_errors(tree, capsys):
+    rows = {(r.task, r.algorithm): r for r in compare.build_rows(load_curves(tree, "test_return_mean"), None, last=2)}
+    assert rows[("T1", "qmix")].final_mean == pytest.approx(0.78 * 0.75)  # mean of final/2 and final
+    assert np.isnan(rows[("T1", "qmix")].ratio)
+    assert compare.main([str(tree), "--baseline", "iql"]) == 2
+    assert "--baseline iql: no such algorithm in the results; present: qmix, vdn" in capsys.readouterr().err
+    assert compare.main([str(tree / "nowhere")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_plot_aggregates_and_writes_png_and_pdf(tree, tmp_path, capsys):
+    groups = load_curves(tree, "test_return_mean")
+    steps, centre, low, high = plot.aggregate(groups[("T1", "qmix")], "iqm")
+    np.testing.assert_allclose(steps, [0, 100, 200])
+    np.testing.assert_allclose(centre, [0.0, 0.3, 0.6])
+    assert np.all(low <= centre) and np.all(centre <= high) and low[0] == high[0] == 0.0
+    _, smoothed, _, _ = plot.aggregate(groups[("T1", "vdn")], "mean", window=2)
+    np.testing.assert_allclose(smoothed, [0.0, 0.5, 1.0])
+
+    out = tmp_path / "plots" / "lbf.png"
+    assert plot.main([str(tree), "--metric", "test_return_mean", "--out", str(out), "--agg", "iqm", "--smooth", "2"]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "plots" / "lbf.pdf").read_bytes()[:5] == b"%PDF-"
+    assert "T1                           qmix                     seeds 5: 1, 2, 3, 4, 5" in capsys.readouterr().out
+    assert plot.main([str(tree), "--tasks", "T1", "--algs", "vdn", "--out", str(tmp_path / "one.pdf")]) == 0
+    assert (tmp_path / "one.png").is_file() and (tmp_path / "one.pdf").is_file()
+    assert plot.main([str(tree), "--out", str(tmp_path / "x.jpg")]) == 2
+    assert "--out" in capsys.readouterr().err and not (tmp_path / "x.png").exists()
