@@ -121,7 +121,13 @@ def main(argv: list[str] | None = None, main_command: Sequence[str] = MAIN) -> i
     """The sweep; `main_command` is the training entry point's command (tests give a fake one)."""
     args = parse_args(argv)
     out = args.out.resolve()
+    if args.backend == "ray":
+        from sweep_ray import import_ray
+
+        import_ray()
     try:
+        if args.address and args.backend != "ray":
+            raise ConfigError(f"--address {args.address} is a Ray cluster's address; add --backend ray to use it")
         if args.jobs < 1:
             raise ConfigError(f"--jobs {args.jobs}: at least one run must run at a time")
         specs = expand(args.configs, args.env_config, args.set, seed_list(args), args.overrides)

@@ -45,8 +45,9 @@ def run_ray(jobs: list[Job], progress: Progress, cpus_per_run: float = 1.0, poll
     ray = import_ray()
     started_here = not ray.is_initialized()
     if started_here:
-        scripts = os.path.dirname(os.path.abspath(__file__))
-        ray.init(runtime_env={"env_vars": {"PYTHONPATH": scripts}}, log_to_driver=False, **init_kwargs)
+        # The task function lives in this folder: the workers import it from there.
+        path = os.pathsep.join(p for p in (os.path.dirname(os.path.abspath(__file__)), os.environ.get("PYTHONPATH")) if p)
+        ray.init(runtime_env={"env_vars": {"PYTHONPATH": path}}, log_to_driver=False, **init_kwargs)
     try:
         slots = max(1, int(ray.cluster_resources().get("CPU", 1) // cpus_per_run))
         progress.jobs = slots

@@ -162,6 +162,19 @@ def test_progress_counts_and_eta():
     assert [format_duration(s) for s in (59, 61, 3725)] == ["59s", "1m01s", "1h02m"]
 
 
+def test_the_ray_backend_without_ray_says_how_to_install_it(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
+    with pytest.raises(SystemExit, match=r"needs Ray, an optional extra.*\n    pip install -r requirements-ray.txt"):
+        sweep.main(["--configs", "qmix", "--env-config", "lbf", "--out", str(tmp_path), "--backend", "ray"], main_command=FAKE_MAIN)
+    assert not (tmp_path / ".sweep.lock").exists()
+
+
+def test_address_needs_the_ray_backend(tmp_path, capsys):
+    assert sweep.main(["--configs", "qmix", "--env-config", "lbf", "--out", str(tmp_path), "--address", "auto"]) == 2
+    assert "--address auto is a Ray cluster's address; add --backend ray" in capsys.readouterr().err
+
+
+@pytest.mark.slow
 def test_ray_backend_runs_the_same_sweep_on_a_local_ray_instance(tmp_path, monkeypatch, capsys):
     ray = pytest.importorskip("ray")
     scripts = os.path.join(os.path.dirname(__file__), "..", "scripts")
