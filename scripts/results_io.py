@@ -153,11 +153,13 @@ def load_curves(
         logged = ", ".join(sorted(seen_metrics)) or "none (no metrics.json found)"
         raise ValueError(f"no {which} under '{root}' logged metric '{metric}'; metrics logged there: {logged}")
     groups: dict[tuple[str, str], list[Curve]] = {}
-    for (task, label, _), (run, series) in sorted(chosen.items(), key=lambda kv: (kv[0][0], kv[0][1], str(kv[0][2]))):
+    for (task, label, _), (run, series) in sorted(chosen.items(), key=lambda kv: kv[0][:2]):
         steps = np.asarray(series["steps"], dtype=float)
         values = np.asarray(series["values"], dtype=float)
         order = np.argsort(steps, kind="stable")
         groups.setdefault((task, label), []).append(Curve(run, steps[order], values[order]))
+    for curves in groups.values():
+        curves.sort(key=lambda c: (not isinstance(c.run.seed, int), c.run.seed if isinstance(c.run.seed, int) else 0))
     return groups
 
 

@@ -40,14 +40,15 @@ def write_run(root: Path, alg: str, env_args: dict, seed: int, steps: list, valu
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
     """LBF task T1: qmix finals QMIX_FINALS with the mid point at half the final (AUC = final / 2), vdn
-    constant 1.0 after step 0, one failed qmix seed; SMAC map 3m: two qmix seeds logged at other steps."""
+    constant 1.0 after step 0, one failed qmix seed; SMAC map 3m: three qmix seeds logged at other steps."""
     lbf = {"key": "T1", "seed": 1}
     for seed, final in enumerate(QMIX_FINALS, 1):
         write_run(tmp_path, "qmix", lbf, seed, [0, 100, 200], [0.0, final / 2, final])
         write_run(tmp_path, "vdn", lbf, seed, [0, 100, 200], [0.0, 1.0, 1.0])
     write_run(tmp_path, "qmix", lbf, 6, [0, 100], [0.0, 50.0], status="FAILED")
-    write_run(tmp_path, "qmix", {"map_name": "3m"}, 1, [0, 90, 210], [0.0, 0.9, 2.1])
-    write_run(tmp_path, "qmix", {"map_name": "3m"}, 2, [0, 110, 190], [0.0, 1.1, 1.9])
+    write_run(tmp_path, "qmix", {"map_name": "3m"}, 1, [0, 110, 190], [0.0, 1.1, 1.9])
+    write_run(tmp_path, "qmix", {"map_name": "3m"}, 10, [0, 110, 190], [0.0, 1.1, 1.9])
+    write_run(tmp_path, "qmix", {"map_name": "3m"}, 2, [0, 90, 210], [0.0, 0.9, 2.1])
     return tmp_path
 
 
@@ -94,6 +95,7 @@ def test_loading_groups_completed_runs_by_task_and_algorithm(tree):
     groups = load_curves(tree, "test_return_mean")
     assert sorted(groups) == [("3m", "qmix"), ("T1", "qmix"), ("T1", "vdn")]
     assert [c.run.seed for c in groups[("T1", "qmix")]] == [1, 2, 3, 4, 5]
+    assert [c.run.seed for c in groups[("3m", "qmix")]] == [1, 2, 10]  # seeds in numeric order
     assert len(load_curves(tree, "test_return_mean", include_unfinished=True)[("T1", "qmix")]) == 6
     assert sorted(select(groups, ["T1"], ["vdn"])) == [("T1", "vdn")]
     with pytest.raises(ValueError, match="--algs iql: not in the results; present: qmix, vdn"):
@@ -126,8 +128,8 @@ def test_compare_table_has_the_known_final_auc_iqm_and_ratio(tree, tmp_path, cap
     assert v.auc_mean == pytest.approx(0.75) and v.iqm == v.iqm_low == v.iqm_high == pytest.approx(1.0)
     assert v.ratio == pytest.approx(1.0 / 0.78) and q.ratio == pytest.approx(1.0)
     m = rows[("3m", "qmix")]
-    # 3m: AUCs (40.5 + 180) / 210 = 1.05 and (60.5 + 120) / 190 = 0.95
-    assert m.final_mean == pytest.approx(2.0) and m.auc_mean == pytest.approx(1.0)
+    # 3m: AUCs (60.5 + 120) / 190 = 0.95 (seeds 1, 10) and (40.5 + 180) / 210 = 1.05 (seed 2)
+    assert m.final_mean == pytest.approx((2 * 1.9 + 2.1) / 3) and m.auc_mean == pytest.approx((2 * 0.95 + 1.05) / 3)
 
     out_csv = tmp_path / "tables" / "t.csv"
     assert compare.main([str(tree), "--baseline", "qmix", "--csv", str(out_csv)]) == 0
