@@ -15,6 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from results_io import COMPLETED, iter_runs
+from results_stats import area_under_curve
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -45,16 +48,8 @@ def run_grid(jobs: list[tuple[str, str, int, int]], out: Path, extra: list[str],
             print(f"[{done}/{len(jobs)}] {alg} {task} seed {seed}: {wall / 60:.1f} min {status}", flush=True)
 
 
-def area_under_curve(steps: list[int], values: list[float]) -> float:
-    """Trapezoid area under values(steps) divided by the step span: the curve's average height."""
-    if len(steps) < 2:
-        return values[0] if values else float("nan")
-    area = sum((s1 - s0) * (v0 + v1) / 2 for s0, s1, v0, v1 in zip(steps, steps[1:], values, values[1:]))
-    return area / (steps[-1] - steps[0])
-
-
-def _wall_seconds(run: dict[str, Any]) -> float:
-    start, stop = run.get("start_time"), run.get("stop_time")
+def _wall_seconds(run_json: dict[str, Any]) -> float:
+    start, stop = run_json.get("start_time"), run_json.get("stop_time")
     if not start or not stop:
         return float("nan")
     return (datetime.datetime.fromisoformat(stop) - datetime.datetime.fromisoformat(start)).total_seconds()
@@ -64,20 +59,21 @@ def collect(out: Path, metric: str = "test_return_mean") -> dict[tuple[str, str]
     """Completed runs under `out`, grouped by (alg name, task): seed, final, best, AUC of `metric`, the
     last t_env, steps/s and wall-clock seconds per 10k env steps."""
     rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for metrics_file in sorted((out / "sacred").glob("*/*/*/metrics.json")):
-        run_dir = metrics_file.parent
-        config = json.loads((run_dir / "config.json").read_text())
-        run = json.loads((run_dir / "run.json").read_text())
+    for run in iter_runs(out):
+        metrics_file = run.path / "metrics.json"
+        if run.status != COMPLETED or not metrics_file.is_file():
+            continue
         metrics = json.loads(metrics_file.read_text())
         curve = metrics.get(metric, {"values": [], "steps": []})
-        if not curve["values"] or run.get("status") != "COMPLETED":
+        if not curve["values"]:
             continue
         t_env = curve["steps"][-1]
-        rows.setdefault((config["name"], config["env_args"]["key"]), []).append({
-            "seed": config["seed"], "final": curve["values"][-1], "best": max(curve["values"]),
+        wall = _wall_seconds(json.loads((run.path / "run.json").read_text()))
+        rows.setdefault((run.alg, run.task), []).append({
+            "seed": run.seed, "final": curve["values"][-1], "best": max(curve["values"]),
             "auc": area_under_curve(curve["steps"], curve["values"]), "t_env": t_env,
             "sps": metrics.get("steps_per_sec", {"values": [float("nan")]})["values"][-1],
-            "wall_10k": _wall_seconds(run) / max(t_env, 1) * 10_000,
+            "wall_10k": wall / max(t_env, 1) * 10_000,
         })
     return rows
 

@@ -8,7 +8,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
 
-from lbf_runs import area_under_curve, collect, print_table  # noqa: E402
+from lbf_runs import collect, print_table  # noqa: E402
 
 
 def write_run(root, alg, task, seed, steps, values, status="COMPLETED", minutes=10):
@@ -19,11 +19,6 @@ def write_run(root, alg, task, seed, steps, values, status="COMPLETED", minutes=
         "status": status, "start_time": "2026-01-01T10:00:00", "stop_time": f"2026-01-01T10:{minutes:02d}:00"}))
     (run_dir / "metrics.json").write_text(json.dumps({
         "test_return_mean": {"steps": steps, "values": values}, "steps_per_sec": {"steps": [steps[-1]], "values": [50.0]}}))
-
-
-def test_area_under_curve_is_the_average_height():
-    assert area_under_curve([0, 10, 20], [0.0, 1.0, 1.0]) == pytest.approx(0.75)
-    assert area_under_curve([5], [0.4]) == 0.4
 
 
 def test_collect_reads_completed_runs_and_prints_goals(tmp_path, capsys):
