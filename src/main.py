@@ -82,11 +82,22 @@ def resume_config(path: str, overrides: list[str]) -> dict[str, Any]:
     from utils.config_checks import coerce_and_validate
     from utils.resume import locate_run, saved_config
 
-    run_dir, models_dir = locate_run(path)
+    run_dir, models_dir = locate_run(path, get_console_logger().warning)
     config = apply_overrides(saved_config(run_dir), parse_overrides(overrides))
     config = coerce_and_validate(config)
     config.update(resume=run_dir, checkpoint_path=models_dir, load_step=0, evaluate=False)
     return config
+
+
+def prepare_resume(config: dict[str, Any]) -> None:
+    """Pick the checkpoint to resume from (the latest readable one) and rebuild the run's metrics.json up
+    to it, so the run continues with no missing and no duplicated steps; the run then loads that step."""
+    from utils.checkpoint import load_latest
+    from utils.resume import restore_metrics
+
+    step, folder, files = load_latest(config["checkpoint_path"], 0, ("state.th",), get_console_logger().warning)
+    restore_metrics(config["resume"], files["state.th"]["logger"], os.path.getmtime(os.path.join(folder, "state.th")))
+    config["load_step"] = step
 
 
 def run_experiment(config: dict[str, Any]) -> dict[str, Any]:
@@ -95,8 +106,7 @@ def run_experiment(config: dict[str, Any]) -> dict[str, Any]:
     from sacred.observers import FileStorageObserver
 
     from run import run, task_name
-    from utils.checkpoint import find_checkpoint
-    from utils.resume import ResumingFileStorageObserver, truncate_metrics
+    from utils.resume import ResumingFileStorageObserver
 
     SETTINGS.CAPTURE_MODE = "sys"
     SETTINGS.CONFIG.READ_ONLY_CONFIG = False
@@ -107,8 +117,7 @@ def run_experiment(config: dict[str, Any]) -> dict[str, Any]:
     stamp = datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     unique_token = f"{config['name']}_{task}_seed{config['seed']}_{stamp}"
     if config["resume"]:
-        step, _ = find_checkpoint(config["checkpoint_path"])
-        truncate_metrics(config["resume"], step)
+        prepare_resume(config)
         observer: FileStorageObserver = ResumingFileStorageObserver(config["resume"])
         unique_token = os.path.basename(os.path.normpath(config["checkpoint_path"]))
     else:

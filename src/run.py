@@ -17,9 +17,10 @@ from components.replay_buffer import PrioritizedReplayBuffer, ReplayBuffer
 from components.transforms import OneHot
 from controllers import REGISTRY as mac_REGISTRY
 from learners import REGISTRY as le_REGISTRY
+from learners.nonfinite import NonFiniteLossError
 from runners import REGISTRY as r_REGISTRY
 from utils.background import BackgroundCall
-from utils.checkpoint import find_checkpoint, load_file, save_checkpoint
+from utils.checkpoint import load_latest, save_checkpoint
 from utils.logging import Logger
 from utils.seeding import rng_state, set_rng_state, set_seed
 from utils.timing import format_duration
@@ -185,8 +186,13 @@ class Experiment:
         start_t = runner.t_env
         self.console.info(f"Beginning training for {args.t_max} timesteps")
         with StopOnSignal(self.console) as stop:
-            while runner.t_env <= args.t_max and not stop.requested:
-                self.iteration(start_time, start_t)
+            try:
+                while runner.t_env <= args.t_max and not stop.requested:
+                    self.iteration(start_time, start_t)
+            except NonFiniteLossError as error:
+                self.console.error(f"{error}\nSaving a checkpoint of the last finite state")
+                self.save()
+                raise
             if stop.requested:
                 self.save()
                 raise KeyboardInterrupt(f"stopped by {stop.requested} at t_env {runner.t_env}; checkpoint saved")
@@ -236,7 +242,8 @@ class Experiment:
         batch = self._truncate(batch)
         info = self.learner.train(batch, self.runner.t_env, self.episode, per_weights=weights)
         if args.use_per:
-            self.buffer.update_priorities(idx, info["td_errors_abs"].cpu().numpy())
+            if not info.get("skipped"):
+                self.buffer.update_priorities(idx, info["td_errors_abs"].cpu().numpy())
 
     def _truncate(self, batch: EpisodeBatch) -> EpisodeBatch:
         max_t = batch.max_t_filled()
@@ -298,21 +305,13 @@ class Experiment:
     def load(self, checkpoint_path: str, load_step: int) -> None:
         """Restore the chosen checkpoint; one that cannot be read is skipped (with a warning) for the
         next older one."""
-        while True:
-            step, folder = find_checkpoint(checkpoint_path, load_step)
-            try:
-                state = load_file(folder, "state.th")
-                buffer_state = None
-                if not self.args.evaluate and os.path.isfile(os.path.join(folder, "buffer.th")):
-                    buffer_state = load_file(folder, "buffer.th")
-                break
-            except Exception as exc:
-                self.console.warning(f"Checkpoint {folder} cannot be read ({type(exc).__name__}: {exc}); skipping it")
-                os.rename(folder, folder + ".unreadable")
-                load_step = 0
+        names = ("state.th",) if self.args.evaluate else ("state.th", "buffer.th")
+        step, folder, files = load_latest(checkpoint_path, load_step, names, self.console.warning)
+        state, buffer_state = files["state.th"], files.get("buffer.th")
         self.learner.load_state_dict(state["learner"])
         self.finish_learning()
-        self.runner.load_state_dict(state["runner"])
+        if not self.args.evaluate:
+            self.runner.load_state_dict(state["runner"])
         self.runner.t_env = step
         self.episode = state["episode"]
         self.last_test_T = state["last_test_T"]

@@ -89,18 +89,26 @@ def _toy(i, **kw):
 
 def test_worker_exception_reaches_parent_with_traceback():
     envs = SubprocEnvs(functools.partial(_toy, crash_at=2), 2)
-    envs.reset()
-    envs.step([0, 1], np.zeros((2, 2), dtype=np.int64))
-    with pytest.raises(EnvWorkerError) as info:
+    try:
+        envs.reset()
         envs.step([0, 1], np.zeros((2, 2), dtype=np.int64))
-    text = str(info.value)
-    assert "env worker 0 failed: RuntimeError: toy env crashed at step 2" in text
-    assert "worker traceback" in text and "toy_env.py" in text
+        with pytest.raises(EnvWorkerError) as info:
+            envs.step([0, 1], np.zeros((2, 2), dtype=np.int64))
+        text = str(info.value)
+        assert info.value.index == 0
+        assert "env worker 0 failed in 'step': RuntimeError: toy env crashed at step 2" in text
+        assert "worker traceback" in text and "toy_env.py" in text
+        assert not envs.procs[0].is_alive()
+    finally:
+        envs.close()
     assert all(not p.is_alive() for p in envs.procs)
 
 
 def test_worker_that_dies_is_reported_not_hung():
     envs = SubprocEnvs(functools.partial(_toy, exit_at=1), 2)
-    envs.reset()
-    with pytest.raises(EnvWorkerError, match=r"env worker 0 died without a reply \(exit code 3"):
-        envs.step([0, 1], np.zeros((2, 2), dtype=np.int64))
+    try:
+        envs.reset()
+        with pytest.raises(EnvWorkerError, match=r"env worker 0 died during 'step' without a reply \(exit code 3\)"):
+            envs.step([0, 1], np.zeros((2, 2), dtype=np.int64))
+    finally:
+        envs.close()

@@ -4,6 +4,7 @@ Each agent sees (t / limit, own id, target); reward 1 when every agent plays act
 (the target is a function of the seed and the episode), the episode ends after `limit` steps
 (a time-out, `episode_limit=True`) or, with `terminate_at`, terminates at that step.
 `crash_at` makes `step` raise at that step, and `exit_at` makes the process exit (os._exit).
+`nan_reward_at` makes the reward NaN at that step counted over the env's whole life (once per env).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from envs.multiagentenv import MultiAgentEnv
 
 class ToyEnv(MultiAgentEnv):
     def __init__(self, n_agents: int = 2, n_actions: int = 3, limit: int = 5, seed: int | None = 0,
-                 terminate_at: int | None = None, crash_at: int | None = None, exit_at: int | None = None, **_: Any):
+                 terminate_at: int | None = None, crash_at: int | None = None, exit_at: int | None = None,
+                 nan_reward_at: int | None = None, **_: Any):
         self.n_agents = n_agents
         self.n_actions = n_actions
         self.episode_limit = limit
@@ -27,6 +29,8 @@ class ToyEnv(MultiAgentEnv):
         self.terminate_at = terminate_at
         self.crash_at = crash_at
         self.exit_at = exit_at
+        self.nan_reward_at = nan_reward_at
+        self.total_steps = 0
         self.t = 0
         self.target = 0
         self.episodes = 0
@@ -38,11 +42,14 @@ class ToyEnv(MultiAgentEnv):
 
     def step(self, actions: np.ndarray) -> tuple[float, bool, dict[str, Any]]:
         self.t += 1
+        self.total_steps += 1
         if self.crash_at is not None and self.t == self.crash_at:
             raise RuntimeError(f"toy env crashed at step {self.t}")
         if self.exit_at is not None and self.t == self.exit_at:
             os._exit(3)
         reward = float(np.all(np.asarray(actions).reshape(-1) == self.target))
+        if self.total_steps == self.nan_reward_at:
+            reward = float("nan")
         if self.terminate_at is not None and self.t >= self.terminate_at:
             return reward, True, {"episode_limit": False, "won": True}
         if self.t >= self.episode_limit:
@@ -68,3 +75,10 @@ class ToyEnv(MultiAgentEnv):
 
     def get_total_actions(self) -> int:
         return self.n_actions
+
+    def get_rng_state(self) -> dict[str, Any]:
+        return {"rng": self.rng.bit_generator.state, "total_steps": self.total_steps}
+
+    def set_rng_state(self, state: dict[str, Any]) -> None:
+        self.rng.bit_generator.state = state["rng"]
+        self.total_steps = state["total_steps"]

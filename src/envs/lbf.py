@@ -138,6 +138,15 @@ class LBFEnv(MultiAgentEnv):
         self._next_seed = None if seed is None else int(seed)
         self._rng = np.random.default_rng(self._next_seed)
 
+    def get_rng_state(self) -> dict[str, Any]:
+        """The seed of the next reset and the generator that draws the later ones. Every reset reseeds
+        lbforaging, and its `step` draws nothing, so this is all the randomness between episodes."""
+        return {"next_seed": self._next_seed, "rng": self._rng.bit_generator.state}
+
+    def set_rng_state(self, state: dict[str, Any]) -> None:
+        self._next_seed = state["next_seed"]
+        self._rng.bit_generator.state = state["rng"]
+
     def reset(self) -> None:
         # A used env treats the last episode's player positions as occupied when spawning; clear them so
         # that reset(seed=s) does not depend on the previous episode.

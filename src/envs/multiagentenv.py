@@ -63,6 +63,17 @@ class MultiAgentEnv:
     def save_replay(self) -> None:
         return None
 
+    def get_rng_state(self) -> Any:
+        """The env's random state between episodes, for checkpoints (any picklable object); None where
+        the env cannot capture it (e.g. a game process that keeps its own generator). An env that
+        returns a state restores it in `set_rng_state`, so a resumed run sees the same episodes."""
+        return None
+
+    def set_rng_state(self, state: Any) -> None:
+        """Restore a state from `get_rng_state`; None (nothing was captured) leaves the env as it is."""
+        if state is not None:
+            raise NotImplementedError(f"{type(self).__name__} returns no RNG state, so it cannot restore one")
+
     def get_env_info(self) -> dict[str, Any]:
         return {
             "state_shape": self.get_state_size(),

@@ -9,6 +9,7 @@ import torch
 import torch.nn as nn
 
 from components.episode_buffer import EpisodeBatch
+from learners.nonfinite import NonFiniteGuard
 from modules.mixers import REGISTRY as mixer_REGISTRY
 from utils.rl_utils import build_td_lambda_targets
 from utils.running_mean_std import RunningMeanStd
@@ -49,6 +50,7 @@ class QLearner:
         self.log_stats_t = -args.learner_log_interval - 1
         self.train_steps = 0
         self.rew_ms = RunningMeanStd(shape=(1,)) if getattr(args, "standardise_rewards", False) else None
+        self.nonfinite = NonFiniteGuard(getattr(args, "nan_policy", "stop"), logger)
 
     def _build_mixer(self) -> nn.Module:
         return mixer_REGISTRY[self.args.mixer](self.args)
@@ -125,10 +127,15 @@ class QLearner:
         return loss, info
 
     def train(self, batch: EpisodeBatch, t_env: int, episode_num: int, per_weights: torch.Tensor | None = None) -> dict[str, Any]:
+        """One update; returns the loss and per-episode |TD| (for PER), or `skipped` (see `update_allowed`)."""
+        rew_before = self.rew_ms.state_dict() if self.rew_ms is not None else None
         loss, info = self.td_loss(batch, per_weights)
         self.optimiser.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.args.grad_norm_clip)
+        checked = {"loss_td": loss, "q_taken_mean": info["q_taken_mean"], "target_mean": info["target_mean"], "grad_norm": grad_norm}
+        if not self.update_allowed(checked, t_env, rew_before):
+            return {"loss": loss.detach(), "skipped": True}
         self.optimiser.step()
         self.train_steps += 1
         self._maybe_update_targets(episode_num)
@@ -136,6 +143,21 @@ class QLearner:
             self._log(t_env, {"loss_td": loss, "grad_norm": grad_norm, **info})
             self.log_stats_t = t_env
         return {"loss": loss.detach(), "td_errors_abs": info["episode_td_abs"].detach()}
+
+    def update_allowed(self, values: dict[str, torch.Tensor], t_env: int, rew_before: dict[str, Any] | None) -> bool:
+        """Check the update's losses, Q-values and gradient norms before any optimiser steps (`nan_policy`).
+        When one is not finite, this batch's gradients are dropped and the reward statistics put back,
+        so the learner is exactly as before the batch, whether the update is skipped or the run stops."""
+        allowed = False
+        try:
+            allowed = self.nonfinite.check(values, t_env, self.train_steps + 1)
+        finally:
+            if not allowed:
+                for p in self.params:
+                    p.grad = None
+                if rew_before is not None:
+                    self.rew_ms.load_state_dict(rew_before)
+        return allowed
 
     def _log(self, t_env: int, stats: dict[str, torch.Tensor]) -> None:
         for key, value in stats.items():
@@ -184,6 +206,7 @@ class QLearner:
             "last_target_update_episode": self.last_target_update_episode,
             "log_stats_t": self.log_stats_t,
             "train_steps": self.train_steps,
+            "nonfinite_skipped": self.nonfinite.skipped,
         }
         if self.mixer is not None:
             state["mixer"] = self.mixer.state_dict()
@@ -203,5 +226,6 @@ class QLearner:
         self.last_target_update_episode = state.get("last_target_update_episode", 0)
         self.log_stats_t = state.get("log_stats_t", self.log_stats_t)
         self.train_steps = state.get("train_steps", 0)
+        self.nonfinite.skipped = state.get("nonfinite_skipped", 0)
         if self.rew_ms is not None and "rew_ms" in state:
             self.rew_ms.load_state_dict(state["rew_ms"])

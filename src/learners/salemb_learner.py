@@ -40,6 +40,13 @@ def agent_sale_loss(mac: Any, batch: EpisodeBatch) -> torch.Tensor:
     return mac.agent.sale_loss(inputs, actions, mask)
 
 
+def checked_values(stats: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The scalars `nan_policy` checks, in the order they are computed, so the first bad one is named:
+    the world-model parts, the SALE loss, the real and imagined TD losses, Q-values and targets, and
+    each optimiser group's gradient norm."""
+    return {k: v for k, v in stats.items() if torch.is_tensor(v) and v.numel() == 1}
+
+
 class SALEMBLearner(QLearner):
     def __init__(self, mac: Any, scheme: dict[str, Any], logger: Any, args: Any):
         if args.mixer_foresight and not args.use_world_model:
@@ -114,6 +121,7 @@ class SALEMBLearner(QLearner):
 
     def train(self, batch: EpisodeBatch, t_env: int, episode_num: int, per_weights: torch.Tensor | None = None) -> dict[str, Any]:
         args = self.args
+        rew_before = self.rew_ms.state_dict() if self.rew_ms is not None else None
         stats: dict[str, Any] = {}
         loss = batch["reward"].new_zeros(())
         if self.world_model is not None and self.train_steps % args.wm_update_interval == 0:
@@ -146,7 +154,10 @@ class SALEMBLearner(QLearner):
         for name, group in self.groups.items():
             clip = args.grad_norm_clip if name in ("all", "q") else args.aux_grad_norm_clip
             stats[f"grad_norm_{name}"] = torch.nn.utils.clip_grad_norm_(group, clip)
-            self.optimisers[name].step()
+        if not self.update_allowed(checked_values(stats), t_env, rew_before):
+            return {"loss": loss.detach(), "skipped": True}
+        for opt in self.optimisers.values():
+            opt.step()
         self.train_steps += 1
         self._maybe_update_targets(episode_num)
         if t_env - self.log_stats_t >= args.learner_log_interval:

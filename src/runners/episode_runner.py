@@ -16,7 +16,8 @@ import torch
 
 from components.episode_buffer import EpisodeBatch
 from envs import REGISTRY as env_REGISTRY
-from runners.env_group import LocalEnvs
+from runners.env_group import EnvWorkerError, LocalEnvs
+from runners.env_restarts import EnvRestarts
 
 
 def make_env(env_name: str, env_args: dict[str, Any], index: int) -> Any:
@@ -42,6 +43,7 @@ class EpisodeRunner:
         self.test_stats: dict[str, float] = {}
         self.log_train_stats_t = -1_000_000
         self.mac: Any = None
+        self.restarts = EnvRestarts(args, logger)
 
     def _make_envs(self, env_fn: Any) -> Any:
         return LocalEnvs(env_fn, self.batch_size)
@@ -69,7 +71,15 @@ class EpisodeRunner:
             views["filled"][row, t] = 1
 
     def run(self, test_mode: bool = False) -> EpisodeBatch:
-        """Play one episode in every env (until all have ended) and return the batch."""
+        """Play one episode in every env (until all have ended) and return the batch. A failed env is
+        restarted and the whole batch collected again, as `restart_failed_envs` allows (see EnvRestarts)."""
+        while True:
+            try:
+                return self._run_episodes(test_mode)
+            except EnvWorkerError as error:
+                self.restarts.handle(error, self.envs, self.t_env)
+
+    def _run_episodes(self, test_mode: bool) -> EpisodeBatch:
         batch = self.new_batch()
         views = {k: v.numpy() for k, v in batch.transition_data.items()}
         onehot = np.eye(views["actions_onehot"].shape[-1], dtype=views["actions_onehot"].dtype) if "actions_onehot" in views else None
@@ -139,8 +149,31 @@ class EpisodeRunner:
         stats.clear()
 
     def state_dict(self) -> dict[str, Any]:
-        return {"t_env": self.t_env, "log_train_stats_t": self.log_train_stats_t}
+        """Counters, the returns and stats gathered since they were last logged, and every env's RNG state."""
+        return {
+            "t_env": self.t_env,
+            "log_train_stats_t": self.log_train_stats_t,
+            "train_returns": list(self.train_returns),
+            "test_returns": list(self.test_returns),
+            "train_stats": dict(self.train_stats),
+            "test_stats": dict(self.test_stats),
+            "env_rng": self.envs.get_rng_states(),
+            "env_restarts": self.restarts.count,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.t_env = state["t_env"]
         self.log_train_stats_t = state["log_train_stats_t"]
+        self.train_returns = list(state.get("train_returns", []))
+        self.test_returns = list(state.get("test_returns", []))
+        self.train_stats = dict(state.get("train_stats", {}))
+        self.test_stats = dict(state.get("test_stats", {}))
+        env_rng = state.get("env_rng")
+        if env_rng is not None and len(env_rng) == len(self.envs):
+            self.envs.set_rng_states(env_rng)
+        elif env_rng is not None:
+            self.logger.console_logger.warning(
+                f"The checkpoint holds the RNG states of {len(env_rng)} envs but this run has {len(self.envs)} "
+                "(batch_size_run changed): the envs start from their seeds instead"
+            )
+        self.restarts.count = state.get("env_restarts", 0)

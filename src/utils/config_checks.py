@@ -56,6 +56,7 @@ RANGES: dict[str, tuple[Check, str]] = {
     "torch_threads": AT_LEAST_1,
     "load_step": NON_NEGATIVE,
     "keep_checkpoints": NON_NEGATIVE,
+    "max_env_restarts": NON_NEGATIVE,
     "sale_embed_dim": AT_LEAST_1,
     "sale_hidden_dim": AT_LEAST_1,
     "sale_lr": POSITIVE,
@@ -88,6 +89,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "epsilon_decay": ("linear", "exp"),
     "sale_activation": ("elu", "relu"),
     "wm_activation": ("elu", "relu"),
+    "nan_policy": ("stop", "skip_batch"),
 }
 
 

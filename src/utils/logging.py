@@ -42,6 +42,7 @@ class Logger:
         self.use_tb = False
         self.use_sacred = False
         self.stats: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        self.sacred_keys: set[str] = set()
         self.tb_writer: Any = None
         self.sacred_run: Any = None
         self.sacred_info: dict[str, list] | None = None
@@ -61,6 +62,8 @@ class Logger:
         value = float(value)
         t = int(t)
         self.stats[key].append((t, value))
+        if to_sacred:
+            self.sacred_keys.add(key)
         if self.use_tb:
             self.tb_writer.add_scalar(key, value, t)
         if self.use_sacred and to_sacred:
@@ -92,12 +95,15 @@ class Logger:
             self.tb_writer.close()
 
     def state_dict(self) -> dict[str, Any]:
-        return {"stats": {k: list(v) for k, v in self.stats.items()}}
+        return {"stats": {k: list(v) for k, v in self.stats.items()}, "sacred_keys": sorted(self.sacred_keys)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore the history, and with it sacred's info.json lists (metrics.json is trimmed on disk)."""
+        """Restore the history, and with it sacred's info.json lists (metrics.json is rebuilt on disk from
+        the same history before the run starts, see `utils.resume.restore_metrics`)."""
         self.stats = defaultdict(list, {k: list(v) for k, v in state["stats"].items()})
+        self.sacred_keys = set(state.get("sacred_keys", self.stats))
         if self.use_sacred:
-            for key, series in self.stats.items():
+            for key in self.sacred_keys:
+                series = self.stats[key]
                 self.sacred_info[key] = [v for _, v in series]
                 self.sacred_info[key + "_T"] = [t for t, _ in series]

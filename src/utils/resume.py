@@ -2,33 +2,42 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 from sacred.observers import FileStorageObserver
 
-from utils.checkpoint import find_checkpoint, list_checkpoints, load_file
+from utils.checkpoint import list_checkpoints, load_latest
 from utils.errors import ConfigError
 
 
-def locate_run(path: str) -> tuple[str, str]:
+def locate_run(path: str, warn: Callable[[str], None]) -> tuple[str, str]:
     """`resume=` takes a sacred run folder or a models/<token> folder; returns (sacred run dir, models dir)."""
     path = os.path.abspath(path)
     if os.path.isfile(os.path.join(path, "config.json")):
-        info_path = os.path.join(path, "info.json")
-        info = json.load(open(info_path)) if os.path.isfile(info_path) else {}
+        info = read_json(os.path.join(path, "info.json"))
         if "model_dir" not in info:
             raise ConfigError(f"resume='{path}': this sacred run recorded no checkpoint folder (run it with save_model=True)")
         return path, info["model_dir"]
     if list_checkpoints(path):
-        _, folder = find_checkpoint(path)
-        state = load_file(folder, "state.th")
-        return state["sacred_run_dir"], path
+        _, _, files = load_latest(path, 0, ("state.th",), warn)
+        return files["state.th"]["sacred_run_dir"], path
     raise ConfigError(
         f"resume='{path}' is neither a sacred run folder (results/sacred/<task>/<alg>/<id>) "
         "nor a checkpoint folder (results/models/<token>) holding a complete checkpoint"
     )
+
+
+def read_json(path: str) -> dict[str, Any]:
+    """The JSON object in `path`; {} when the file is missing or was cut short (a kill during sacred's write)."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
 
 
 def saved_config(run_dir: str) -> dict[str, Any]:
@@ -36,20 +45,31 @@ def saved_config(run_dir: str) -> dict[str, Any]:
         return json.load(f)
 
 
-def truncate_metrics(run_dir: str, t_env: int) -> None:
-    """Drop metrics.json entries logged after step `t_env` (they are logged again after resuming)."""
+def restore_metrics(run_dir: str, logger_state: dict[str, Any], saved_at: float) -> None:
+    """Rewrite metrics.json as exactly the series logged up to the checkpoint (its logger state).
+
+    sacred writes metrics.json only at each heartbeat, and in place, so after a kill the file may lack the
+    last entries before the checkpoint, hold entries logged after it, or be cut short. The checkpoint's
+    history is the truth; timestamps come from the old file where it has the entry, else `saved_at`
+    (the checkpoint's time, seconds since the epoch)."""
     path = os.path.join(run_dir, "metrics.json")
-    if not os.path.isfile(path):
-        return
-    with open(path) as f:
-        metrics = json.load(f)
-    for series in metrics.values():
-        keep = [i for i, step in enumerate(series["steps"]) if step <= t_env]
-        for field in ("steps", "values", "timestamps"):
-            series[field] = [series[field][i] for i in keep]
+    old = read_json(path)
+    fallback = datetime.datetime.fromtimestamp(saved_at, datetime.timezone.utc).replace(tzinfo=None).isoformat()
+    sacred_keys = set(logger_state.get("sacred_keys", logger_state["stats"]))
+    metrics = {}
+    for key, series in logger_state["stats"].items():
+        if key not in sacred_keys:
+            continue
+        known = old.get(key, {})
+        stamps = dict(zip(zip(known.get("steps", []), known.get("values", [])), known.get("timestamps", [])))
+        metrics[key] = {
+            "steps": [t for t, _ in series],
+            "values": [v for _, v in series],
+            "timestamps": [stamps.get((t, v), fallback) for t, v in series],
+        }
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
-        json.dump(metrics, f)
+        json.dump(metrics, f, sort_keys=True, indent=2)
     os.replace(tmp, path)
 
 

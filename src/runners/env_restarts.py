@@ -1,0 +1,46 @@
+"""What a runner does when an env fails mid-episode: restart it and collect the batch again, or stop.
+
+With `restart_failed_envs=True` (the sc2/sc2v2 default: the game process crashes now and then) the failed
+env is replaced by a fresh one (same seed, `seed + index`), the episodes of the interrupted batch are
+discarded (they never reach the buffer, the logs or t_env) and the batch is collected again, up to
+`max_env_restarts` times in the run; the next failure is raised. Each restart is a warning on the console
+and the `env_restarts` metric counts them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runners.env_group import EnvWorkerError
+
+
+class EnvRestarts:
+    def __init__(self, args: Any, logger: Any):
+        self.enabled = bool(getattr(args, "restart_failed_envs", False))
+        self.limit = int(getattr(args, "max_env_restarts", 0))
+        self.logger = logger
+        self.count = 0
+
+    def handle(self, error: EnvWorkerError, envs: Any, t_env: int) -> None:
+        """Restart the envs that failed in `error`, or re-raise it when restarts are off or too few are left.
+        Each restarted env counts as one restart."""
+        if not self.enabled:
+            raise EnvWorkerError(
+                f"{error}\n(restart_failed_envs=False: set it to True to restart failed envs)", error.index, error.indices
+            ) from error
+        if self.count + len(error.indices) > self.limit:
+            raise EnvWorkerError(
+                f"{error}\n(env restarts used up: {self.count} of max_env_restarts={self.limit}, "
+                f"{len(error.indices)} more needed; raise max_env_restarts to allow more)",
+                error.index,
+                error.indices,
+            ) from error
+        first_line = str(error).splitlines()[0]
+        for index in error.indices:
+            envs.restart(index)
+            self.count += 1
+        self.logger.console_logger.warning(
+            f"Env {', '.join(map(str, error.indices))} failed at t_env {t_env} ({first_line}); restarted, collecting "
+            f"the batch again ({self.count} of max_env_restarts={self.limit} restarts used)"
+        )
+        self.logger.log_stat("env_restarts", self.count, t_env)

@@ -1,0 +1,112 @@
+"""Failed envs: reported with env index and traceback; with restart_failed_envs the env is restarted and
+the batch collected again, up to max_env_restarts."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import envs
+from runners.env_group import EnvWorkerError
+from test_runners import make_runner
+from toy_env import ToyEnv
+
+
+class FailingToy(ToyEnv):
+    """A toy env whose worker fails at episode step `at`: `how` is exit (os._exit), segv (killed by
+    SIGSEGV) or raise. With `once_file` only the first env to get there fails (it creates the file), so a
+    restarted env then works; without it every env fails in every episode."""
+
+    def __init__(self, how: str = "exit", at: int = 2, once_file: str | None = None, **kw: Any):
+        super().__init__(**kw)
+        self.how, self.at, self.once_file = how, at, once_file
+
+    def step(self, actions: np.ndarray) -> tuple[float, bool, dict[str, Any]]:
+        if self.t + 1 == self.at and self._should_fail():
+            if self.how == "exit":
+                os._exit(7)
+            if self.how == "segv":
+                os.kill(os.getpid(), signal.SIGSEGV)
+            raise ValueError("toy env lost its game")
+        return super().step(actions)
+
+    def _should_fail(self) -> bool:
+        if self.once_file is None:
+            return True
+        if os.path.exists(self.once_file):
+            return False
+        Path(self.once_file).touch()
+        return True
+
+
+@pytest.fixture
+def failing_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(envs.REGISTRY, "failing", lambda **kw: FailingToy(**kw))
+
+
+def collect(kind: str, **kw: Any):
+    runner = make_runner(kind, env="failing", **kw)
+    try:
+        return runner, runner.run()
+    finally:
+        runner.close_env()
+
+
+@pytest.mark.parametrize("kind", ["parallel", "episode"])
+@pytest.mark.parametrize("how", ["exit", "segv", "raise"])
+def test_failed_env_is_restarted_and_the_batch_collected_again(failing_env, tmp_path, caplog, kind, how):
+    if kind == "episode" and how != "raise":
+        pytest.skip("an in-process env that exits takes the run with it")
+    once = str(tmp_path / "failed")
+    runner, batch = collect(kind, env_args={"seed": 5, "limit": 5, "how": how, "once_file": once},
+                            restart_failed_envs=True, max_env_restarts=3)
+    assert os.path.exists(once)
+    assert runner.restarts.count == 1
+    assert runner.t_env == 10  # only the batch collected after the restart counts
+    assert batch["filled"][:, :, 0].sum().item() == 12  # two whole episodes: 5 steps + final observation each
+    assert runner.logger.latest("env_restarts") == 1.0
+
+
+def test_restarts_stop_at_the_limit(failing_env):
+    with pytest.raises(EnvWorkerError) as info:
+        collect("parallel", env_args={"seed": 5, "limit": 5, "how": "exit"}, restart_failed_envs=True, max_env_restarts=2)
+    text = str(info.value)
+    assert "env worker 0 died during 'step' without a reply (exit code 7)" in text
+    assert "env restarts used up: 2 of max_env_restarts=2" in text
+    assert info.value.indices == [0, 1]  # both envs died in the same step; the first is reported
+
+
+def test_segfault_is_reported_with_signal_and_python_stack(failing_env):
+    with pytest.raises(EnvWorkerError) as info:
+        collect("parallel", env_args={"seed": 5, "limit": 5, "how": "segv"})
+    text = str(info.value)
+    assert "env worker 0 died during 'step' without a reply (exit code -11, killed by signal 11 (SIGSEGV))" in text
+    assert "worker traceback (faulthandler)" in text and "in step" in text and "test_env_restarts.py" in text
+    assert "restart_failed_envs=False" in text
+
+
+def test_os_exit_says_there_is_no_traceback(failing_env):
+    with pytest.raises(EnvWorkerError, match=r"exit code 7\); no Python traceback"):
+        collect("parallel", env_args={"seed": 5, "limit": 5, "how": "exit"})
+
+
+def test_in_process_env_exception_names_the_env_and_keeps_the_traceback(failing_env):
+    with pytest.raises(EnvWorkerError) as info:
+        collect("episode", env_args={"seed": 5, "limit": 5, "how": "raise"})
+    assert info.value.index == 0
+    assert "env 0 failed in step: ValueError: toy env lost its game" in str(info.value)
+    assert "env traceback" in str(info.value) and "test_env_restarts.py" in str(info.value)
+
+
+def test_training_survives_a_worker_that_dies(run_main, failing_env, tmp_path):
+    once = tmp_path / "died"
+    _, stats = run_main("qmix", "lbf", "env=failing", "env_args.limit=5", "env_args.how=exit",
+                        f"env_args.once_file={once}", "runner=parallel", "batch_size_run=2",
+                        "restart_failed_envs=True")
+    assert once.exists()
+    assert stats["env_restarts"] == 1.0 and stats["episode"] > 0
