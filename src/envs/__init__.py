@@ -29,8 +29,15 @@ def _sc2v2(**kwargs: Any) -> MultiAgentEnv:
     return SC2v2Env(**kwargs)
 
 
+def _smax(**kwargs: Any) -> MultiAgentEnv:
+    from envs.smax import SMAXEnv
+
+    return SMAXEnv(**kwargs)
+
+
 REGISTRY: dict[str, Callable[..., MultiAgentEnv]] = {
     "lbf": _lbf,
     "sc2": _sc2,
     "sc2v2": _sc2v2,
+    "smax": _smax,
 }
