@@ -22,6 +22,7 @@ from runners import REGISTRY as r_REGISTRY
 from utils.background import BackgroundCall
 from utils.checkpoint import load_latest, save_checkpoint
 from utils.logging import Logger
+from utils.resume import record_model_dir
 from utils.seeding import rng_state, set_rng_state, set_seed
 from utils.timing import format_duration
 
@@ -69,6 +70,8 @@ def run(_run: Any, config: dict[str, Any], console: Any, results_dir: str, uniqu
         logger.setup_sacred(_run)
         args.sacred_run_dir = next((o.dir for o in _run.observers if getattr(o, "dir", None)), "")
         _run.info["model_dir"] = os.path.join(results_dir, "models", unique_token)
+        if args.sacred_run_dir:
+            record_model_dir(args.sacred_run_dir, _run.info["model_dir"])
     if args.use_tensorboard:
         logger.setup_tb(os.path.join(results_dir, "tb_logs", unique_token))
     console.info(f"Run {unique_token}: {args.name} on {args.env} ({task_name(args.env_args)}), seed {args.seed}, device {args.device}")
@@ -193,10 +196,10 @@ class Experiment:
                 self.console.error(f"{error}\nSaving a checkpoint of the last finite state")
                 self.save()
                 raise
-            if stop.requested:
+            if stop.requested and self.model_save_time != runner.t_env:
                 self.save()
                 raise KeyboardInterrupt(f"stopped by {stop.requested} at t_env {runner.t_env}; checkpoint saved")
-        if args.save_model:
+        if args.save_model and self.model_save_time != runner.t_env:
             self.save()
         self.console.info(f"Finished training: {runner.t_env} env steps in {format_duration(time.time() - start_time)}")
 

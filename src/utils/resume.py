@@ -13,15 +13,17 @@ from sacred.observers import FileStorageObserver
 from utils.checkpoint import list_checkpoints, load_latest
 from utils.errors import ConfigError
 
+MODEL_DIR_FILE = "model_dir.txt"
+
 
 def locate_run(path: str, warn: Callable[[str], None]) -> tuple[str, str]:
     """`resume=` takes a sacred run folder or a models/<token> folder; returns (sacred run dir, models dir)."""
     path = os.path.abspath(path)
     if os.path.isfile(os.path.join(path, "config.json")):
-        info = read_json(os.path.join(path, "info.json"))
-        if "model_dir" not in info:
+        model_dir = recorded_model_dir(path)
+        if model_dir is None:
             raise ConfigError(f"resume='{path}': this sacred run recorded no checkpoint folder (run it with save_model=True)")
-        return path, info["model_dir"]
+        return path, model_dir
     if list_checkpoints(path):
         _, _, files = load_latest(path, 0, ("state.th",), warn)
         return files["state.th"]["sacred_run_dir"], path
@@ -29,6 +31,24 @@ def locate_run(path: str, warn: Callable[[str], None]) -> tuple[str, str]:
         f"resume='{path}' is neither a sacred run folder (results/sacred/<task>/<alg>/<id>) "
         "nor a checkpoint folder (results/models/<token>) holding a complete checkpoint"
     )
+
+
+def record_model_dir(run_dir: str, model_dir: str) -> None:
+    """Note the run's checkpoint folder in its sacred folder at once (`MODEL_DIR_FILE`, written atomically):
+    sacred's info.json, which also holds it, is first written at the first heartbeat, after 10 s."""
+    tmp = os.path.join(run_dir, MODEL_DIR_FILE + ".tmp")
+    with open(tmp, "w") as f:
+        f.write(model_dir + "\n")
+    os.replace(tmp, os.path.join(run_dir, MODEL_DIR_FILE))
+
+
+def recorded_model_dir(run_dir: str) -> str | None:
+    """The checkpoint folder a sacred run recorded (runs from before `MODEL_DIR_FILE`: info.json), or None."""
+    path = os.path.join(run_dir, MODEL_DIR_FILE)
+    if os.path.isfile(path):
+        with open(path) as f:
+            return f.read().strip()
+    return read_json(os.path.join(run_dir, "info.json")).get("model_dir")
 
 
 def read_json(path: str) -> dict[str, Any]:
