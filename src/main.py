@@ -64,6 +64,7 @@ def parse_cli(argv: list[str]) -> tuple[str | None, str | None, list[str]]:
 def prepare_config(argv: list[str]) -> dict[str, Any]:
     """Parse and validate everything a run needs before it starts."""
     from utils.config_checks import coerce_and_validate
+    from utils.run_checks import check_run_config, check_user_config
 
     alg, env, overrides = parse_cli(argv)
     resume = parse_overrides(overrides).get("resume")
@@ -71,9 +72,11 @@ def prepare_config(argv: list[str]) -> dict[str, Any]:
         config = resume_config(str(resume), [o for o in overrides if not o.startswith("resume=")])
     else:
         config = coerce_and_validate(build_config(alg, env, overrides))
+        check_user_config(config)
     if config["seed"] is None:
         config["seed"] = int(np.random.SeedSequence().entropy % 2**31)
     config["env_args"]["seed"] = config["seed"]
+    check_run_config(config)
     return config
 
 

@@ -6,6 +6,7 @@ import dataclasses
 import difflib
 import inspect
 import re
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,21 @@ _MANAGED_KWARGS = {
     "max_episode_steps": "use env_args.time_limit instead",
     "grid_observation": "only vector observations are supported",
 }
+_ADAPTER_KWARGS = "key, seed, time_limit, state_type, normalise_obs"
+# lbforaging takes these unchecked (a negative sight or zero food fails later, or never); checked here.
+_KWARG_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "players": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "sight": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "max_num_food": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "penalty": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0, "a number >= 0"),
+    "force_coop": (lambda v: isinstance(v, bool), "true or false"),
+    "normalize_reward": (lambda v: isinstance(v, bool), "true or false"),
+    "observe_agent_levels": (lambda v: isinstance(v, bool), "true or false"),
+}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _import_gym() -> Any:
@@ -72,10 +88,12 @@ def _check_kwargs(gym: Any, spec: Any, kwargs: dict[str, Any]) -> None:
             raise ConfigError(
                 f"lbf env_args has {name!r}, which {spec.id} does not accept. "
                 f"Accepted: {', '.join(p for p in accepted if p not in _MANAGED_KWARGS)}, "
-                "plus key, seed, time_limit, state_type."
+                f"plus {_ADAPTER_KWARGS}."
             )
         if name == "max_episode_steps" or (name == "grid_observation" and value):
             raise ConfigError(f"lbf env_args.{name} is not supported: {_MANAGED_KWARGS[name]}.")
+        if name in _KWARG_RULES and not _KWARG_RULES[name][0](value):
+            raise ConfigError(f"lbf env_args.{name}={value!r} is not valid: it must be {_KWARG_RULES[name][1]}.")
 
 
 class LBFEnv(MultiAgentEnv):
@@ -96,10 +114,14 @@ class LBFEnv(MultiAgentEnv):
         normalise_obs: bool = False,
         **kwargs: Any,
     ) -> None:
+        if not isinstance(key, str):
+            raise ConfigError(f"lbf env_args.key={key!r} is not valid: it must be an LBF id such as 'Foraging-8x8-2p-3f-v3'.")
         if state_type not in STATE_TYPES:
-            raise ConfigError(f"lbf state_type must be one of {STATE_TYPES}, got {state_type!r}.")
-        if time_limit is not None and (not isinstance(time_limit, int) or time_limit < 1):
-            raise ConfigError(f"lbf time_limit must be a positive int or null, got {time_limit!r}.")
+            raise ConfigError(f"lbf env_args.state_type={state_type!r} is not valid: it must be one of {', '.join(STATE_TYPES)}.")
+        if time_limit is not None and (not _is_int(time_limit) or time_limit < 1):
+            raise ConfigError(f"lbf env_args.time_limit={time_limit!r} is not valid: it must be a positive int or null.")
+        if not isinstance(normalise_obs, bool):
+            raise ConfigError(f"lbf env_args.normalise_obs={normalise_obs!r} is not valid: it must be true or false.")
         gym = _import_gym()
         spec = _resolve_spec(gym, key)
         _check_kwargs(gym, spec, kwargs)
