@@ -46,10 +46,10 @@ class MetricsDiff:
 
     def summary(self) -> str:
         lines = [
-            f"steps lost: {self.steps_lost}",
-            f"steps duplicated: {self.steps_duplicated}",
-            f"steps only in the resumed run: {sum(len(v) for v in self.extra.values())}",
-            f"values that differ: {sum(len(v) for v in self.mismatched.values())}",
+            f"metric steps lost (gaps against the reference): {self.steps_lost}",
+            f"metric steps duplicated: {self.steps_duplicated}",
+            f"metric steps only in the compared run: {sum(len(v) for v in self.extra.values())}",
+            f"metric values that differ: {sum(len(v) for v in self.mismatched.values())}",
             f"curves identical: {'yes' if self.curves_match else 'no'}",
         ]
         for name, part in (("lost", self.lost), ("extra", self.extra), ("duplicated", self.duplicated), ("differ", self.mismatched)):
