@@ -157,7 +157,8 @@ def _compiled(
     jax, enemy_env_cls, map_name_to_scenario = _load_smax()
     env = enemy_env_cls(
         scenario=map_name_to_scenario(map_name),
-        max_steps=episode_limit,
+        # SMAX checks `step >= max_steps` before it counts the step, so its episodes last max_steps + 1.
+        max_steps=episode_limit - 1,
         enemy_shoots=enemy_shoots,
         attack_mode=attack_mode,
         won_battle_bonus=won_battle_bonus,
