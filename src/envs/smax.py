@@ -34,7 +34,6 @@ MAP_LIMITS = {
     "3s5z": 150, "3s5z_vs_3s6z": 170, "3s_vs_5z": 250, "6h_vs_8z": 150,
     "smacv2_5_units": 200, "smacv2_10_units": 200, "smacv2_20_units": 200,
 }  # fmt: skip
-N_MOVE_ACTIONS = 5
 ATTACK_MODES = ("closest", "random")
 OBSERVATION_TYPES = ("unit_list", "conic")
 INSTALL = "pip install -r requirements-smax.txt && pip install --no-deps jaxmarl==0.2.0"
