@@ -11,6 +11,7 @@ from conftest import FAST
 from modules.world_models.foresight import ForesightEncoder
 from run import build_scheme
 from test_checkpoint import build_experiment, q_values
+from utils.errors import ConfigError
 
 SMALL = ["wm_deter_dim=16", "wm_latent_dim=8", "wm_hidden_dim=16", "foresight_dim=6", "mixer_foresight=True"]
 
@@ -93,7 +94,7 @@ def test_td_loss_trains_the_encoder_not_the_world_model(tmp_path, toy_env_regist
 
 
 def test_foresight_needs_a_world_model(tmp_path, toy_env_registered):
-    with pytest.raises(ValueError, match="use_world_model"):
+    with pytest.raises(ConfigError, match="use_world_model=True"):
         make_learner(tmp_path, "use_world_model=False")
 
 
