@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import signal
 import threading
@@ -12,6 +13,7 @@ from typing import Any
 
 import torch
 
+from components.action_spaces import is_continuous
 from components.episode_buffer import EpisodeBatch
 from components.replay_buffer import PrioritizedReplayBuffer, ReplayBuffer
 from components.transforms import OneHot
@@ -22,6 +24,7 @@ from runners import REGISTRY as r_REGISTRY
 from utils.background import BackgroundCall
 from utils.checkpoint import load_latest, save_checkpoint
 from utils.logging import Logger
+from utils.render import save_gif
 from utils.resume import record_model_dir
 from utils.seeding import rng_state, set_rng_state, set_seed
 from utils.timing import format_duration
@@ -105,7 +108,9 @@ def task_name(env_args: dict[str, Any]) -> str:
 
 
 def build_scheme(env_info: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int], dict[str, Any]]:
-    """The EpisodeBatch scheme, groups and preprocess for an env."""
+    """The EpisodeBatch scheme, groups and preprocess for an env. Continuous (Box) actions are stored as
+    float vectors `[agents, n_actions]` in [-1, 1] with no one-hot, their `avail_actions` marking each
+    agent's real dimensions (see `components.action_spaces`)."""
     scheme = {
         "state": {"vshape": env_info["state_shape"]},
         "obs": {"vshape": env_info["obs_shape"], "group": "agents"},
@@ -115,6 +120,9 @@ def build_scheme(env_info: dict[str, Any]) -> tuple[dict[str, Any], dict[str, in
         "terminated": {"vshape": (1,), "dtype": torch.uint8},
     }
     groups = {"agents": env_info["n_agents"]}
+    if is_continuous(env_info):
+        scheme["actions"] = {"vshape": (env_info["n_actions"],), "group": "agents", "dtype": torch.float32}
+        return scheme, groups, {}
     preprocess = {"actions": ("actions_onehot", [OneHot(out_dim=env_info["n_actions"])])}
     return scheme, groups, preprocess
 
@@ -156,6 +164,7 @@ class Experiment:
         self.last_test_T = -args.test_interval - 1
         self.last_log_T = 0
         self.model_save_time = 0
+        self.update_credit = 0.0
         self.models_dir = os.path.join(args.results_dir, "models", args.unique_token)
 
     def run(self) -> dict[str, Any]:
@@ -176,12 +185,23 @@ class Experiment:
 
     def evaluate(self) -> None:
         n_runs = max(1, self.args.test_nepisode // self.runner.batch_size)
-        for _ in range(n_runs):
+        if self.args.render:
+            self.runner.envs.call(0, "start_recording")
+        for i in range(n_runs):
             self.runner.run(test_mode=True)
+            if i == 0 and self.args.render:
+                self.save_render()
         if self.args.save_replay:
             self.runner.save_replay()
         summary = {k: v[-1][1] for k, v in self.logger.stats.items() if k.startswith("test_")}
         self.console.info("Evaluation: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(summary.items())))
+
+    def save_render(self) -> None:
+        """Write the frames env 0 recorded (its first test episode) as a GIF under `results/renders/`."""
+        frames = self.runner.envs.call(0, "stop_recording")
+        path = os.path.join(self.args.results_dir, "renders", f"{self.args.unique_token}.gif")
+        save_gif(frames, path)
+        self.console.info(f"Saved {len(frames)} frames of the first test episode to {path}")
 
     def train(self) -> None:
         args, runner = self.args, self.runner
@@ -211,6 +231,7 @@ class Experiment:
         collected, by a copy of the agents that takes the learner's weights after each update: the
         episodes are collected by the policy one update older than without it."""
         args, runner = self.args, self.runner
+        t_before = runner.t_env
         with torch.no_grad():
             episode_batch = runner.run(test_mode=False)
         self.finish_learning()
@@ -218,11 +239,12 @@ class Experiment:
             self.learner.observe_new_episodes(episode_batch, runner.t_env)
         self.buffer.insert_episode_batch(episode_batch)
         self.episode += args.batch_size_run
-        if self.buffer.can_sample(args.batch_size):
+        if self.can_learn():
+            n_updates = self.updates_due(runner.t_env - t_before)
             if self.acting_mac is self.mac:
-                self.learn()
+                self.learn_many(n_updates)
             else:
-                self.background.start(self.learn)
+                self.background.start(functools.partial(self.learn_many, n_updates))
         if (runner.t_env - self.last_test_T) / args.test_interval >= 1.0:
             self.test()
         if runner.t_env - self.last_log_T >= args.log_interval:
@@ -236,10 +258,32 @@ class Experiment:
         if self.acting_mac is not self.mac:
             self.acting_mac.load_state(self.mac)
 
+    def can_learn(self) -> bool:
+        """Enough data for a batch: `batch_size` episodes, or with `sample_window` any stored episode."""
+        if self.args.sample_window:
+            return self.buffer.episodes_in_buffer > 0
+        return self.buffer.can_sample(self.args.batch_size)
+
+    def updates_due(self, new_steps: int) -> int:
+        """Learner updates for `new_steps` freshly collected env steps: one per batch of episodes, or
+        `updates_per_env_step` per step (the fraction carries over to the next batch)."""
+        if self.args.updates_per_env_step <= 0:
+            return 1
+        self.update_credit += new_steps * self.args.updates_per_env_step
+        n_updates = int(self.update_credit)
+        self.update_credit -= n_updates
+        return n_updates
+
+    def learn_many(self, n_updates: int) -> None:
+        for _ in range(n_updates):
+            self.learn()
+
     def learn(self) -> None:
         args = self.args
         if args.use_per:
             batch, idx, weights = self.buffer.sample_with_weights(args.batch_size, self.runner.t_env)
+        elif args.sample_window:
+            batch, idx, weights = self.buffer.sample_windows(args.batch_size, args.sample_window), None, None
         else:
             batch, idx, weights = self.buffer.sample(args.batch_size), None, None
         batch = self._truncate(batch)
@@ -282,6 +326,7 @@ class Experiment:
             "last_test_T": self.last_test_T,
             "last_log_T": self.last_log_T,
             "model_save_time": self.model_save_time,
+            "update_credit": self.update_credit,
             "rng": rng_state(),
             "logger": self.logger.state_dict(),
         }
@@ -320,6 +365,7 @@ class Experiment:
         self.last_test_T = state["last_test_T"]
         self.last_log_T = state["last_log_T"]
         self.model_save_time = step
+        self.update_credit = state.get("update_credit", 0.0)
         if not self.args.evaluate:
             set_rng_state(state["rng"])
             self.logger.load_state_dict(state["logger"])

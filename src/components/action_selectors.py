@@ -1,4 +1,5 @@
-"""Action selectors: turn agent outputs `[batch, agents, actions]` into actions `[batch, agents]`."""
+"""Action selectors: turn agent outputs `[batch, agents, actions]` into actions: indices `[batch, agents]`
+(discrete) or vectors `[batch, agents, D]` in [-1, 1] (continuous)."""
 
 from __future__ import annotations
 
@@ -31,4 +32,26 @@ class EpsilonGreedyActionSelector:
         return torch.where(rand < self.epsilon, random_actions, greedy)
 
 
-REGISTRY: dict[str, type] = {"epsilon_greedy": EpsilonGreedyActionSelector}
+class GaussianActionSelector:
+    """Exploration around a deterministic actor: its action `[batch, agents, D]` plus N(0, act_noise^2)
+    noise (`test_noise` in test mode), clipped to [-1, 1]; uniformly random in [-1, 1] for the first
+    `start_steps` env steps of training. Padded dimensions (avail 0) are always 0."""
+
+    def __init__(self, args: Any):
+        self.act_noise = args.act_noise
+        self.start_steps = args.start_steps
+        self.test_noise = getattr(args, "test_noise", 0.0)
+
+    def select_action(self, agent_inputs: torch.Tensor, avail_actions: torch.Tensor, t_env: int, test_mode: bool = False) -> torch.Tensor:
+        if not test_mode and t_env < self.start_steps:
+            actions = torch.rand_like(agent_inputs) * 2.0 - 1.0
+        else:
+            std = self.test_noise if test_mode else self.act_noise
+            actions = agent_inputs + std * torch.randn_like(agent_inputs) if std > 0 else agent_inputs
+        return actions.clamp(-1.0, 1.0) * avail_actions.to(actions.dtype)
+
+
+REGISTRY: dict[str, type] = {"epsilon_greedy": EpsilonGreedyActionSelector, "gaussian": GaussianActionSelector}
+
+# Selectors that act with continuous (Box) actions.
+CONTINUOUS_ACTIONS: set[str] = {"gaussian"}

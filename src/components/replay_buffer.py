@@ -68,6 +68,32 @@ class ReplayBuffer(EpisodeBatch):
         """Uniformly sample `batch_size` distinct episodes."""
         return self[self.sample_indices(batch_size)]
 
+    def sample_windows(self, batch_size: int, length: int) -> EpisodeBatch:
+        """`batch_size` windows of `length` consecutive steps `[batch_size, length, ...]`, each starting at
+        a transition drawn uniformly from all stored ones (with replacement), for long episodes such as
+        MaMuJoCo's. Steps past an episode's end are unfilled; a window's last filled step holds the
+        observation its last transition bootstraps from."""
+        if self.episodes_in_buffer == 0:
+            raise ValueError("cannot sample windows from an empty buffer")
+        if length < 2:
+            raise ValueError(f"a window needs at least 2 steps (a transition and its next step), got length={length}")
+        n, max_t = self.episodes_in_buffer, self.max_seq_length
+        filled = self.transition_data["filled"][:n, :, 0].bool()
+        starts = (filled[:, :-1] & filled[:, 1:]).sum(dim=1).cpu().numpy().astype(np.float64)
+        episodes = self.rng.choice(n, size=batch_size, p=starts / starts.sum())
+        t0 = np.floor(self.rng.random(batch_size) * starts[episodes]).astype(np.int64)
+        steps = torch.as_tensor(t0[:, None] + np.arange(length)[None, :], device=self.device)
+        inside = steps < max_t
+        rows = torch.as_tensor(episodes, device=self.device).unsqueeze(1)
+        steps = steps.clamp(max=max_t - 1)
+        data = {k: v[rows, steps] for k, v in self.transition_data.items()}
+        data["filled"] = data["filled"] * inside.unsqueeze(-1).to(data["filled"].dtype)
+        episode_data = {k: v[episodes] for k, v in self.episode_data.items()}
+        return EpisodeBatch(
+            self.scheme, self.groups, batch_size, length,
+            data={"transition_data": data, "episode_data": episode_data}, device=self.device,
+        )
+
     def sample_latest(self, batch_size: int) -> EpisodeBatch:
         self._check_can_sample(batch_size)
         idx = (self.buffer_index - 1 - np.arange(batch_size)) % self.episodes_in_buffer

@@ -7,6 +7,7 @@ from typing import Any
 import torch
 
 from components.action_selectors import REGISTRY as action_REGISTRY
+from components.action_spaces import action_vector_key
 from components.episode_buffer import EpisodeBatch
 from modules.agents import REGISTRY as agent_REGISTRY
 
@@ -15,6 +16,7 @@ TimeIndex = int | torch.Tensor
 
 class BasicMAC:
     """Builds each agent's input `[obs, last action one-hot, agent id one-hot]` and runs the shared agent.
+With continuous actions the last action is the action vector itself.
 
     Decentralised: agent i's Q-values depend only on its own input and its own hidden state.
     """
@@ -22,6 +24,7 @@ class BasicMAC:
     def __init__(self, scheme: dict[str, Any], groups: dict[str, int], args: Any):
         self.n_agents = args.n_agents
         self.args = args
+        self.action_key = action_vector_key(scheme)
         self.input_shape = self._get_input_shape(scheme)
         self.agent = agent_REGISTRY[args.agent](self.input_shape, args)
         self.action_selector = action_REGISTRY[args.action_selector](args)
@@ -72,12 +75,16 @@ class BasicMAC:
         if h_init is None:
             h0 = self.agent.init_hidden().expand(bs * self.n_agents, -1)
             h_seq = self.agent.hidden_sequence(inputs, h0)
-            q = self.agent.q_values(inputs, h_seq)
+            q = self.agent_outputs(inputs, h_seq)
         else:
             h_seq = torch.cat([h_init.unsqueeze(1), self.agent.hidden_sequence(inputs[:, 1:], h_init)], dim=1)
-            q = self.agent.q_values(inputs[:, 1:], h_seq[:, 1:])
+            q = self.agent_outputs(inputs[:, 1:], h_seq[:, 1:])
             q = torch.cat([torch.zeros_like(q[:, :1]), q], dim=1)
         return q.view(bs, self.n_agents, T, -1).transpose(1, 2), h_seq
+
+    def agent_outputs(self, inputs: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """The agent's outputs for inputs `[N, T, input]` and GRU outputs `[N, T, hidden]`: Q-values `[N, T, actions]`."""
+        return self.agent.q_values(inputs, h)
 
     def init_hidden(self, batch_size: int) -> None:
         self.hidden_states = self.agent.init_hidden().expand(batch_size * self.n_agents, -1).contiguous()
@@ -117,13 +124,13 @@ class BasicMAC:
         if isinstance(t, int):
             parts = [batch["obs"][:, t]]
             if self.args.obs_last_action:
-                last = batch["actions_onehot"][:, t - 1] if t > 0 else torch.zeros_like(batch["actions_onehot"][:, 0])
+                last = batch[self.action_key][:, t - 1] if t > 0 else torch.zeros_like(batch[self.action_key][:, 0])
                 parts.append(last)
         else:
             rows = torch.arange(bs, device=t.device)
             parts = [batch["obs"][rows, t]]
             if self.args.obs_last_action:
-                last = batch["actions_onehot"][rows, (t - 1).clamp(min=0)]
+                last = batch[self.action_key][rows, (t - 1).clamp(min=0)]
                 parts.append(last * (t > 0).view(-1, 1, 1).to(last.dtype))
         if self.args.obs_agent_id:
             parts.append(self._agent_id_onehot(bs, batch["obs"].device))
@@ -131,12 +138,12 @@ class BasicMAC:
 
     def build_sequence_inputs(self, batch: EpisodeBatch) -> torch.Tensor:
         """All time steps at once: `[batch, time, agents, input_shape]` (used by learners)."""
-        last = torch.zeros_like(batch["actions_onehot"])
-        last[:, 1:] = batch["actions_onehot"][:, :-1]
+        last = torch.zeros_like(batch[self.action_key])
+        last[:, 1:] = batch[self.action_key][:, :-1]
         return self.agent_inputs(batch["obs"], last)
 
     def agent_inputs(self, obs: torch.Tensor, last_actions: torch.Tensor) -> torch.Tensor:
-        """Inputs from observations `[..., agents, obs]` and last actions one-hot `[..., agents, actions]`
+        """Inputs from observations `[..., agents, obs]` and last actions (one-hot or vectors) `[..., agents, actions]`
         (ignored unless `obs_last_action`) -> `[..., agents, input_shape]`."""
         parts = [obs]
         if self.args.obs_last_action:
@@ -149,7 +156,7 @@ class BasicMAC:
     def _get_input_shape(self, scheme: dict[str, Any]) -> int:
         input_shape = scheme["obs"]["vshape"]
         if self.args.obs_last_action:
-            input_shape += scheme["actions_onehot"]["vshape"][0]
+            input_shape += scheme[self.action_key]["vshape"][0]
         if self.args.obs_agent_id:
             input_shape += self.n_agents
         return input_shape

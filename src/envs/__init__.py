@@ -17,6 +17,12 @@ def _lbf(**kwargs: Any) -> MultiAgentEnv:
     return LBFEnv(**kwargs)
 
 
+def _mamujoco(**kwargs: Any) -> MultiAgentEnv:
+    from envs.mamujoco import MaMuJoCoEnv
+
+    return MaMuJoCoEnv(**kwargs)
+
+
 def _sc2(**kwargs: Any) -> MultiAgentEnv:
     from envs.sc2 import SC2Env
 
@@ -37,7 +43,11 @@ def _smax(**kwargs: Any) -> MultiAgentEnv:
 
 REGISTRY: dict[str, Callable[..., MultiAgentEnv]] = {
     "lbf": _lbf,
+    "mamujoco": _mamujoco,
     "sc2": _sc2,
     "sc2v2": _sc2v2,
     "smax": _smax,
 }
+
+# Envs whose actions are continuous (Box): they need an actor-critic learner (facmac, facmac_vdn, salemb).
+CONTINUOUS_ACTIONS: set[str] = {"mamujoco"}

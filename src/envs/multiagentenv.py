@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from utils.errors import ConfigError
+
 
 class MultiAgentEnv:
     """Base class of all environments.
@@ -62,6 +64,14 @@ class MultiAgentEnv:
 
     def save_replay(self) -> None:
         return None
+
+    def start_recording(self) -> None:
+        """Keep rendered frames from the next reset on (`render=True` with `evaluate=True`)."""
+        raise ConfigError(f"{type(self).__name__} cannot record frames; render=True works with the mamujoco env")
+
+    def stop_recording(self) -> list[np.ndarray]:
+        """The frames recorded since `start_recording`, each `[height, width, 3]` uint8."""
+        raise ConfigError(f"{type(self).__name__} cannot record frames; render=True works with the mamujoco env")
 
     def get_rng_state(self) -> Any:
         """The env's random state between episodes, for checkpoints (any picklable object); None where

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from components.action_spaces import action_vectors
 from components.episode_buffer import EpisodeBatch
 from learners.foresight_rollout import foresight_rollout
 from learners.q_learner import QLearner, make_optimiser
@@ -33,7 +34,7 @@ def agent_sale_loss(mac: Any, batch: EpisodeBatch) -> torch.Tensor:
     """The SALE prediction loss of every agent on its own consecutive inputs (decentralised)."""
     B, T, A = batch.batch_size, batch.max_seq_length, mac.n_agents
     inputs = mac.build_sequence_inputs(batch).transpose(1, 2).reshape(B * A, T, -1)
-    actions = batch["actions_onehot"].transpose(1, 2).reshape(B * A, T, -1)
+    actions = action_vectors(batch).transpose(1, 2).reshape(B * A, T, -1)
     terminated = batch["terminated"][:, :, 0].float()
     valid = batch["filled"][:, :, 0].float() * (torch.cumsum(terminated, 1) - terminated == 0).float()
     mask = valid.unsqueeze(1).expand(B, A, T).reshape(B * A, T, 1)

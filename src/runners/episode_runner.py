@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from components.action_spaces import BoxActions, is_continuous
 from components.episode_buffer import EpisodeBatch
 from envs import REGISTRY as env_REGISTRY
 from runners.env_group import EnvWorkerError, LocalEnvs
@@ -36,6 +37,8 @@ class EpisodeRunner:
         self.envs = self._make_envs(functools.partial(make_env, args.env, args.env_args))
         self.env_info = self.envs.get_env_info()
         self.episode_limit = self.env_info["episode_limit"]
+        # continuous actions: the controller's [-1, 1] actions are mapped to the env's bounds here, and only here
+        self.box = BoxActions.from_spaces(self.env_info["action_spaces"]) if is_continuous(self.env_info) else None
         self.t_env = 0
         self.train_returns: list[float] = []
         self.test_returns: list[float] = []
@@ -98,7 +101,7 @@ class EpisodeRunner:
             views["actions"][active, t] = actions.reshape(views["actions"][active, t].shape)
             if onehot is not None:
                 views["actions_onehot"][active, t] = onehot[actions]
-            results = self.envs.step(active, actions)
+            results = self.envs.step(active, actions if self.box is None else self.box.to_env(actions))
             still_active = []
             for row, res in zip(active, results):
                 info = res["info"]

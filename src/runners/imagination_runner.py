@@ -7,7 +7,8 @@ not after a termination). The returned EpisodeBatch has the real scheme and H + 
   index 1       the real step t0 (observation, state, available actions), filled;
   index 2..H+1  observations, state and available actions decoded from the world model's prior;
 with the actions chosen by the controller at indices 1..H and rewards and terminations from the world
-model's transition heads. A predicted termination ends that roll-out (later steps stay unfilled).
+model's transition heads. With continuous actions the imagined steps keep the real step's
+`avail_actions` (each agent's action dimensions), and actions have no one-hot. A predicted termination ends that roll-out (later steps stay unfilled).
 The agents' recurrent state at t0 is not recomputed from the real prefix: the caller passes the GRU
 outputs of its own pass over the real batch, and `hidden_before` picks the state after step t0 - 1,
 the `h_init` of `BasicMAC.unroll_with_hidden` for this batch. Imagined steps never count toward `t_env`.
@@ -19,6 +20,7 @@ from typing import Any
 
 import torch
 
+from components.action_spaces import action_vectors, continuous_scheme
 from components.episode_buffer import EpisodeBatch
 from components.transforms import OneHot
 
@@ -45,7 +47,8 @@ class ImaginationRunner:
         self.mac = mac
         self.scheme = scheme
         self.groups = {"agents": args.n_agents}
-        self.preprocess = {"actions": ("actions_onehot", [OneHot(out_dim=args.n_actions)])}
+        self.continuous = continuous_scheme(scheme)
+        self.preprocess = {} if self.continuous else {"actions": ("actions_onehot", [OneHot(out_dim=args.n_actions)])}
         self.horizon = args.imagine_horizon
         self.test_mode = getattr(args, "imagine_greedy", False)
 
@@ -63,7 +66,8 @@ class ImaginationRunner:
         has_prev = (t0 > 0).view(B, 1, 1)
         prev = (t0 - 1).clamp(min=0)
         data["actions"][:, 0] = real["actions"][rows, prev] * has_prev
-        data["actions_onehot"][:, 0] = real["actions_onehot"][rows, prev] * has_prev
+        if not self.continuous:
+            data["actions_onehot"][:, 0] = real["actions_onehot"][rows, prev] * has_prev
         for key in ("obs", "state", "avail_actions"):
             data[key][:, 1] = real[key][rows, t0]
         data["filled"][:, 1] = 1
@@ -74,8 +78,8 @@ class ImaginationRunner:
         alive = torch.ones(B, dtype=torch.bool, device=device)
         for j in range(1, H + 1):
             actions = self.mac.select_actions(out, t_ep=j, t_env=t_env, test_mode=self.test_mode).to(device)
-            out.update({"actions": actions.unsqueeze(-1)}, ts=j, mark_filled=False)
-            onehot = out["actions_onehot"][:, j]
+            out.update({"actions": actions.reshape(B, self.args.n_agents, -1)}, ts=j, mark_filled=False)
+            onehot = action_vectors(out)[:, j]
             trans = self.world_model.decode_transition(d, z, onehot)
             terminated = (torch.sigmoid(trans["term_logit"]) > 0.5).squeeze(-1) & alive
             data["reward"][:, j] = trans["reward"] * alive.unsqueeze(-1)
@@ -84,7 +88,10 @@ class ImaginationRunner:
             decoded = self.world_model.decode(d, z)
             data["obs"][:, j + 1] = decoded["obs"]
             data["state"][:, j + 1] = decoded["state"]
-            data["avail_actions"][:, j + 1] = ensure_one_available((decoded["avail_logits"] > 0).int(), decoded["avail_logits"])
+            if self.continuous:
+                data["avail_actions"][:, j + 1] = data["avail_actions"][:, 1]
+            else:
+                data["avail_actions"][:, j + 1] = ensure_one_available((decoded["avail_logits"] > 0).int(), decoded["avail_logits"])
             data["filled"][:, j + 1] = alive.unsqueeze(-1).to(data["filled"].dtype)
             alive = alive & ~terminated
         return out, t0

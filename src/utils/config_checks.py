@@ -79,6 +79,17 @@ RANGES: dict[str, tuple[Check, str]] = {
     "imagine_coef": NON_NEGATIVE,
     "imagine_start": NON_NEGATIVE,
     "foresight_dim": AT_LEAST_1,
+    "sample_window": (lambda v: v == 0 or v >= 2, "0 (whole episodes) or >= 2"),
+    "updates_per_env_step": NON_NEGATIVE,
+    "critic_hidden_dim": AT_LEAST_1,
+    "actor_hidden_dim": AT_LEAST_1,
+    "critic_lr": POSITIVE,
+    "actor_lr": POSITIVE,
+    "act_noise": NON_NEGATIVE,
+    "start_steps": NON_NEGATIVE,
+    "target_noise": NON_NEGATIVE,
+    "target_noise_clip": NON_NEGATIVE,
+    "actor_update_interval": AT_LEAST_1,
     "seed": (lambda v: v is None or 0 <= v < 2**32, "in [0, 2**32)"),
     "env_worker_timeout": (lambda v: v is None or v > 0, "> 0 or null"),
 }
@@ -120,6 +131,7 @@ def registry_choices() -> dict[str, dict[str, Any]]:
     from envs import REGISTRY as envs
     from learners import REGISTRY as learners
     from modules.agents import REGISTRY as agents
+    from modules.critics import REGISTRY as critics
     from modules.mixers import REGISTRY as mixers
     from runners import REGISTRY as runners
 
@@ -131,7 +143,43 @@ def registry_choices() -> dict[str, dict[str, Any]]:
         "mixer": mixers,
         "action_selector": selectors,
         "env": envs,
+        "critic": critics,
     }
+
+
+# What to run instead of a discrete-action alg on an env with continuous actions, by its mixer.
+CONTINUOUS_FORMS = {
+    "qmix": "--config=facmac (QMIX's mixer over per-agent critics)",
+    "vdn": "--config=facmac_vdn (VDN's sum of per-agent critics)",
+    None: "--config=facmac with mixer=null (independent per-agent critics)",
+}
+
+
+def check_action_space(config: dict[str, Any]) -> None:
+    """The learner, controller and action selector must all handle the env's kind of actions."""
+    from components.action_selectors import CONTINUOUS_ACTIONS as continuous_selectors
+    from controllers import CONTINUOUS_ACTIONS as continuous_macs
+    from envs import CONTINUOUS_ACTIONS as continuous_envs
+    from learners import CONTINUOUS_ACTIONS as continuous_learners
+
+    env, learner = config["env"], config["learner"]
+    continuous = env in continuous_envs
+    if continuous and learner not in continuous_learners:
+        form = CONTINUOUS_FORMS.get(config["mixer"], CONTINUOUS_FORMS["qmix"])
+        raise ConfigError(
+            f"--config={config['name']} (learner '{learner}') picks actions by an argmax over discrete Q-values, "
+            f"but env '{env}' has continuous (Box) actions. Use {form}, or --config=salemb, which takes its "
+            "continuous form by itself (docs/continuous.md)"
+        )
+    if not continuous and learner in continuous_learners:
+        raise ConfigError(
+            f"learner '{learner}' needs continuous (Box) actions, but env '{env}' has discrete ones; "
+            "use --config=qmix, vdn, iql or salemb"
+        )
+    for key, continuous_choices in (("mac", continuous_macs), ("action_selector", continuous_selectors)):
+        if (config[key] in continuous_choices) != continuous:
+            kind, valid = ("continuous", continuous_choices) if continuous else ("discrete", set(registry_choices()[key]) - continuous_choices)
+            raise ConfigError(f"{key}='{config[key]}' does not act with env '{env}''s {kind} actions; valid: {', '.join(sorted(valid))}")
 
 
 def coerce_and_validate(config: dict[str, Any]) -> dict[str, Any]:
@@ -169,7 +217,12 @@ def coerce_and_validate(config: dict[str, Any]) -> dict[str, Any]:
             "runner='imagination' rolls a world model inside salemb_learner and steps no env; "
             "the env runner must be 'episode' or 'parallel'"
         )
-    if config["batch_size"] > config["buffer_size"]:
+    check_action_space(config)
+    if config["render"] and not config["evaluate"]:
+        raise ConfigError("render=True draws test episodes of a trained model: use it with evaluate=True (and checkpoint_path)")
+    if config["sample_window"] and config["use_per"]:
+        raise ConfigError("use_per=True prioritises whole episodes; it cannot be combined with sample_window > 0 (set sample_window=0)")
+    if config["batch_size"] > config["buffer_size"] and not config["sample_window"]:
         raise ConfigError(
             f"batch_size={config['batch_size']} is larger than buffer_size={config['buffer_size']}: "
             "the buffer could never hold a batch; make buffer_size >= batch_size"

@@ -1,6 +1,7 @@
 """Builds a run's config: default.yaml <- envs/ENV.yaml <- algs/ALG.yaml <- `with k=v` overrides.
 
-An alg YAML may start from another with `base: <alg>` (e.g. vdn.yaml is qmix.yaml with another mixer).
+An alg YAML may start from another with `base: <alg>` (e.g. vdn.yaml is qmix.yaml with another mixer),
+and may hold a `continuous:` section: its form on envs with continuous (Box) actions (see `action_space_form`).
 """
 
 from __future__ import annotations
@@ -118,17 +119,42 @@ def unknown_key(key: str, node: dict[str, Any]) -> ConfigError:
     return ConfigError(f"unknown config key '{key}'.{closest(leaf, list(node))} Keys at this level: {', '.join(sorted(node))}")
 
 
+def action_space_form(alg_cfg: dict[str, Any], continuous: bool, alg: str) -> dict[str, Any]:
+    """The alg's settings for the env's kind of actions. On an env with continuous (Box) actions the alg's
+    `continuous:` section overrides the rest (e.g. salemb's section turns it into its actor-critic form);
+    the section may start from another alg's settings with `base:` (all but that alg's name). On other
+    envs the section is dropped."""
+    alg_cfg = dict(alg_cfg)
+    section = alg_cfg.pop("continuous", None)
+    if section is None or not continuous:
+        return alg_cfg
+    if not isinstance(section, dict):
+        raise ConfigError(f"algs/{alg}.yaml: `continuous` must be a mapping of keys to values, got {section!r}")
+    section = dict(section)
+    base = section.pop("base", None)
+    if base is not None:
+        settings = load_alg(base)
+        for key in ("name", "continuous"):
+            settings.pop(key, None)
+        section = recursive_update(settings, section)
+    return recursive_update(alg_cfg, section)
+
+
 def build_config(alg: str, env: str, override_tokens: list[str]) -> dict[str, Any]:
+    from envs import CONTINUOUS_ACTIONS
+
     config = load_default()
     env_cfg = load_yaml("envs", env, "--env-config")
-    alg_cfg = load_alg(alg)
+    overrides = parse_overrides(override_tokens)
+    env_name = overrides.get("env", env_cfg.get("env", config["env"]))
+    alg_cfg = action_space_form(load_alg(alg), env_name in CONTINUOUS_ACTIONS, alg)
     for source, part in ((f"envs/{env}.yaml", env_cfg), (f"algs/{alg}.yaml", alg_cfg)):
         for key in part:
             if key not in config:
                 raise ConfigError(f"{source} sets unknown key '{key}'.{closest(key, list(config))}")
     config = recursive_update(config, env_cfg)
     config = recursive_update(config, alg_cfg)
-    return apply_overrides(config, parse_overrides(override_tokens))
+    return apply_overrides(config, overrides)
 
 
 def load_default() -> dict[str, Any]:

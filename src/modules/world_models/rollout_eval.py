@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from components.action_spaces import action_vectors
 from modules.world_models.masks import step_and_transition_masks
 
 
@@ -37,7 +38,7 @@ def rollout_error(model: Any, batch: Any, horizon: int) -> dict[str, float]:
     bs, seq_len = d.shape[:2]
     obs = batch["obs"].float()
     reward = batch["reward"][..., 0].float()
-    actions = batch["actions_onehot"].float()
+    actions = action_vectors(batch).float()
     _, trans_mask = step_and_transition_masks(batch)
 
     obs_p = _pad_time(obs, horizon)

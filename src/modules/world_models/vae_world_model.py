@@ -1,6 +1,7 @@
 """Recurrent VAE world model over the team, with joint SALE inside the transition.
 
-Per step t (B episodes, T steps, n agents, A actions, u_t the flattened joint action one-hot [n * A]):
+Per step t (B episodes, T steps, n agents, A actions, u_t the flattened joint action [n * A]: one-hot
+vectors, or the continuous action vectors, A their size):
     c_{t-1} = g_joint(f_joint(z_{t-1}), u_{t-1})       joint SALE (or a linear action embedding)
     d_t     = GRUCell([z_{t-1}, c_{t-1}], d_{t-1})       deterministic path, d_0 = 0
     q(z_t | d_t, enc(s_t, o_t^1..n)), p(z_t | d_t)      diagonal Gaussians, std = softplus + 0.1
@@ -21,6 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from components.action_spaces import action_vectors
 from modules.sale import activation_module
 from modules.world_models.gaussian import balanced_kl, gaussian_params
 from modules.world_models.joint_sale import JointActionEmbedding, JointSALE
@@ -121,7 +123,7 @@ class VAEWorldModel(nn.Module):
         c [B, T - 1, sale] (c_t = embedding of (z_t, u_t), the input to step t + 1).
         """
         state, obs = batch["state"].float(), batch["obs"].float()
-        u = batch["actions_onehot"].float().flatten(2)
+        u = action_vectors(batch).float().flatten(2)
         bs, seq_len = state.shape[:2]
         emb = self.encoder(torch.cat([state, obs.flatten(2)], dim=-1))
         d = state.new_zeros(bs, self.deter_dim)
@@ -168,7 +170,7 @@ class VAEWorldModel(nn.Module):
             dec["avail_logits"], batch["avail_actions"].float(), reduction="none"
         ).sum(dim=(-2, -1))
 
-        actions = batch["actions_onehot"][:, :-1]
+        actions = action_vectors(batch)[:, :-1]
         trans = self.decode_transition(d[:, :-1], z[:, :-1], actions)
         reward_err = (trans["reward"] - batch["reward"][:, :-1].float()).pow(2)[..., 0]
         term_err = F.binary_cross_entropy_with_logits(

@@ -1,0 +1,122 @@
+"""salemb (MMSA) for continuous actions: FACMAC's factored actor-critic with TD7's SALE, salemb's world
+model and critic TD on imagined roll-outs in which the actors act.
+
+The parts are salemb's own: the `sale_actor` agent owns each agent's SALE encoders (f, g over the action
+vector) and hands the `sale` critic [z_s, z_sa] of the fixed copies, as TD7 does; the VAE world model
+(joint SALE of its latent and the joint action vector in the transition) trains on the real batch; the
+`imagination` runner rolls it forward with the actors choosing the actions (with their exploration
+noise unless `imagine_greedy`). One `train` call on a real batch `[B, T, ...]`:
+  world model (every `wm_update_interval` updates) and SALE prediction, each with its own optimiser;
+  critic: TD(lambda) on the real batch + `imagine_coef` x TD(lambda) on imagined roll-outs (once
+          t_env >= `imagine_start`);
+  actors: FACMAC's centralised policy gradient on the real batch (every `actor_update_interval` updates).
+The fixed SALE copies move forward every `target_update_interval` episodes (salemb's refresh).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from components.episode_buffer import EpisodeBatch
+from learners.actor_critic_learner import ActorCriticLearner
+from learners.q_learner import make_optimiser
+from learners.salemb_learner import SALEMBLearner, agent_sale_loss
+from modules.world_models import REGISTRY as wm_REGISTRY
+from runners.imagination_runner import ImaginationRunner, hidden_before
+
+
+def actor_states(mac: Any, batch: EpisodeBatch) -> torch.Tensor:
+    """The actors' recurrent states over a batch from a zero start, `[batch * agents, T, hidden]`
+    (row b * agents + a; width 0 for feed-forward actors), without a graph."""
+    B, T, A = batch.batch_size, batch.max_seq_length, mac.n_agents
+    with torch.no_grad():
+        inputs = mac.build_sequence_inputs(batch).transpose(1, 2).reshape(B * A, T, -1)
+        return mac.agent.hidden_sequence(inputs, mac.agent.init_hidden().expand(B * A, -1))
+
+
+class SALEMBContinuousLearner(ActorCriticLearner):
+    def __init__(self, mac: Any, scheme: dict[str, Any], logger: Any, args: Any):
+        for key, wrong, why in (
+            ("mixer_foresight", True, "its roll-outs pick actions by an argmax"),
+            ("unified_loss", True, "actors and critics need their own optimisers"),
+            ("sale_detach", False, "the actor and the critic read TD7's fixed encoder copies"),
+        ):
+            if getattr(args, key) is wrong:
+                raise ValueError(f"{key}={wrong} is not available with continuous actions ({why}); set {key}={not wrong}")
+        super().__init__(mac, scheme, logger, args)
+        self.has_agent_sale = hasattr(mac.agent, "sale_loss")
+        self.world_model = (
+            wm_REGISTRY[args.world_model](args.state_shape, args.obs_shape, args.n_agents, args.n_actions, args)
+            if args.use_world_model else None
+        )
+        runner_scheme = {k: v for k, v in scheme.items() if k != "filled"}
+        self.imagination = ImaginationRunner(args, self.world_model, mac, runner_scheme) if self.world_model is not None else None
+        if self.has_agent_sale:
+            self.groups["sale"] = list(mac.agent.sale_parameters())
+            self.optimisers["sale"] = make_optimiser(self.groups["sale"], args, lr=args.sale_lr)
+        if self.world_model is not None:
+            self.groups["wm"] = list(self.world_model.parameters())
+            self.optimisers["wm"] = make_optimiser(self.groups["wm"], args, lr=args.wm_lr)
+        self.params = [p for group in self.groups.values() for p in group]
+        self.wm_eval_t = -args.wm_eval_interval - 1
+
+    # The same world-model accuracy check on fresh episodes and fixed-encoder refresh as discrete salemb.
+    observe_new_episodes = SALEMBLearner.observe_new_episodes
+    on_target_interval = SALEMBLearner.on_target_interval
+
+    def auxiliary_updates(self, batch: EpisodeBatch, t_env: int) -> dict[str, torch.Tensor]:
+        """World-model and SALE updates, each with its own optimiser; returns their losses and gradient norms."""
+        args = self.args
+        stats: dict[str, torch.Tensor] = {}
+        if self.world_model is not None and self.train_steps % args.wm_update_interval == 0:
+            wm_loss, wm_stats = self.world_model.loss(batch[: min(args.wm_batch_size, batch.batch_size)])
+            stats.update(wm_stats)
+            stats["grad_norm_wm"] = self.step("wm", args.wm_coef * wm_loss, args.aux_grad_norm_clip)
+        if self.has_agent_sale:
+            sale_loss = agent_sale_loss(self.mac, batch)
+            stats["loss_sale"] = sale_loss.detach()
+            stats["grad_norm_sale"] = self.step("sale", args.sale_coef * sale_loss, args.aux_grad_norm_clip)
+        return stats
+
+    def critic_loss(
+        self, batch: EpisodeBatch, t_env: int, per_weights: torch.Tensor | None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """TD on the real batch plus `imagine_coef` x TD on roll-outs from its first `imagine_batch_size`
+        episodes, once t_env >= `imagine_start`."""
+        args = self.args
+        loss, info = super().critic_loss(batch, t_env, per_weights)
+        if self.imagination is None or args.imagine_coef <= 0 or t_env < args.imagine_start:
+            return loss, info
+        real = batch[: min(args.imagine_batch_size, batch.batch_size)]
+        hidden, target_hidden = actor_states(self.mac, real), actor_states(self.target_mac, real)
+        imagined, t0 = self.imagination.run(real, t_env, hidden)
+        h_init = (hidden_before(hidden, t0, self.mac), hidden_before(target_hidden, t0, self.mac))
+        td_img, _ = self.td_loss(imagined, h_init=h_init)
+        filled = imagined["filled"][:, :-1].float()
+        info.update(
+            loss_td_imagined=td_img.detach(),
+            imagined_return_mean=(imagined["reward"][:, :-1] * filled).sum() / imagined.batch_size,
+            imagined_length_mean=filled.sum() / imagined.batch_size,
+        )
+        return loss + args.imagine_coef * td_img, info
+
+    def to(self, device: str | torch.device) -> SALEMBContinuousLearner:
+        super().to(device)
+        if self.world_model is not None:
+            self.world_model.to(device)
+        return self
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        if self.world_model is not None:
+            state["world_model"] = self.world_model.state_dict()
+        state["wm_eval_t"] = self.wm_eval_t
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        if self.world_model is not None:
+            self.world_model.load_state_dict(state["world_model"])
+        self.wm_eval_t = state.get("wm_eval_t", self.wm_eval_t)

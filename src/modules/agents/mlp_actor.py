@@ -1,0 +1,23 @@
+"""FACMAC's deterministic actor for continuous actions, shared by all agents: a = tanh(MLP(x)) in [-1, 1]^D."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from modules.agents.feedforward_actor import FeedForwardActor
+
+
+class MLPActor(FeedForwardActor):
+    def __init__(self, input_shape: int, args: Any):
+        super().__init__()
+        hidden = args.actor_hidden_dim
+        self.net = nn.Sequential(
+            nn.Linear(input_shape, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, args.n_actions)
+        )
+
+    def actions(self, inputs: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """inputs `[..., input]` (h unused) -> actions `[..., D]` in [-1, 1]."""
+        return torch.tanh(self.net(inputs))
