@@ -13,6 +13,7 @@ from components.action_selectors import GaussianActionSelector
 from components.action_spaces import BoxActions, action_vectors
 from components.episode_buffer import EpisodeBatch
 from components.replay_buffer import ReplayBuffer
+from learners.nonfinite import NonFiniteLossError
 from run import Experiment, build_scheme, prepare_args
 from toy_box_env import ToyBoxEnv
 from utils.errors import ConfigError
@@ -183,7 +184,8 @@ def test_actor_gradient_points_uphill_on_a_known_quadratic_q(toy_box, tmp_path):
             p -= 1e-3 * g
     assert q_tot() > start
     for _ in range(300):
-        learner.step("actor", learner.actor_loss(batch), 10.0)
+        learner.gradients("actor", learner.actor_loss(batch))
+        learner.optimisers["actor"].step()
     with torch.no_grad():
         actions = exp.mac.actions(batch[:, :-1])
     error = ((actions - c) * mask).abs().max()
@@ -220,6 +222,21 @@ def test_target_values_use_the_target_actors_actions(toy_box, tmp_path):
     mask = batch["filled"][:, :-1].float()
     reward = (batch["reward"][:, :-1] * mask).sum() / mask.sum()
     assert abs(float(info["target_mean"]) - float(reward)) < 1e-5
+
+
+@pytest.mark.parametrize("policy", ["stop", "skip_batch"])
+def test_a_nan_reward_leaves_every_network_as_it_was(toy_box, tmp_path, policy):
+    exp = experiment(tmp_path, "salemb", f"nan_policy={policy}")
+    batch = fixed_batch(exp, episodes=2)
+    batch["reward"][3, 1] = float("nan")
+    learner = exp.learner
+    before = [p.detach().clone() for p in learner.params]
+    if policy == "stop":
+        with pytest.raises(NonFiniteLossError, match="is nan at t_env 10000"):
+            learner.train(batch, t_env=10_000, episode_num=1)
+    else:
+        assert learner.train(batch, t_env=10_000, episode_num=1)["skipped"]
+    assert all(torch.equal(a, p) for a, p in zip(before, learner.params)) and learner.train_steps == 0
 
 
 # ----- configs -----

@@ -1,6 +1,8 @@
 """The MaMuJoCo adapter (gymnasium-robotics) and facmac, facmac_vdn and salemb trained on it end to end."""
 
 import json
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +12,8 @@ pytest.importorskip("gymnasium_robotics")
 
 from envs.mamujoco import MaMuJoCoEnv, choose_gl_backend  # noqa: E402
 from utils.errors import ConfigError  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
 
 SHORT = ["env_args.max_episode_steps=30", "start_steps=40", "imagine_start=0", "t_max=90", "test_interval=60",
          "log_interval=60", "runner_log_interval=60", "learner_log_interval=60", "test_nepisode=1", "batch_size=16",
@@ -43,6 +47,19 @@ def test_same_seed_same_episode_and_padded_observations():
     sizes = [9, 9, 8, 9, 9, 8]  # agents see different neighbourhoods: shorter ones are zero-padded
     assert starts[0].shape == (6, 9) and np.all(starts[0][[2, 5], 8] == 0) and np.all(starts[0][[0, 1], 8] != 0)
     assert [int(env._obs_sizes[i]) for i in range(6)] == sizes
+
+
+def test_rng_state_restores_the_next_episodes():
+    first = MaMuJoCoEnv("HalfCheetah", "2x3", seed=2)
+    first.reset()
+    first.step(np.ones((2, 3)))
+    state = first.get_rng_state()
+    first.reset()
+    later = MaMuJoCoEnv("HalfCheetah", "2x3", seed=99)
+    later.set_rng_state(state)
+    later.reset()
+    assert np.array_equal(np.asarray(later.get_obs()), np.asarray(first.get_obs()))
+    assert np.array_equal(later.get_state(), first.get_state())
 
 
 def test_time_limit_bootstraps_but_falling_over_terminates():
@@ -99,3 +116,32 @@ def test_evaluate_renders_a_gif_headless(run_main, tmp_path):
         assert gif.size == (48, 40) and gif.n_frames == 4  # steps 0, 10, 20, 30 of the 30-step test episode
         first = np.asarray(gif.convert("RGB"))
     assert first.std() > 0  # a drawn scene, not a blank image
+
+
+def run_dir_of(results: Path) -> Path:
+    (run_dir,) = [p for p in (results / "sacred").glob("*/*/*") if p.name.isdigit()]
+    return run_dir
+
+
+@pytest.mark.parametrize("alg, extra", [("facmac", []), ("salemb", ["updates_per_env_step=0.25"])])
+def test_resumed_run_reproduces_the_uninterrupted_curve(tmp_path, alg, extra):
+    import main
+    from metrics_diff import compare_metrics, read_metrics
+    from utils.checkpoint import list_checkpoints
+
+    def run(results: Path, t_max: int) -> Path:
+        argv = [f"--config={alg}", "--env-config=mamujoco", "with", *SHORT, *extra, f"t_max={t_max}", "seed=5",
+                "use_cuda=False", "save_model=True", "save_model_interval=60", "save_buffer=True",
+                "runner_log_interval=30", "learner_log_interval=30", f"local_results_path={results}"]
+        main.run_experiment(main.prepare_config(argv))
+        return run_dir_of(results)
+
+    reference = run(tmp_path / "ref", 180)
+    interrupted = run(tmp_path / "cut", 90)
+    step = max(list_checkpoints((interrupted / "model_dir.txt").read_text().strip()))
+    assert 60 <= step < 180
+    main.run_experiment(main.prepare_config(["with", f"resume={interrupted}", "t_max=180"]))
+    ref, got = read_metrics(reference), read_metrics(interrupted)
+    diff = compare_metrics(ref, got)
+    assert diff.curves_match, diff.summary()
+    assert ref["loss_td"]["steps"][-1] > step and ref["loss_actor"]["steps"][-1] > step

@@ -128,6 +128,15 @@ class MaMuJoCoEnv(MultiAgentEnv):
         self._t = 0
         self._record()
 
+    def get_rng_state(self) -> dict[str, Any]:
+        """Whether the first (seeded) reset has happened, and the generator that draws each reset's initial
+        joint positions and velocities (MuJoCo's steps draw nothing): all the randomness between episodes."""
+        return {"seeded": self._seeded, "rng": self._env.single_agent_env.unwrapped.np_random.bit_generator.state}
+
+    def set_rng_state(self, state: dict[str, Any]) -> None:
+        self._seeded = state["seeded"]
+        self._env.single_agent_env.unwrapped.np_random.bit_generator.state = state["rng"]
+
     def step(self, actions: np.ndarray) -> tuple[float, bool, dict[str, Any]]:
         """actions `[n_agents, D]` in the Box bounds -> (shared reward, episode over, info)."""
         actions = np.asarray(actions, dtype=np.float32).reshape(self.n_agents, self.box.max_dim)

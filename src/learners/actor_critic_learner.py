@@ -9,7 +9,8 @@ t = 0..T-2:
           actors, critics and mixer (QLearner's targets, with the target actors' actions for the max);
   actor:  ascend Q_tot(s_t, Q_1(x_1, mu_1(x_1)), ..., Q_n(x_n, mu_n(x_n))): every agent's action gradient
           passes through the mixer (the centralised policy gradient).
-Targets follow the online networks by Polyak averaging every update (`target_update_mode: soft`,
+Every part's gradient is taken from the same parameters and checked (`nan_policy`) before any optimiser
+steps. Targets follow the online networks by Polyak averaging every update (`target_update_mode: soft`,
 `target_update_tau`) or by hard copies every `target_update_interval` episodes. TD3's pieces are options:
 target policy smoothing (`target_noise`, `target_noise_clip`) and delayed actor updates
 (`actor_update_interval`).
@@ -26,6 +27,7 @@ import torch.nn as nn
 from components.action_spaces import continuous_scheme
 from components.episode_buffer import EpisodeBatch
 from learners.q_learner import QLearner, make_optimiser, soft_update
+from learners.salemb_learner import checked_values
 from modules.critics import REGISTRY as critic_REGISTRY
 from utils.rl_utils import build_td_lambda_targets
 
@@ -124,43 +126,46 @@ class ActorCriticLearner(QLearner):
         values = self.mix(self.mixer, qs, batch["state"][:, :-1])
         return -(values * mask).sum() / mask.expand_as(values).sum().clamp(min=1)
 
-    def step(self, name: str, loss: torch.Tensor, clip: float) -> torch.Tensor:
-        """One optimiser step of parameter group `name` on `loss` (gradients reach only that group);
-        returns the gradient norm before clipping."""
+    def gradients(self, name: str, loss: torch.Tensor) -> torch.Tensor:
+        """Gradients of `loss` for parameter group `name` only, clipped to its norm limit (`grad_norm_clip`
+        for the critic and actors, `aux_grad_norm_clip` for the others); returns the norm before clipping."""
         params = self.groups[name]
-        self.optimisers[name].zero_grad(set_to_none=True)
+        for p in params:
+            p.grad = None
         loss.backward(inputs=params)
-        norm = torch.nn.utils.clip_grad_norm_(params, clip)
-        self.optimisers[name].step()
-        return norm
+        clip = self.args.grad_norm_clip if name in ("critic", "actor") else self.args.aux_grad_norm_clip
+        return torch.nn.utils.clip_grad_norm_(params, clip)
 
-    def auxiliary_updates(self, batch: EpisodeBatch, t_env: int) -> dict[str, torch.Tensor]:
-        """Updates of parts other than the critic and actors before them (none here); returns their stats."""
-        return {}
-
-    def critic_loss(
+    def losses(
         self, batch: EpisodeBatch, t_env: int, per_weights: torch.Tensor | None
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """The critic's objective on a real batch (here its TD loss) and diagnostics, `loss_td` among them."""
-        loss, info = self.td_loss(batch, per_weights)
-        info["loss_td"] = loss.detach()
-        return loss, info
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """This update's loss for each optimiser group that steps (the critic; the actors every
+        `actor_update_interval` updates) and its diagnostics."""
+        critic_loss, stats = self.td_loss(batch, per_weights)
+        stats["loss_td"] = critic_loss.detach()
+        losses = {"critic": critic_loss}
+        if self.train_steps % self.args.actor_update_interval == 0:
+            losses["actor"] = self.actor_loss(batch)
+            stats["loss_actor"] = losses["actor"].detach()
+        return losses, stats
 
     def train(self, batch: EpisodeBatch, t_env: int, episode_num: int, per_weights: torch.Tensor | None = None) -> dict[str, Any]:
-        stats = self.auxiliary_updates(batch, t_env)
-        loss, info = self.critic_loss(batch, t_env, per_weights)
-        stats.update(info)
-        stats["grad_norm_critic"] = self.step("critic", loss, self.args.grad_norm_clip)
-        if self.train_steps % self.args.actor_update_interval == 0:
-            actor_loss = self.actor_loss(batch)
-            stats["loss_actor"] = actor_loss.detach()
-            stats["grad_norm_actor"] = self.step("actor", actor_loss, self.args.grad_norm_clip)
+        """One update of every group from the same parameters: all gradients are taken and checked
+        (`nan_policy`) before any optimiser steps."""
+        rew_before = self.rew_ms.state_dict() if self.rew_ms is not None else None
+        losses, stats = self.losses(batch, t_env, per_weights)
+        for name, loss in losses.items():
+            stats[f"grad_norm_{name}"] = self.gradients(name, loss)
+        if not self.update_allowed(checked_values(stats), t_env, rew_before):
+            return {"loss": losses["critic"].detach(), "skipped": True}
+        for name in losses:
+            self.optimisers[name].step()
         self.train_steps += 1
         self._maybe_update_targets(episode_num)
         if t_env - self.log_stats_t >= self.args.learner_log_interval:
             self._log(t_env, stats)
             self.log_stats_t = t_env
-        return {"loss": loss.detach(), "td_errors_abs": info["episode_td_abs"].detach()}
+        return {"loss": losses["critic"].detach(), "td_errors_abs": stats["episode_td_abs"].detach()}
 
     def update_targets(self) -> None:
         super().update_targets()

@@ -5,8 +5,9 @@ The parts are salemb's own: the `sale_actor` agent owns each agent's SALE encode
 vector) and hands the `sale` critic [z_s, z_sa] of the fixed copies, as TD7 does; the VAE world model
 (joint SALE of its latent and the joint action vector in the transition) trains on the real batch; the
 `imagination` runner rolls it forward with the actors choosing the actions (with their exploration
-noise unless `imagine_greedy`). One `train` call on a real batch `[B, T, ...]`:
-  world model (every `wm_update_interval` updates) and SALE prediction, each with its own optimiser;
+noise unless `imagine_greedy`). One `train` call on a real batch `[B, T, ...]` updates, each part with
+its own optimiser and all from the same parameters:
+  world model (every `wm_update_interval` updates) and SALE prediction;
   critic: TD(lambda) on the real batch + `imagine_coef` x TD(lambda) on imagined roll-outs (once
           t_env >= `imagine_start`);
   actors: FACMAC's centralised policy gradient on the real batch (every `actor_update_interval` updates).
@@ -66,41 +67,40 @@ class SALEMBContinuousLearner(ActorCriticLearner):
     observe_new_episodes = SALEMBLearner.observe_new_episodes
     on_target_interval = SALEMBLearner.on_target_interval
 
-    def auxiliary_updates(self, batch: EpisodeBatch, t_env: int) -> dict[str, torch.Tensor]:
-        """World-model and SALE updates, each with its own optimiser; returns their losses and gradient norms."""
+    def losses(
+        self, batch: EpisodeBatch, t_env: int, per_weights: torch.Tensor | None
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """FACMAC's losses, the critic's with `imagine_coef` x TD on roll-outs from the batch's first
+        `imagine_batch_size` episodes (once t_env >= `imagine_start`), plus the world model's (every
+        `wm_update_interval` updates) and the SALE prediction loss, each for its own optimiser."""
         args = self.args
         stats: dict[str, torch.Tensor] = {}
+        losses: dict[str, torch.Tensor] = {}
         if self.world_model is not None and self.train_steps % args.wm_update_interval == 0:
             wm_loss, wm_stats = self.world_model.loss(batch[: min(args.wm_batch_size, batch.batch_size)])
+            losses["wm"] = args.wm_coef * wm_loss
             stats.update(wm_stats)
-            stats["grad_norm_wm"] = self.step("wm", args.wm_coef * wm_loss, args.aux_grad_norm_clip)
         if self.has_agent_sale:
             sale_loss = agent_sale_loss(self.mac, batch)
+            losses["sale"] = args.sale_coef * sale_loss
             stats["loss_sale"] = sale_loss.detach()
-            stats["grad_norm_sale"] = self.step("sale", args.sale_coef * sale_loss, args.aux_grad_norm_clip)
-        return stats
-
-    def critic_loss(
-        self, batch: EpisodeBatch, t_env: int, per_weights: torch.Tensor | None
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """TD on the real batch plus `imagine_coef` x TD on roll-outs from its first `imagine_batch_size`
-        episodes, once t_env >= `imagine_start`."""
-        args = self.args
-        loss, info = super().critic_loss(batch, t_env, per_weights)
-        if self.imagination is None or args.imagine_coef <= 0 or t_env < args.imagine_start:
-            return loss, info
-        real = batch[: min(args.imagine_batch_size, batch.batch_size)]
-        hidden, target_hidden = actor_states(self.mac, real), actor_states(self.target_mac, real)
-        imagined, t0 = self.imagination.run(real, t_env, hidden)
-        h_init = (hidden_before(hidden, t0, self.mac), hidden_before(target_hidden, t0, self.mac))
-        td_img, _ = self.td_loss(imagined, h_init=h_init)
-        filled = imagined["filled"][:, :-1].float()
-        info.update(
-            loss_td_imagined=td_img.detach(),
-            imagined_return_mean=(imagined["reward"][:, :-1] * filled).sum() / imagined.batch_size,
-            imagined_length_mean=filled.sum() / imagined.batch_size,
-        )
-        return loss + args.imagine_coef * td_img, info
+        ac_losses, ac_stats = super().losses(batch, t_env, per_weights)
+        losses.update(ac_losses)
+        stats.update(ac_stats)
+        if self.imagination is not None and args.imagine_coef > 0 and t_env >= args.imagine_start:
+            real = batch[: min(args.imagine_batch_size, batch.batch_size)]
+            hidden, target_hidden = actor_states(self.mac, real), actor_states(self.target_mac, real)
+            imagined, t0 = self.imagination.run(real, t_env, hidden)
+            h_init = (hidden_before(hidden, t0, self.mac), hidden_before(target_hidden, t0, self.mac))
+            td_img, _ = self.td_loss(imagined, h_init=h_init)
+            losses["critic"] = losses["critic"] + args.imagine_coef * td_img
+            filled = imagined["filled"][:, :-1].float()
+            stats.update(
+                loss_td_imagined=td_img.detach(),
+                imagined_return_mean=(imagined["reward"][:, :-1] * filled).sum() / imagined.batch_size,
+                imagined_length_mean=filled.sum() / imagined.batch_size,
+            )
+        return losses, stats
 
     def to(self, device: str | torch.device) -> SALEMBContinuousLearner:
         super().to(device)
