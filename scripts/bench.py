@@ -6,7 +6,8 @@
     python scripts/bench.py --config qmix --env-config lbf --epymarl              # EPyMARL's QMIX settings
 
 Phases (each measured after its own warm-up):
-  env        the env alone through our adapter, uniformly random available actions
+  env        the env alone through our adapter, uniformly random available actions (continuous: uniform
+             in each agent's Box)
   collect    the runner with the controller choosing actions, no learning
   learn      learner updates on batches sampled from the buffer filled by `collect`
   train      the real training loop (collect -> insert -> sample -> learn), tests and saving off
@@ -35,8 +36,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from components.action_spaces import BoxActions, is_continuous  # noqa: E402
 from envs import REGISTRY as env_REGISTRY  # noqa: E402
-from run import Experiment, prepare_args  # noqa: E402
+from run import Experiment, prepare_args, task_name  # noqa: E402
 from utils.config_checks import coerce_and_validate  # noqa: E402
 from utils.config_loader import build_config  # noqa: E402
 from utils.logging import Logger, get_console_logger  # noqa: E402
@@ -68,9 +70,13 @@ def env_steps_per_sec(config: dict[str, Any], steps: int) -> float:
     env = env_REGISTRY[config["env"]](**config["env_args"])
     rng = np.random.default_rng(0)
     env.reset()
-    n_agents = env.get_env_info()["n_agents"]
+    info = env.get_env_info()
+    n_agents = info["n_agents"]
+    box = BoxActions.from_spaces(info["action_spaces"]) if is_continuous(info) else None
 
-    def act() -> list[int]:
+    def act() -> Any:
+        if box is not None:
+            return box.to_env(rng.uniform(-1.0, 1.0, size=box.low.shape))
         return [int(rng.choice(np.flatnonzero(env.get_avail_agent_actions(a)))) for a in range(n_agents)]
 
     for _ in range(min(200, steps)):
@@ -110,7 +116,7 @@ def bench_config(config: dict[str, Any], steps: int, updates: int, profile: bool
     exp = Experiment(args, Logger(console))
     runner = exp.runner
     try:
-        while not exp.buffer.can_sample(args.batch_size):
+        while not exp.can_learn():
             with torch.no_grad():
                 exp.buffer.insert_episode_batch(runner.run(test_mode=False))
             exp.episode += args.batch_size_run
@@ -198,7 +204,7 @@ def main(argv: list[str]) -> int:
         for name in order:
             runs[name].append(bench_config(configs[name], opts.steps, opts.updates, opts.profile))
     figures = [median_of(runs[name]) for name in names]
-    task = configs[names[0]]["env_args"].get("key") or configs[names[0]]["env_args"].get("map_name", "")
+    task = task_name(configs[names[0]]["env_args"])
     header = (f"{opts.env_config} {task} | {opts.steps} steps per phase, {rounds} round(s), median | "
               f"torch threads {torch.get_num_threads()} | overrides: {' '.join(overrides) or '-'}")
     print_table(names, figures, header)

@@ -1,0 +1,136 @@
+"""Multi-Agent MuJoCo check: facmac, facmac_vdn and salemb trained on one task (HalfCheetah 2x3 by default)
+for a number of env steps and seeds, their test returns printed next to a uniformly random policy's.
+
+    python scripts/mamujoco_check.py --t-max 100000 --seeds 1 2        # the full check (hours on a CPU)
+    python scripts/mamujoco_check.py --t-max 2000 --seeds 1 with start_steps=500 env_args.max_episode_steps=200
+    python scripts/mamujoco_check.py --out results/mamujoco_check --table-only   # re-print from the folders
+
+Each run is its own process (its console output in <out>/logs/); every figure is read back from the sacred
+run folders under <out>. Per run: final and best test return, AUC, steps/s (the run's last logged rate)
+and wall-clock per 10k env steps; per algorithm the mean, and a verdict against the random policy: a run
+beats it when its final test return is above the random mean by more than 3 random-episode standard
+deviations. `with k=v ...` overrides go to every run and to the random policy's env.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lbf_runs import collect, mean, print_table
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from components.action_spaces import BoxActions  # noqa: E402
+from envs import REGISTRY as env_REGISTRY  # noqa: E402
+from main import prepare_config  # noqa: E402
+
+ALGS = ["facmac", "facmac_vdn", "salemb"]
+
+
+def task_overrides(opts: argparse.Namespace, extra: list[str]) -> list[str]:
+    return [f"env_args.scenario={opts.scenario}", f"env_args.agent_conf={opts.agent_conf}", *extra]
+
+
+def run_one(alg: str, seed: int, opts: argparse.Namespace, extra: list[str]) -> tuple[float, int]:
+    """Train `alg` for `opts.t_max` env steps with 20 test points; returns (wall seconds, exit code)."""
+    out = Path(opts.out)
+    log = out / "logs" / f"{alg}_{opts.scenario}-{opts.agent_conf}_seed{seed}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    interval = max(1000, opts.t_max // 20)
+    cmd = [
+        sys.executable, str(ROOT / "src" / "main.py"), f"--config={alg}", "--env-config=mamujoco", "with",
+        f"t_max={opts.t_max}", f"seed={seed}", f"local_results_path={out}", f"test_interval={interval}",
+        f"log_interval={interval}", f"runner_log_interval={interval}", f"learner_log_interval={interval}",
+        f"test_nepisode={opts.test_episodes}", "use_cuda=False", "save_model=False", *task_overrides(opts, extra),
+    ]
+    start = time.time()
+    with open(log, "w") as f:
+        code = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT)
+    return time.time() - start, code
+
+
+def random_policy(opts: argparse.Namespace, extra: list[str]) -> tuple[float, float, float]:
+    """Mean and std of the returns of `opts.random_episodes` episodes with uniformly random actions in
+    each agent's Box (the task's env_args, seed 0), and the env's steps/s meanwhile."""
+    config = prepare_config(["--config=facmac", "--env-config=mamujoco", "with", "seed=0", *task_overrides(opts, extra)])
+    env = env_REGISTRY[config["env"]](**config["env_args"])
+    box = BoxActions.from_spaces(env.get_env_info()["action_spaces"])
+    rng = np.random.default_rng(0)
+    returns, steps, start = [], 0, time.perf_counter()
+    for _ in range(opts.random_episodes):
+        env.reset()
+        total, done = 0.0, False
+        while not done:
+            reward, done, _ = env.step(box.to_env(rng.uniform(-1.0, 1.0, size=box.low.shape)))
+            total += reward
+            steps += 1
+        returns.append(total)
+    rate = steps / (time.perf_counter() - start)
+    env.close()
+    return float(np.mean(returns)), float(np.std(returns)), rate
+
+
+def verdicts(rows: dict[tuple[str, str], list[dict[str, Any]]], random_mean: float, random_std: float) -> None:
+    threshold = random_mean + 3 * random_std
+    print(f"\nrandom policy: {random_mean:.1f} +- {random_std:.1f} per episode; a run beats it above {threshold:.1f}")
+    finals: dict[str, float] = {}
+    for (alg, _), runs in sorted(rows.items()):
+        beaten = sum(r["final"] > threshold for r in runs)
+        finals[alg] = mean([r["final"] for r in runs])
+        print(f"  {alg:<11} mean final {finals[alg]:>9.1f}  beats random in {beaten}/{len(runs)} seeds")
+    if "salemb" in finals and "facmac" in finals:
+        print(f"  salemb - facmac (mean final): {finals['salemb'] - finals['facmac']:+.1f}")
+
+
+def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    extra: list[str] = []
+    if "with" in argv:
+        i = argv.index("with")
+        argv, extra = argv[:i], argv[i + 1:]
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--t-max", type=int, default=100_000, help="env steps per run")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--algs", nargs="+", default=ALGS)
+    parser.add_argument("--scenario", default="HalfCheetah")
+    parser.add_argument("--agent-conf", default="2x3")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at a time (each is one process)")
+    parser.add_argument("--test-episodes", type=int, default=10, help="test episodes per evaluation")
+    parser.add_argument("--random-episodes", type=int, default=10, help="episodes of the random policy")
+    parser.add_argument("--out", default="results/mamujoco_check", help="results folder")
+    parser.add_argument("--table-only", action="store_true", help="only print the table of the runs under --out")
+    return parser.parse_args(argv), extra
+
+
+def main(argv: list[str]) -> int:
+    opts, extra = parse(argv)
+    if not opts.table_only:
+        jobs = [(alg, seed) for alg in opts.algs for seed in opts.seeds]
+        with ThreadPoolExecutor(max_workers=opts.jobs) as pool:
+            futures = [(job, pool.submit(run_one, *job, opts, extra)) for job in jobs]
+            for done, ((alg, seed), future) in enumerate(futures, 1):
+                wall, code = future.result()
+                status = "ok" if code == 0 else f"FAILED (exit {code}, see {opts.out}/logs)"
+                print(f"[{done}/{len(jobs)}] {alg} seed {seed}: {wall / 60:.1f} min {status}", flush=True)
+    rows = collect(Path(opts.out))
+    if not rows:
+        print(f"no completed runs under {opts.out}", file=sys.stderr)
+        return 1
+    print()
+    print_table(rows)
+    random_mean, random_std, env_rate = random_policy(opts, extra)
+    verdicts(rows, random_mean, random_std)
+    print(f"env alone (random actions): {env_rate:.0f} steps/s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
