@@ -89,11 +89,13 @@ def sacred_metrics(root: Path, alg: str) -> dict:
     return json.loads((runs[0] / "metrics.json").read_text())
 
 
-@pytest.mark.parametrize("alg, extra_metrics", [
-    ("facmac", []), ("facmac_vdn", []), ("salemb", ["loss_sale", "wm_loss", "loss_td_imagined", "imagined_return_mean"]),
+@pytest.mark.parametrize("alg, overrides, extra_metrics", [
+    ("facmac", [], []),
+    ("facmac_vdn", ["runner=parallel", "batch_size_run=2"], []),
+    ("salemb", [], ["loss_sale", "wm_loss", "loss_td_imagined", "imagined_return_mean"]),
 ])
-def test_training_on_halfcheetah_2x3(run_main, tmp_path, alg, extra_metrics):
-    config, stats = run_main(alg, "mamujoco", *SHORT)
+def test_training_on_halfcheetah_2x3(run_main, tmp_path, alg, overrides, extra_metrics):
+    config, stats = run_main(alg, "mamujoco", *SHORT, *overrides)
     metrics = sacred_metrics(tmp_path, alg)
     for key in ["loss_td", "loss_actor", "q_taken_mean", "return_mean", "test_return_mean", *extra_metrics]:
         assert key in metrics and np.all(np.isfinite(metrics[key]["values"])), key
