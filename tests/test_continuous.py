@@ -251,7 +251,7 @@ def test_discrete_algs_on_a_continuous_env_point_to_their_actor_critic_form(alg,
 def test_continuous_config_mistakes_are_clear_errors():
     with pytest.raises(ConfigError, match="learner 'facmac_learner' needs continuous"):
         main.prepare_config(["--config=facmac", "--env-config=lbf"])
-    with pytest.raises(ConfigError, match="action_selector='epsilon_greedy' does not act .* continuous actions; valid: gaussian"):
+    with pytest.raises(ConfigError, match="action_selector='epsilon_greedy' cannot act in env 'mamujoco', whose actions are continuous; valid: gaussian"):
         main.prepare_config(["--config=facmac", "--env-config=mamujoco", "with", "action_selector=epsilon_greedy"])
     with pytest.raises(ConfigError, match="render=True .* evaluate=True"):
         main.prepare_config(["--config=facmac", "--env-config=mamujoco", "with", "render=True"])

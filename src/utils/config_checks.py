@@ -179,7 +179,7 @@ def check_action_space(config: dict[str, Any]) -> None:
     for key, continuous_choices in (("mac", continuous_macs), ("action_selector", continuous_selectors)):
         if (config[key] in continuous_choices) != continuous:
             kind, valid = ("continuous", continuous_choices) if continuous else ("discrete", set(registry_choices()[key]) - continuous_choices)
-            raise ConfigError(f"{key}='{config[key]}' does not act with env '{env}''s {kind} actions; valid: {', '.join(sorted(valid))}")
+            raise ConfigError(f"{key}='{config[key]}' cannot act in env '{env}', whose actions are {kind}; valid: {', '.join(sorted(valid))}")
 
 
 def coerce_and_validate(config: dict[str, Any]) -> dict[str, Any]:
