@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,9 +37,10 @@ class FailingToy(ToyEnv):
     def _should_fail(self) -> bool:
         if self.once_file is None:
             return True
-        if os.path.exists(self.once_file):
+        try:  # atomic: when two workers reach the failing step together, exactly one creates the file
+            os.close(os.open(self.once_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
             return False
-        Path(self.once_file).touch()
         return True
 
 
