@@ -6,6 +6,7 @@ folders (<out>/sacred/<task>/<alg>/<id>/), so a table can be re-printed from an 
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import subprocess
@@ -19,6 +20,20 @@ from results_io import COMPLETED, iter_runs
 from results_stats import area_under_curve
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def grid_parser(doc: str, algs: list[str], tasks: list[str], out: str) -> argparse.ArgumentParser:
+    """The options both LBF scripts take: algorithms, tasks, seeds, jobs, output folder, report-only, and
+    extra `key=value` overrides for every run."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--algs", nargs="+", default=algs)
+    parser.add_argument("--tasks", nargs="+", default=tasks)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / out)
+    parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("extra", nargs="*", help="extra `key=value` overrides for every run")
+    return parser
 
 
 def run_one(alg: str, task: str, seed: int, t_max: int, out: Path, extra: list[str]) -> tuple[float, int]:

@@ -10,26 +10,17 @@ per seed the final, best and average (AUC) test return, steps/s and wall-clock s
 
 from __future__ import annotations
 
-import argparse
 import os
-from pathlib import Path
 
-from lbf_runs import ROOT, collect, print_table, run_grid
+from lbf_runs import collect, grid_parser, print_table, run_grid
 
 TASKS = {"Foraging-5x5-2p-1f-v3": 50_000, "Foraging-8x8-2p-3f-v3": 400_000}
 GOALS = {("qmix", "Foraging-5x5-2p-1f-v3"): 0.95, ("qmix", "Foraging-8x8-2p-3f-v3"): 0.8}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--algs", nargs="+", default=["qmix", "vdn", "iql"])
-    parser.add_argument("--tasks", nargs="+", default=list(TASKS))
-    parser.add_argument("--seeds", type=int, default=3)
+    parser = grid_parser(__doc__, ["qmix", "vdn", "iql"], list(TASKS), "learning_check")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every task's env-step budget")
-    parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=ROOT / "results" / "learning_check")
-    parser.add_argument("--report-only", action="store_true")
-    parser.add_argument("extra", nargs="*", help="extra `key=value` overrides for every run")
     args = parser.parse_args()
     if not args.report_only:
         jobs = [(a, t, s, int(TASKS.get(t, 100_000) * args.scale)) for t in args.tasks for a in args.algs

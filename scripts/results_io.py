@@ -17,6 +17,12 @@ from typing import Any
 
 import numpy as np
 
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT / "src") not in sys.path:
+    sys.path.insert(0, str(ROOT / "src"))
+
+from utils.task_names import task_name  # noqa: E402
+
 COMPLETED = "COMPLETED"
 
 
@@ -41,18 +47,6 @@ class RunRecord:
     @property
     def seed(self) -> int | None:
         return self.config.get("seed")
-
-
-def task_name(env_args: dict[str, Any]) -> str:
-    """The task a run trained on, named as src/run.py names its sacred folder: the SMAC map, the LBF key,
-    or the MaMuJoCo scenario with its agent partition."""
-    for key in ("map_name", "key", "scenario"):
-        if env_args.get(key):
-            name = str(env_args[key])
-            if key == "scenario" and env_args.get("agent_conf"):
-                name += f"-{env_args['agent_conf']}"
-            return name
-    return "default"
 
 
 def _read_json(path: Path) -> Any:

@@ -12,11 +12,9 @@ Extra `key=value` arguments go to every run.
 
 from __future__ import annotations
 
-import argparse
 import os
-from pathlib import Path
 
-from lbf_runs import ROOT, collect, mean, print_table, run_grid
+from lbf_runs import collect, grid_parser, mean, print_table, run_grid
 
 TASKS = ["Foraging-8x8-2p-3f-v3", "Foraging-10x10-3p-3f-v3", "Foraging-8x8-2p-2f-coop-v3"]
 ALGS = ["salemb", "qmix", "vdn"]
@@ -33,15 +31,8 @@ def verdicts(rows: dict[tuple[str, str], list[dict]]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--algs", nargs="+", default=ALGS)
-    parser.add_argument("--tasks", nargs="+", default=TASKS)
-    parser.add_argument("--seeds", type=int, default=3)
+    parser = grid_parser(__doc__, ALGS, TASKS, "salemb_comparison")
     parser.add_argument("--t-max", type=int, default=200_000)
-    parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=ROOT / "results" / "salemb_comparison")
-    parser.add_argument("--report-only", action="store_true")
-    parser.add_argument("extra", nargs="*", help="extra `key=value` overrides for every run")
     args = parser.parse_args()
     if not args.report_only:
         jobs = [(a, t, s, args.t_max) for t in args.tasks for s in range(1, args.seeds + 1) for a in args.algs]

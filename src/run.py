@@ -27,6 +27,7 @@ from utils.logging import Logger
 from utils.render import save_gif
 from utils.resume import record_model_dir
 from utils.seeding import rng_state, set_rng_state, set_seed
+from utils.task_names import task_name
 from utils.timing import format_duration
 
 
@@ -95,16 +96,6 @@ def prepare_args(config: dict[str, Any], console: Any, results_dir: str, unique_
     args.results_dir = results_dir
     args.sacred_run_dir = ""
     return args
-
-
-def task_name(env_args: dict[str, Any]) -> str:
-    for key in ("map_name", "key", "scenario"):
-        if env_args.get(key):
-            name = str(env_args[key])
-            if key == "scenario" and env_args.get("agent_conf"):
-                name += f"-{env_args['agent_conf']}"
-            return name
-    return "default"
 
 
 def build_scheme(env_info: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int], dict[str, Any]]:
