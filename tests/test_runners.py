@@ -1,5 +1,6 @@
 import functools
-from types import SimpleNamespace
+import sys
+from types import ModuleType, SimpleNamespace
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ import torch
 from controllers import REGISTRY as mac_REGISTRY
 from run import build_scheme
 from runners import REGISTRY as runner_REGISTRY
-from runners.env_group import EnvWorkerError, SubprocEnvs
+from runners.env_group import EnvWorkerError, SubprocEnvs, default_start_method
 from toy_env import ToyEnv
 from utils.logging import Logger, get_console_logger
 
@@ -112,3 +113,27 @@ def test_worker_that_dies_is_reported_not_hung():
             envs.step([0, 1], np.zeros((2, 2), dtype=np.int64))
     finally:
         envs.close()
+
+
+def test_workers_are_spawned_not_forked_once_jax_is_loaded(monkeypatch):
+    monkeypatch.delitem(sys.modules, "jax", raising=False)
+    assert default_start_method() == "fork"
+    monkeypatch.setitem(sys.modules, "jax", ModuleType("jax"))
+    assert default_start_method() == "spawn"
+
+
+def test_spawned_workers_step_like_forked_ones():
+    replies = []
+    for method in ("fork", "spawn"):
+        envs = SubprocEnvs(functools.partial(_toy), 2, start_method=method)
+        try:
+            first = envs.reset()
+            step = envs.step([0, 1], np.ones((2, 2), dtype=np.int64))
+        finally:
+            envs.close()
+        assert envs.ctx.get_start_method() == method
+        replies.append((first, step))
+    (first_fork, step_fork), (first_spawn, step_spawn) = replies
+    for a, b in zip(first_fork + step_fork, first_spawn + step_spawn):
+        np.testing.assert_array_equal(a["obs"], b["obs"])
+        np.testing.assert_array_equal(a["state"], b["state"])

@@ -16,6 +16,7 @@ import multiprocessing as mp
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import traceback
 from collections.abc import Callable
@@ -164,14 +165,22 @@ def describe_exit(code: int | None) -> str:
     return f"exit code {code}"
 
 
+def default_start_method() -> str:
+    """`fork` (fast), unless JAX is loaded in this process: JAX runs its own threads, and a process forked
+    while one of them holds a lock hangs at its first JAX call (seen with smax after the parent had stepped
+    an env), so the workers are then started with `spawn`."""
+    return "spawn" if "jax" in sys.modules else "fork"
+
+
 class SubprocEnvs:
-    """One env per worker process (forked), seeds `seed + index`. A worker that raises, dies or does not
+    """One env per worker process, seeds `seed + index`. A worker that raises, dies or does not
     answer within `timeout` seconds ends the current call with `EnvWorkerError` naming the env index and
     carrying the worker's traceback (its Python stack, for a segfault); the other workers' replies to
-    that call are read first, so they stay in step for the next call."""
+    that call are read first, so they stay in step for the next call. `start_method`: multiprocessing's,
+    `default_start_method()` when None."""
 
-    def __init__(self, env_fn: EnvFactory, n: int, start_method: str = "fork", timeout: float | None = None):
-        self.ctx = mp.get_context(start_method)
+    def __init__(self, env_fn: EnvFactory, n: int, start_method: str | None = None, timeout: float | None = None):
+        self.ctx = mp.get_context(start_method or default_start_method())
         self.env_fn = env_fn
         self.timeout = timeout
         self.fault_dir = tempfile.mkdtemp(prefix="env_workers_")
