@@ -139,6 +139,19 @@ def test_q_for_all_actions_equals_each_action_separately(detach):
         assert torch.allclose(q[:, u], expected, atol=1e-5)
 
 
+def test_q_skip_adds_the_rnn_agents_linear_head_on_h():
+    torch.manual_seed(0)
+    agent = REGISTRY["sale_rnn"](7, agent_args(sale_q_skip=True))
+    plain = REGISTRY["sale_rnn"](7, agent_args())
+    plain.load_state_dict({k: v for k, v in agent.state_dict().items() if not k.startswith("skip.")})
+    x, h0 = torch.randn(4, 7), torch.randn(4, 16)
+    q, h = agent(x, h0)
+    q_plain, h_plain = plain(x, h0)
+    assert torch.equal(h, h_plain)
+    assert torch.allclose(q, q_plain + agent.skip(h), atol=1e-6)
+    assert {id(p) for p in agent.skip.parameters()} <= {id(p) for p in agent.q_parameters()}
+
+
 def test_sale_rnn_deepcopy_and_state_dict_roundtrip():
     torch.manual_seed(0)
     agent = REGISTRY["sale_rnn"](7, agent_args())

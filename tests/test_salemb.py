@@ -1,5 +1,6 @@
 """The imagination runner, the salemb learner and salemb's configs end to end."""
 
+import math
 import os
 from types import SimpleNamespace
 
@@ -35,7 +36,7 @@ class ScriptedWorldModel:
     def imagine_step(self, d, z, actions_onehot):
         return d + 1, z
 
-    def decode(self, d, z):
+    def decode(self, d, z, prev_obs=None, prev_state=None):
         n = d.shape[0]
         logits = torch.full((n, 2, 3), -1.0)
         logits[:, :, 2] = 1.0
@@ -167,6 +168,12 @@ def test_salemb_unified_loss_and_parallel_runner(run_main, toy_env_registered):
     assert "grad_norm_all" in stats and "loss_td_imagined" in stats
 
 
+def test_salemb_with_residual_decoding_trains_imagination_and_foresight(run_main):
+    _, stats = run_main("salemb", "lbf", "wm_residual_decoding=True", "mixer_foresight=True", "imagine_start=0", "wm_eval_interval=100")
+    for key in ("loss_td_imagined", "wm_recon_obs", "wm_eval_obs_mse", "wm_eval_obs_mse_copy_last"):
+        assert math.isfinite(stats[key]), key
+
+
 def test_salemb_checkpoint_round_trip(run_main, tmp_path):
     config, _ = run_main("salemb", "lbf", "save_model=True", "imagine_start=0")
     (token,) = os.listdir(tmp_path / "models")
@@ -229,3 +236,15 @@ def test_imagined_rewards_are_standardised_without_updating_the_statistics():
     assert float(learner.rew_ms.count) == count and torch.equal(learner.rew_ms.mean, mean)
     learner.td_loss(real)
     assert float(learner.rew_ms.count) > count
+
+
+@pytest.mark.parametrize("model_beats_copy_last", [False, True])
+def test_imagine_gate_follows_the_world_model_check(run_main, monkeypatch, model_beats_copy_last):
+    from modules.world_models.vae_world_model import VAEWorldModel
+
+    obs_mse = 0.01 if model_beats_copy_last else 0.5
+    errors = {"obs_mse": obs_mse, "obs_mse_copy_last": 0.1, "reward_mse": 0.0, "reward_mse_copy_last": 0.0}
+    monkeypatch.setattr(VAEWorldModel, "rollout_error", lambda self, batch, horizon: errors)
+    _, stats = run_main("salemb", "lbf", "imagine_gate=True", "imagine_start=0", "wm_eval_interval=1")
+    assert stats["imagine_gate_open"] == float(model_beats_copy_last)
+    assert ("loss_td_imagined" in stats) == model_beats_copy_last

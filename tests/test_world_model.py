@@ -179,11 +179,37 @@ def test_without_sale(small_batch: EpisodeBatch) -> None:
     assert math.isfinite(model.rollout_error(small_batch, 3)["obs_mse"])
 
 
-def test_fits_a_small_deterministic_env() -> None:
+def test_residual_decoding_adds_the_previous_step(small_batch: EpisodeBatch) -> None:
+    torch.manual_seed(0)
+    model = make_model(wm_residual_decoding=True)
+    d, z = torch.randn(4, SMALL["wm_deter_dim"]), torch.randn(4, SMALL["wm_latent_dim"])
+    prev_obs, prev_state = torch.randn(4, N_AGENTS, OBS_DIM), torch.randn(4, STATE_DIM)
+    with pytest.raises(ValueError, match="decode needs the previous step's prev_obs and prev_state"):
+        model.decode(d, z)
+    plain = make_model()
+    plain.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        out, base = model.decode(d, z, prev_obs, prev_state), plain.decode(d, z)
+    assert torch.allclose(out["obs"], base["obs"] + prev_obs) and torch.allclose(out["state"], base["state"] + prev_state)
+    assert torch.equal(out["avail_logits"], base["avail_logits"])
+
+    # heads that predict no change make the open-loop prediction the copy-last baseline exactly
+    for head in (model.obs_head, model.state_head):
+        last = head[-1]
+        last.weight.data.zero_()
+        last.bias.data.zero_()
+    errors = model.rollout_error(small_batch, horizon=3)
+    assert errors["obs_mse"] == pytest.approx(errors["obs_mse_copy_last"], rel=1e-6)
+    loss, stats = model.loss(small_batch)
+    assert torch.isfinite(loss)
+
+
+@pytest.mark.parametrize("residual", [False, True])
+def test_fits_a_small_deterministic_env(residual: bool) -> None:
     torch.manual_seed(0)
     train = line_episodes(64, seed=0)
     held_out = line_episodes(64, seed=1)
-    model = make_model()
+    model = make_model(wm_residual_decoding=residual)
     optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
     first_loss = model.loss(train)[0].item()
     for _ in range(200):

@@ -38,6 +38,7 @@ def foresight_rollout(
     h = h_before.view(B, A, T, -1).transpose(1, 2)[starts].reshape(N * A, -1)
     x = inputs[starts].reshape(N * A, -1)
     avail = batch["avail_actions"][starts]  # [N, A, n_actions]
+    obs, state = batch["obs"][starts].float(), batch["state"][starts].float()
 
     states = [torch.cat([d, z], dim=-1)]
     for k in range(horizon):
@@ -47,8 +48,9 @@ def foresight_rollout(
         d, z = world_model.imagine_step(d, z, actions)
         states.append(torch.cat([d, z], dim=-1))
         if k + 1 < horizon:
-            decoded = world_model.decode(d, z)
+            decoded = world_model.decode(d, z, obs, state)
+            obs, state = decoded["obs"], decoded["state"]
             logits = decoded["avail_logits"]
             avail = ensure_one_available((logits > 0).int(), logits)
-            x = mac.agent_inputs(decoded["obs"], actions).reshape(N * A, -1)
+            x = mac.agent_inputs(obs, actions).reshape(N * A, -1)
     return torch.stack(states, dim=1)

@@ -62,6 +62,7 @@ class SALEMBContinuousLearner(ActorCriticLearner):
             self.optimisers["wm"] = make_optimiser(self.groups["wm"], args, lr=args.wm_lr)
         self.params = [p for group in self.groups.values() for p in group]
         self.wm_eval_t = -args.wm_eval_interval - 1
+        self.wm_trusted = not args.imagine_gate
 
     # The same world-model accuracy check on fresh episodes and fixed-encoder refresh as discrete salemb.
     observe_new_episodes = SALEMBLearner.observe_new_episodes
@@ -87,7 +88,7 @@ class SALEMBContinuousLearner(ActorCriticLearner):
         ac_losses, ac_stats = super().losses(batch, t_env, per_weights)
         losses.update(ac_losses)
         stats.update(ac_stats)
-        if self.imagination is not None and args.imagine_coef > 0 and t_env >= args.imagine_start:
+        if self.imagination is not None and args.imagine_coef > 0 and t_env >= args.imagine_start and self.wm_trusted:
             real = batch[: min(args.imagine_batch_size, batch.batch_size)]
             hidden, target_hidden = actor_states(self.mac, real), actor_states(self.target_mac, real)
             imagined, t0 = self.imagination.run(real, t_env, hidden)
@@ -113,6 +114,7 @@ class SALEMBContinuousLearner(ActorCriticLearner):
         if self.world_model is not None:
             state["world_model"] = self.world_model.state_dict()
         state["wm_eval_t"] = self.wm_eval_t
+        state["wm_trusted"] = self.wm_trusted
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -120,3 +122,4 @@ class SALEMBContinuousLearner(ActorCriticLearner):
         if self.world_model is not None:
             self.world_model.load_state_dict(state["world_model"])
         self.wm_eval_t = state.get("wm_eval_t", self.wm_eval_t)
+        self.wm_trusted = state.get("wm_trusted", self.wm_trusted)

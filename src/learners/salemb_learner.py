@@ -4,7 +4,8 @@ One `train` call = one update of every part on a batch of real episodes `[batch,
   world model (reconstruction + reward + termination + avail + KL-balanced prior + latent SALE),
   the agents' SALE prediction loss (if the agent has SALE encoders),
   TD(lambda) on the real batch, plus `imagine_coef` x TD(lambda) on an imagined batch from the
-  `imagination` runner once t_env >= `imagine_start`.
+  `imagination` runner once t_env >= `imagine_start` (with `imagine_gate`, only while the latest
+  world-model check on fresh episodes beats the copy-last-observation baseline).
 `unified_loss: True` sums everything and takes one optimiser step (the paper's single objective);
 `False` (TD7-style, decoupled) gives the Q-networks, the SALE encoders and the world model their own
 optimisers, learning rates and gradient clipping.
@@ -70,6 +71,7 @@ class SALEMBLearner(QLearner):
             self.foresight = ForesightEncoder(self.world_model.deter_dim, self.world_model.latent_dim, args.foresight_dim)
         self._build_optimisers()
         self.wm_eval_t = -args.wm_eval_interval - 1
+        self.wm_trusted = not args.imagine_gate
 
     def _build_mixer(self) -> nn.Module:
         """With `mixer_foresight`, QMIX conditioned on [state, foresight]. QLearner.__init__ calls this
@@ -136,7 +138,7 @@ class SALEMBLearner(QLearner):
         td_loss, info = self.td_loss(batch, per_weights)
         loss = loss + td_loss
         stats.update(loss_td=td_loss, **info)
-        if self.imagination is not None and args.imagine_coef > 0 and t_env >= args.imagine_start:
+        if self.imagination is not None and args.imagine_coef > 0 and t_env >= args.imagine_start and self.wm_trusted:
             n = min(args.imagine_batch_size, batch.batch_size)
             rows = n * self.mac.n_agents
             imagined, t0 = self.imagination.run(batch[:n], t_env, info["hidden"][:rows])
@@ -182,6 +184,9 @@ class SALEMBLearner(QLearner):
         errors = self.world_model.rollout_error(batch.to(self.args.device), self.args.imagine_horizon)
         for key, value in errors.items():
             self.logger.log_stat(f"wm_eval_{key}", float(value), t_env)
+        if self.args.imagine_gate:
+            self.wm_trusted = errors["obs_mse"] < errors["obs_mse_copy_last"]
+            self.logger.log_stat("imagine_gate_open", float(self.wm_trusted), t_env)
 
     def to(self, device: str | torch.device) -> SALEMBLearner:
         super().to(device)
@@ -199,6 +204,7 @@ class SALEMBLearner(QLearner):
         if self.foresight is not None:
             state["foresight"] = self.foresight.state_dict()
         state["wm_eval_t"] = self.wm_eval_t
+        state["wm_trusted"] = self.wm_trusted
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -212,4 +218,5 @@ class SALEMBLearner(QLearner):
         if self.foresight is not None:
             self.foresight.load_state_dict(state["foresight"])
         self.wm_eval_t = state.get("wm_eval_t", self.wm_eval_t)
+        self.wm_trusted = state.get("wm_trusted", self.wm_trusted)
 

@@ -85,7 +85,7 @@ class ImaginationRunner:
             data["reward"][:, j] = trans["reward"] * alive.unsqueeze(-1)
             data["terminated"][:, j] = terminated.unsqueeze(-1).to(torch.uint8)
             d, z = self.world_model.imagine_step(d, z, onehot)
-            decoded = self.world_model.decode(d, z)
+            decoded = self.world_model.decode(d, z, data["obs"][:, j], data["state"][:, j])
             data["obs"][:, j + 1] = decoded["obs"]
             data["state"][:, j + 1] = decoded["state"]
             if self.continuous:

@@ -2,7 +2,9 @@
 
 Per agent (shared weights, decentralised: everything depends only on the agent's own input x):
   h = GRU(relu(fc(x)), h'),  z_s = f(x),  z_sa(u) = g(z_s, onehot(u)) for every action u,
-  e = [AvgL1Norm(W h), z_s],  Q(u) = base(e)[u] + <A e, z_sa(u)>.
+  e = [AvgL1Norm(W h), z_s],  Q(u) = base(e)[u] + <A e, z_sa(u)>  (+ fc2(h)[u] with `sale_q_skip`).
+With `sale_q_skip` the rnn agent's own linear Q head on h is kept and the SALE terms are added to it, so
+the Q path of a plain QMIX agent is not routed through the normalised embedding.
 The head reads z_sa(u) through a bilinear term (the agent's history and state embedding against each
 action's embedding) rather than a per-action MLP: with discrete actions every action is evaluated at
 every step, and a per-action MLP made the agent ~9x slower than QMIX's for the same batch.
@@ -43,6 +45,7 @@ class SALERNNAgent(nn.Module):
         self.head_hidden = nn.Linear(2 * embed_dim, self.hidden_dim)
         self.head_base = nn.Linear(self.hidden_dim, self.n_actions)
         self.head_query = nn.Linear(2 * embed_dim, embed_dim)
+        self.skip = nn.Linear(self.hidden_dim, self.n_actions) if getattr(args, "sale_q_skip", False) else None
 
     def init_hidden(self) -> torch.Tensor:
         return self.fc1.weight.new_zeros(1, self.hidden_dim)
@@ -77,8 +80,8 @@ class SALERNNAgent(nn.Module):
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.detach):
             z_s = sale.encode_state(inputs)
         e = torch.cat([avg_l1_norm(self.h_embed(h)), z_s], dim=-1)
-        base = self.head_base(self.head_act(self.head_hidden(e)))
-        return base + sale.g.dot_all_actions(z_s, self.head_query(e))
+        q = self.head_base(self.head_act(self.head_hidden(e))) + sale.g.dot_all_actions(z_s, self.head_query(e))
+        return q if self.skip is None else q + self.skip(h)
 
     def sale_loss(self, inputs_seq: torch.Tensor, actions_onehot: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """SALE prediction loss of the current encoders on each agent's own consecutive inputs.

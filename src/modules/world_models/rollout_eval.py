@@ -31,7 +31,7 @@ def _mean(total: torch.Tensor, count: torch.Tensor) -> float:
 def rollout_error(model: Any, batch: Any, horizon: int) -> dict[str, float]:
     """Returns obs_mse, reward_mse, obs_mse_copy_last, reward_mse_copy_last (NaN when nothing is valid).
 
-    `model` provides observe(batch), imagine_step(d, z, actions_onehot), decode(d, z) and
+    `model` provides observe(batch), imagine_step(d, z, actions_onehot), decode(d, z, prev_obs, prev_state) and
     decode_transition(d, z, actions_onehot), as `VAEWorldModel` does.
     """
     d, z = model.observe(batch, sample=False)
@@ -49,6 +49,8 @@ def rollout_error(model: Any, batch: Any, horizon: int) -> dict[str, float]:
 
     d_n = d.reshape(bs * seq_len, -1)
     z_n = z.reshape(bs * seq_len, -1)
+    prev_obs = obs.reshape(bs * seq_len, *obs.shape[2:])
+    prev_state = batch["state"].float().reshape(bs * seq_len, -1)
     alive = torch.ones_like(trans_p[:, :seq_len])
     sums = {k: obs.new_zeros(()) for k in ("obs", "obs_copy", "reward", "reward_copy")}
     obs_count = obs.new_zeros(())
@@ -57,7 +59,9 @@ def rollout_error(model: Any, batch: Any, horizon: int) -> dict[str, float]:
         alive = alive & trans_p[:, k - 1 : k - 1 + seq_len]
         step_actions = actions_p[:, k - 1 : k - 1 + seq_len].reshape(bs * seq_len, *actions.shape[2:])
         d_n, z_n = model.imagine_step(d_n, z_n, step_actions)
-        pred_obs = model.decode(d_n, z_n)["obs"].view(bs, seq_len, *obs.shape[2:])
+        decoded = model.decode(d_n, z_n, prev_obs, prev_state)
+        prev_obs, prev_state = decoded["obs"], decoded["state"]
+        pred_obs = prev_obs.view(bs, seq_len, *obs.shape[2:])
         target_obs = obs_p[:, k : k + seq_len]
         sums["obs"] += ((pred_obs - target_obs).pow(2).mean(dim=(-2, -1)) * alive).sum()
         sums["obs_copy"] += ((obs - target_obs).pow(2).mean(dim=(-2, -1)) * alive).sum()

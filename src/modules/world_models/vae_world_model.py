@@ -6,7 +6,10 @@ vectors, or the continuous action vectors, A their size):
     d_t     = GRUCell([z_{t-1}, c_{t-1}], d_{t-1})       deterministic path, d_0 = 0
     q(z_t | d_t, enc(s_t, o_t^1..n)), p(z_t | d_t)      diagonal Gaussians, std = softplus + 0.1
 Decoders read feat_t = [d_t, z_t]: state, every agent's observation, available actions; reward and
-termination of the transition taken at t read [feat_t, u_t].
+termination of the transition taken at t read [feat_t, u_t]. With `wm_residual_decoding` the state and
+observation heads predict the change from the previous step's state and observations (the real ones in
+training, zeros before the first step; the previous decoded ones in imagination), so that a model that
+has learnt nothing yet already matches the copy-last-observation baseline instead of trailing it.
 
 Loss (masked by `filled`; transition terms by the valid-transition mask):
     recon_obs + recon_state (squared errors summed over features) + avail (Bernoulli, summed over
@@ -36,6 +39,11 @@ def _mlp(in_dim: int, hidden_dim: int, out_dim: int, act: str) -> nn.Sequential:
     return nn.Sequential(nn.Linear(in_dim, hidden_dim), activation_module(act), nn.Linear(hidden_dim, out_dim))
 
 
+def shift_in_zeros(x: torch.Tensor) -> torch.Tensor:
+    """[B, T, ...] -> the previous step's values [B, T, ...], zeros at t = 0."""
+    return torch.cat([torch.zeros_like(x[:, :1]), x[:, :-1]], dim=1)
+
+
 class VAEWorldModel(nn.Module):
     def __init__(self, state_dim: int, obs_dim: int, n_agents: int, n_actions: int, args: Any):
         super().__init__()
@@ -55,6 +63,7 @@ class VAEWorldModel(nn.Module):
         self.reward_coef = getattr(args, "wm_reward_coef", 1.0)
         self.term_coef = getattr(args, "wm_term_coef", 1.0)
         self.avail_coef = getattr(args, "wm_avail_coef", 1.0)
+        self.residual = getattr(args, "wm_residual_decoding", False)
         act = getattr(args, "wm_activation", "elu")
 
         action_dim = n_agents * n_actions
@@ -95,14 +104,24 @@ class VAEWorldModel(nn.Module):
         z_next = mean + std * torch.randn_like(std) if sample else mean
         return d_next, z_next
 
-    def decode(self, d: torch.Tensor, z: torch.Tensor) -> dict[str, torch.Tensor]:
+    def decode(
+        self, d: torch.Tensor, z: torch.Tensor, prev_obs: torch.Tensor | None = None, prev_state: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
         """d [..., deter], z [..., latent] -> obs [..., n_agents, O], state [..., S],
-        avail_logits [..., n_agents, n_actions]."""
+        avail_logits [..., n_agents, n_actions]. With residual decoding, `prev_obs` [..., n_agents, O] and
+        `prev_state` [..., S] (the previous step's) are required and the heads' outputs are added to them."""
         feat = torch.cat([d, z], dim=-1)
         lead = feat.shape[:-1]
+        obs = self.obs_head(feat).view(*lead, self.n_agents, self.obs_dim)
+        state = self.state_head(feat)
+        if self.residual:
+            if prev_obs is None or prev_state is None:
+                raise ValueError("wm_residual_decoding=True: decode needs the previous step's prev_obs and prev_state")
+            obs = obs + prev_obs
+            state = state + prev_state
         return {
-            "obs": self.obs_head(feat).view(*lead, self.n_agents, self.obs_dim),
-            "state": self.state_head(feat),
+            "obs": obs,
+            "state": state,
             "avail_logits": self.avail_head(feat).view(*lead, self.n_agents, self.n_actions),
         }
 
@@ -163,9 +182,10 @@ class VAEWorldModel(nn.Module):
         kl_loss, kl_value = balanced_kl(
             seq["post_mean"], seq["post_std"], prior_mean, prior_std, self.kl_alpha, self.free_nats
         )
-        dec = self.decode(d, z)
-        obs_err = (dec["obs"] - batch["obs"].float()).pow(2).sum(dim=(-2, -1))
-        state_err = (dec["state"] - batch["state"].float()).pow(2).sum(dim=-1)
+        obs, state = batch["obs"].float(), batch["state"].float()
+        dec = self.decode(d, z, shift_in_zeros(obs), shift_in_zeros(state))
+        obs_err = (dec["obs"] - obs).pow(2).sum(dim=(-2, -1))
+        state_err = (dec["state"] - state).pow(2).sum(dim=-1)
         avail_err = F.binary_cross_entropy_with_logits(
             dec["avail_logits"], batch["avail_actions"].float(), reduction="none"
         ).sum(dim=(-2, -1))
