@@ -54,8 +54,8 @@ def real_batch(n=4, T=7, terminate_at=None):
     return batch, scheme
 
 
-def make_imagination(term_at, horizon=3):
-    args = make_args(imagine_horizon=horizon, n_actions=3)
+def make_imagination(term_at, horizon=3, **kw):
+    args = make_args(imagine_horizon=horizon, n_actions=3, **kw)
     scheme, groups, pre = build_scheme(INFO)
     full = EpisodeBatch(scheme, groups, 1, 2, preprocess=pre).scheme
     mac = mac_REGISTRY["basic_mac"](full, groups, args)
@@ -90,6 +90,15 @@ def test_imagined_batch_has_the_real_scheme_and_marks_only_imagined_steps():
         assert img["reward"][b, 1:4, 0].tolist() == [0.5] * 3
         assert (img["avail_actions"][b, 2:5] == torch.tensor([0, 0, 1])).all()
         assert (img["actions"][b, 2:4] == 2).all()  # only action 2 is predicted available
+
+
+def test_without_real_start_td_the_real_start_transition_is_unfilled():
+    torch.manual_seed(0)
+    real, _ = real_batch()
+    img, _ = run_imagination(make_imagination(term_at=None, imagine_real_start_td=False), real)
+    for b in range(4):
+        assert img["filled"][b, :, 0].tolist() == [0, 0, 1, 1, 1]
+        assert img["reward"][b, 1:4, 0].tolist() == [0.5] * 3  # the roll-out itself is unchanged
 
 
 def test_imagination_respects_predicted_termination():

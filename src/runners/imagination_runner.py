@@ -9,6 +9,8 @@ not after a termination). The returned EpisodeBatch has the real scheme and H + 
 with the actions chosen by the controller at indices 1..H and rewards and terminations from the world
 model's transition heads. With continuous actions the imagined steps keep the real step's
 `avail_actions` (each agent's action dimensions), and actions have no one-hot. A predicted termination ends that roll-out (later steps stay unfilled).
+With `imagine_real_start_td: False` index 1 is marked unfilled too, so the TD loss skips the transition
+from the real start (whose reward is predicted) and only imagined states take imagined targets.
 The agents' recurrent state at t0 is not recomputed from the real prefix: the caller passes the GRU
 outputs of its own pass over the real batch, and `hidden_before` picks the state after step t0 - 1,
 the `h_init` of `BasicMAC.unroll_with_hidden` for this batch. Imagined steps never count toward `t_env`.
@@ -51,6 +53,7 @@ class ImaginationRunner:
         self.preprocess = {} if self.continuous else {"actions": ("actions_onehot", [OneHot(out_dim=args.n_actions)])}
         self.horizon = args.imagine_horizon
         self.test_mode = getattr(args, "imagine_greedy", False)
+        self.real_start_td = getattr(args, "imagine_real_start_td", True)
 
     @torch.no_grad()
     def run(self, real: EpisodeBatch, t_env: int, hidden: torch.Tensor) -> tuple[EpisodeBatch, torch.Tensor]:
@@ -94,6 +97,8 @@ class ImaginationRunner:
                 data["avail_actions"][:, j + 1] = ensure_one_available((decoded["avail_logits"] > 0).int(), decoded["avail_logits"])
             data["filled"][:, j + 1] = alive.unsqueeze(-1).to(data["filled"].dtype)
             alive = alive & ~terminated
+        if not self.real_start_td:
+            data["filled"][:, 1] = 0
         return out, t0
 
 
