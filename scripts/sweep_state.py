@@ -50,11 +50,14 @@ def run_matches(expected: dict[str, Any], run: RunRecord) -> list[str]:
 
 
 def has_checkpoint(run: RunRecord) -> bool:
-    """Whether the run recorded a checkpoint folder holding at least one complete checkpoint."""
+    """Whether the run recorded a checkpoint folder holding at least one complete checkpoint. The folder is
+    read as `resume=` reads it (the run's own record, written at its start), not from info.json, which
+    sacred flushes only every few seconds and a run killed early may not have written."""
     from utils.checkpoint import list_checkpoints
+    from utils.resume import recorded_model_dir
 
-    model_dir = run.info.get("model_dir")
-    return bool(model_dir) and bool(list_checkpoints(str(model_dir)))
+    model_dir = recorded_model_dir(str(run.path))
+    return bool(model_dir) and bool(list_checkpoints(model_dir))
 
 
 @dataclass

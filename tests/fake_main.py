@@ -1,5 +1,6 @@
 """A stand-in for src/main.py in the sweep tests: takes the same command line, trains nothing, and writes a
-sacred run folder (config.json as main.py would save it, run.json, metrics.json, info.json) at once.
+sacred run folder (config.json as main.py would save it, run.json, metrics.json, info.json and the
+checkpoint folder's record, model_dir.txt) at once.
 
 FAKE_MAIN_BEHAVIOUR (JSON, "<alg>:<seed>" -> what happens) makes a run end otherwise:
   "fail"  run.json FAILED, exit 1 (an exception in training);
@@ -19,6 +20,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 
 from utils.config_loader import build_config, parse_overrides  # noqa: E402
+from utils.resume import MODEL_DIR_FILE  # noqa: E402
 
 
 def write_run(config: dict, status: str, run_dir: str | None = None) -> str:
@@ -34,10 +36,12 @@ def write_run(config: dict, status: str, run_dir: str | None = None) -> str:
         ("config.json", config),
         ("run.json", {"status": status, "start_time": time.strftime("%Y-%m-%dT%H:%M:%S")}),
         ("metrics.json", {"test_return_mean": {"steps": [0, 100], "values": [0.0, float(config["seed"])]}}),
-        ("info.json", {"model_dir": model_dir}),
+        ("info.json", {}),
     ):
         with open(os.path.join(run_dir, name), "w") as f:
             json.dump(data, f)
+    with open(os.path.join(run_dir, MODEL_DIR_FILE), "w") as f:  # as main.py records it, before sacred's info.json
+        f.write(model_dir)
     return model_dir
 
 
