@@ -169,7 +169,7 @@ def test_salemb_and_ablations_train_on_lbf(run_main, alg):
                     "wm_eval_obs_mse", "wm_eval_obs_mse_copy_last"):
             assert key in stats, key
     if alg != "salemb_no_sale":
-        assert "loss_sale" in stats
+        assert "loss_sale" in stats and stats["sale_zs_spread"] > 0
 
 
 def test_salemb_unified_loss_and_parallel_runner(run_main, toy_env_registered):
@@ -257,3 +257,18 @@ def test_imagine_gate_follows_the_world_model_check(run_main, monkeypatch, model
     _, stats = run_main("salemb", "lbf", "imagine_gate=True", "imagine_start=0", "wm_eval_interval=1")
     assert stats["imagine_gate_open"] == float(model_beats_copy_last)
     assert ("loss_td_imagined" in stats) == model_beats_copy_last
+
+
+def test_sale_embedding_spread_is_zero_only_for_a_collapsed_embedding():
+    from learners.salemb_learner import sale_embedding_spread
+
+    torch.manual_seed(0)
+    args = make_args(n_actions=3, agent="sale_rnn", sale_embed_dim=4, sale_hidden_dim=8)
+    real, _ = real_batch()
+    real.update({"obs": torch.randn(4, 7, 2, 4)})
+    mac = mac_REGISTRY["basic_mac"](real.scheme, {"agents": 2}, args)
+    assert sale_embedding_spread(mac, real).item() > 0.05
+    last = mac.agent.sale.fixed.f.l3
+    last.weight.data.zero_()
+    last.bias.data.fill_(0.5)
+    assert sale_embedding_spread(mac, real).item() == pytest.approx(0.0, abs=1e-6)

@@ -42,6 +42,17 @@ def agent_sale_loss(mac: Any, batch: EpisodeBatch) -> torch.Tensor:
     return mac.agent.sale_loss(inputs, actions, mask)
 
 
+@torch.no_grad()
+def sale_embedding_spread(mac: Any, batch: EpisodeBatch) -> torch.Tensor:
+    """How much the state embedding z_s that the Q path reads (the fixed copy) varies across the batch's
+    filled steps: the per-feature standard deviation, averaged over features. AvgL1Norm keeps each z_s at
+    mean absolute value 1, so a value near 0 means the embedding has collapsed to one vector."""
+    inputs = mac.build_sequence_inputs(batch)  # [B, T, agents, input]
+    filled = batch["filled"][:, :, 0].bool()
+    z_s = mac.agent.sale.fixed.encode_state(inputs[filled])  # [steps, agents, embed]
+    return z_s.flatten(0, 1).std(dim=0).mean()
+
+
 def checked_values(stats: dict[str, Any]) -> dict[str, torch.Tensor]:
     """The scalars `nan_policy` checks, in the order they are computed, so the first bad one is named:
     the world-model parts, the SALE loss, the real and imagined TD losses, Q-values and targets, and
@@ -165,6 +176,8 @@ class SALEMBLearner(QLearner):
         self._maybe_update_targets(episode_num)
         if t_env - self.log_stats_t >= args.learner_log_interval:
             stats["grad_norm"] = stats.get("grad_norm_all", stats.get("grad_norm_q"))
+            if self.has_agent_sale:
+                stats["sale_zs_spread"] = sale_embedding_spread(self.mac, batch)
             self._log(t_env, stats)
             self.log_stats_t = t_env
         return {"loss": loss.detach(), "td_errors_abs": info["episode_td_abs"].detach()}
