@@ -40,7 +40,7 @@ from components.action_spaces import BoxActions, is_continuous  # noqa: E402
 from envs import REGISTRY as env_REGISTRY  # noqa: E402
 from run import Experiment, prepare_args, task_name  # noqa: E402
 from utils.config_checks import coerce_and_validate  # noqa: E402
-from utils.config_loader import build_config  # noqa: E402
+from utils.config_loader import build_config, split_with  # noqa: E402
 from utils.logging import Logger, get_console_logger  # noqa: E402
 
 EPYMARL_QMIX = ["batch_size=32", "buffer_size=5000", "batch_size_run=1", "runner=episode"]
@@ -76,7 +76,7 @@ def env_steps_per_sec(config: dict[str, Any], steps: int) -> float:
 
     def act() -> Any:
         if box is not None:
-            return box.to_env(rng.uniform(-1.0, 1.0, size=box.low.shape))
+            return box.sample(rng)
         return [int(rng.choice(np.flatnonzero(env.get_avail_agent_actions(a)))) for a in range(n_agents)]
 
     for _ in range(min(200, steps)):
@@ -175,10 +175,7 @@ def print_table(names: list[str], figures: list[dict[str, Any]], header: str) ->
 
 
 def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
-    overrides: list[str] = []
-    if "with" in argv:
-        i = argv.index("with")
-        argv, overrides = argv[:i], argv[i + 1:]
+    argv, overrides = split_with(argv)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="qmix", help="algorithm config (A)")
     parser.add_argument("--compare", default=None, help="a second algorithm config (B), run alternately with A")

@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from components.action_spaces import BoxActions  # noqa: E402
 from envs import REGISTRY as env_REGISTRY  # noqa: E402
 from main import prepare_config  # noqa: E402
+from utils.config_loader import split_with  # noqa: E402
 
 ALGS = ["facmac", "facmac_vdn", "salemb"]
 
@@ -70,7 +71,7 @@ def random_policy(opts: argparse.Namespace, extra: list[str]) -> tuple[float, fl
         env.reset()
         total, done = 0.0, False
         while not done:
-            reward, done, _ = env.step(box.to_env(rng.uniform(-1.0, 1.0, size=box.low.shape)))
+            reward, done, _ = env.step(box.sample(rng))
             total += reward
             steps += 1
         returns.append(total)
@@ -92,10 +93,7 @@ def verdicts(rows: dict[tuple[str, str], list[dict[str, Any]]], random_mean: flo
 
 
 def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
-    extra: list[str] = []
-    if "with" in argv:
-        i = argv.index("with")
-        argv, extra = argv[:i], argv[i + 1:]
+    argv, extra = split_with(argv)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--t-max", type=int, default=100_000, help="env steps per run")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 import main
-from utils.config_loader import build_config, parse_value
+from utils.config_loader import build_config, parse_value, split_with
 from utils.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,3 +72,8 @@ def test_cli_user_error_exits_1_without_traceback():
     assert proc.returncode == 1
     assert "t_max=-1 is out of range" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_split_with_separates_a_scripts_options_from_its_overrides():
+    assert split_with(["--config", "qmix", "with", "t_max=10", "seed=2"]) == (["--config", "qmix"], ["t_max=10", "seed=2"])
+    assert split_with(["--config", "qmix"]) == (["--config", "qmix"], [])

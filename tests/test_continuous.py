@@ -272,3 +272,11 @@ def test_salemb_takes_its_continuous_form_from_the_env():
     assert (ablation["name"], ablation["agent"], ablation["critic"]) == ("salemb_no_sale", "mlp_actor", "mlp")
     override = main.prepare_config(["--config=salemb", "--env-config=mamujoco", "with", "imagine_horizon=5", "batch_size=16"])
     assert override["imagine_horizon"] == 5 and override["batch_size"] == 16  # `with` still has the last word
+
+
+def test_box_sample_stays_within_each_agents_bounds():
+    box = BoxActions([np.array([0.0, -3.0]), np.array([10.0])], [np.array([2.0, 5.0]), np.array([20.0])])
+    samples = np.stack([box.sample(np.random.default_rng(seed)) for seed in range(200)])
+    assert samples.shape == (200, 2, 2)
+    assert np.all(samples >= box.low) and np.all(samples <= box.high)
+    assert samples[:, 1, 0].min() < 12.0 and samples[:, 1, 0].max() > 18.0  # spread over the range, not a constant

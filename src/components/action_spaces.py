@@ -70,6 +70,10 @@ class BoxActions:
         unit = np.clip(np.asarray(unit, dtype=np.float64), -1.0, 1.0)
         return self.low + (unit + 1.0) * 0.5 * (self.high - self.low)
 
+    def sample(self, rng: np.random.Generator) -> np.ndarray:
+        """Uniformly random actions in each agent's bounds, `[agents, D]` (padding dimensions uniform in [-1, 1])."""
+        return self.to_env(rng.uniform(-1.0, 1.0, size=self.low.shape))
+
     def to_unit(self, actions: np.ndarray) -> np.ndarray:
         """Actions in the env's bounds `[..., agents, D]` -> the unit box, same shape (inverse of `to_env`)."""
         return 2.0 * (np.asarray(actions, dtype=np.float64) - self.low) / (self.high - self.low) - 1.0

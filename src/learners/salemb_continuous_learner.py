@@ -64,8 +64,10 @@ class SALEMBContinuousLearner(ActorCriticLearner):
         self.wm_eval_t = -args.wm_eval_interval - 1
         self.wm_trusted = not args.imagine_gate
 
-    # The same world-model accuracy check on fresh episodes and fixed-encoder refresh as discrete salemb.
+    # The same world-model accuracy check on fresh episodes, imagination gate and fixed-encoder refresh as
+    # discrete salemb.
     observe_new_episodes = SALEMBLearner.observe_new_episodes
+    imagination_due = SALEMBLearner.imagination_due
     on_target_interval = SALEMBLearner.on_target_interval
 
     def losses(
@@ -88,7 +90,7 @@ class SALEMBContinuousLearner(ActorCriticLearner):
         ac_losses, ac_stats = super().losses(batch, t_env, per_weights)
         losses.update(ac_losses)
         stats.update(ac_stats)
-        if self.imagination is not None and args.imagine_coef > 0 and t_env >= args.imagine_start and self.wm_trusted:
+        if self.imagination_due(t_env):
             real = batch[: min(args.imagine_batch_size, batch.batch_size)]
             hidden, target_hidden = actor_states(self.mac, real), actor_states(self.target_mac, real)
             imagined, t0 = self.imagination.run(real, t_env, hidden)

@@ -149,7 +149,7 @@ class SALEMBLearner(QLearner):
         td_loss, info = self.td_loss(batch, per_weights)
         loss = loss + td_loss
         stats.update(loss_td=td_loss, **info)
-        if self.imagination is not None and args.imagine_coef > 0 and t_env >= args.imagine_start and self.wm_trusted:
+        if self.imagination_due(t_env):
             n = min(args.imagine_batch_size, batch.batch_size)
             rows = n * self.mac.n_agents
             imagined, t0 = self.imagination.run(batch[:n], t_env, info["hidden"][:rows])
@@ -181,6 +181,12 @@ class SALEMBLearner(QLearner):
             self._log(t_env, stats)
             self.log_stats_t = t_env
         return {"loss": loss.detach(), "td_errors_abs": info["episode_td_abs"].detach()}
+
+    def imagination_due(self, t_env: int) -> bool:
+        """Whether this update adds imagined TD: a world model, a positive `imagine_coef`, past
+        `imagine_start`, and (with `imagine_gate`) the latest world-model check beating copy-last."""
+        args = self.args
+        return self.imagination is not None and args.imagine_coef > 0 and t_env >= args.imagine_start and self.wm_trusted
 
     def on_target_interval(self) -> None:
         """TD7's fixed encoders: the Q path moves to the encoders trained since the last interval."""

@@ -82,6 +82,14 @@ def parse_value(text: str) -> Any:
         return text
 
 
+def split_with(argv: list[str]) -> tuple[list[str], list[str]]:
+    """A script's command line split at `with`: (the tokens before it, the `key=value` overrides after it)."""
+    if "with" not in argv:
+        return argv, []
+    i = argv.index("with")
+    return argv[:i], argv[i + 1:]
+
+
 def parse_overrides(tokens: list[str]) -> dict[str, Any]:
     """`["t_max=100", "env_args.map_name=3m"]` -> `{"t_max": 100, "env_args.map_name": "3m"}`."""
     out: dict[str, Any] = {}

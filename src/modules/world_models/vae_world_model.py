@@ -183,7 +183,8 @@ class VAEWorldModel(nn.Module):
             seq["post_mean"], seq["post_std"], prior_mean, prior_std, self.kl_alpha, self.free_nats
         )
         obs, state = batch["obs"].float(), batch["state"].float()
-        dec = self.decode(d, z, shift_in_zeros(obs), shift_in_zeros(state))
+        prev = (shift_in_zeros(obs), shift_in_zeros(state)) if self.residual else (None, None)
+        dec = self.decode(d, z, *prev)
         obs_err = (dec["obs"] - obs).pow(2).sum(dim=(-2, -1))
         state_err = (dec["state"] - state).pow(2).sum(dim=-1)
         avail_err = F.binary_cross_entropy_with_logits(
