@@ -3,6 +3,7 @@
     python scripts/bench.py --config qmix --env-config lbf with env_args.key=Foraging-8x8-2p-2f-coop-v3
     python scripts/bench.py --config qmix --compare salemb --env-config lbf      # alternate A/B, print ratios
     python scripts/bench.py --config qmix --env-config lbf --profile             # top costs of training
+    python scripts/bench.py --config salemb --env-config lbf --profile cumulative  # ... by cumulative time
     python scripts/bench.py --config qmix --env-config lbf --epymarl              # EPyMARL's QMIX settings
 
 Phases (each measured after its own warm-up):
@@ -107,8 +108,9 @@ def peak_rss_mib() -> float:
     return (own + children) / 1024
 
 
-def bench_config(config: dict[str, Any], steps: int, updates: int, profile: bool) -> dict[str, Any]:
-    """All phases for one config; returns the figures (and the profile text when asked)."""
+def bench_config(config: dict[str, Any], steps: int, updates: int, profile: str | None) -> dict[str, Any]:
+    """All phases for one config; returns the figures (and, with `profile` = a pstats sort key such as
+    'tottime' or 'cumulative', the profile's top 30 lines)."""
     console = get_console_logger("bench")
     console.setLevel("WARNING")
     result: dict[str, Any] = {"env_sps": env_steps_per_sec(config, steps)}
@@ -149,7 +151,7 @@ def bench_config(config: dict[str, Any], steps: int, updates: int, profile: bool
         result["peak_rss_mib"] = peak_rss_mib()
         if profiler:
             text = io.StringIO()
-            pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(20)
+            pstats.Stats(profiler, stream=text).sort_stats(profile).print_stats(30)
             result["profile"] = text.getvalue()
     finally:
         runner.close_env()
@@ -184,7 +186,8 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--updates", type=int, default=50, help="learner updates in the learn phase")
     parser.add_argument("--rounds", type=int, default=None, help="repeats per config (median); default 1, 2 with --compare")
     parser.add_argument("--epymarl", action="store_true", help="EPyMARL's QMIX settings: " + " ".join(EPYMARL_QMIX))
-    parser.add_argument("--profile", action="store_true", help="cProfile the train phase and print the top costs")
+    parser.add_argument("--profile", nargs="?", const="tottime", choices=["tottime", "cumulative"],
+                        help="cProfile the train phase and print the top costs, by own time (default) or cumulative")
     parser.add_argument("--json", default=None, help="also write the figures to this JSON file")
     return parser.parse_args(argv), overrides
 
