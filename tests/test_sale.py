@@ -109,6 +109,42 @@ def test_fixed_copies_move_only_on_refresh():
         assert torch.equal(pair.fixed_target.state_dict()[key], start[key])
 
 
+
+def test_soft_refresh_moves_fixed_a_fraction_towards_current():
+    torch.manual_seed(0)
+    pair = SALEPair(SALE(4, 2, embed_dim=8, hidden_dim=12))
+    with torch.no_grad():
+        for p in pair.current.parameters():
+            p.add_(1.0)
+    before = copy.deepcopy(pair.fixed.state_dict())
+    target_before = copy.deepcopy(pair.fixed_target.state_dict())
+    pair.refresh(0.25)
+    current = pair.current.state_dict()
+    for key, value in pair.fixed.state_dict().items():
+        assert torch.allclose(value, 0.75 * before[key] + 0.25 * current[key], atol=1e-6)
+        assert torch.equal(pair.fixed_target.state_dict()[key], target_before[key])
+
+
+@pytest.mark.parametrize("tau", [0.0, 0.1])
+def test_salemb_refreshes_fixed_encoders_softly_every_update_or_hard_at_target_intervals(tau):
+    from learners.salemb_learner import SALEMBLearner
+
+    torch.manual_seed(0)
+    agent = REGISTRY["sale_rnn"](7, agent_args())
+    with torch.no_grad():
+        for p in agent.sale.current.parameters():
+            p.add_(1.0)
+    learner = SimpleNamespace(has_agent_sale=True, args=SimpleNamespace(sale_refresh_tau=tau), mac=SimpleNamespace(agent=agent))
+    start = copy.deepcopy(agent.sale.fixed.state_dict())
+    current = agent.sale.current.state_dict()
+    SALEMBLearner.after_update(learner)
+    moved = {k: 0.9 * start[k] + 0.1 * current[k] for k in start} if tau else start
+    assert all(torch.allclose(agent.sale.fixed.state_dict()[k], moved[k], atol=1e-6) for k in start)
+    SALEMBLearner.on_target_interval(learner)
+    after = current if tau == 0 else moved
+    assert all(torch.allclose(agent.sale.fixed.state_dict()[k], after[k], atol=1e-6) for k in start)
+
+
 def test_sale_rnn_step_by_step_equals_sequence_unroll():
     torch.manual_seed(0)
     agent = REGISTRY["sale_rnn"](7, agent_args())

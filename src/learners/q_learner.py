@@ -181,7 +181,8 @@ class QLearner:
 
     def _maybe_update_targets(self, episode_num: int) -> None:
         """Soft mode: Polyak-average every update. Every `target_update_interval` episodes: the hard copy
-        (hard mode) and `on_target_interval` (both modes)."""
+        (hard mode) and `on_target_interval` (both modes). `after_update` runs first, every update."""
+        self.after_update()
         if self.args.target_update_mode == "soft":
             self.soft_update_targets(self.args.target_update_tau)
         if (episode_num - self.last_target_update_episode) / self.args.target_update_interval >= 1.0:
@@ -189,6 +190,9 @@ class QLearner:
                 self.update_targets()
             self.on_target_interval()
             self.last_target_update_episode = episode_num
+
+    def after_update(self) -> None:
+        """Hook run after every optimiser step (salemb's soft refresh of its fixed SALE encoders)."""
 
     def on_target_interval(self) -> None:
         """Hook for learners with other slowly-refreshed parts (salemb's fixed SALE encoders)."""

@@ -69,6 +69,7 @@ class SALEMBContinuousLearner(ActorCriticLearner):
     observe_new_episodes = SALEMBLearner.observe_new_episodes
     imagination_due = SALEMBLearner.imagination_due
     on_target_interval = SALEMBLearner.on_target_interval
+    after_update = SALEMBLearner.after_update
 
     def losses(
         self, batch: EpisodeBatch, t_env: int, per_weights: torch.Tensor | None

@@ -189,9 +189,16 @@ class SALEMBLearner(QLearner):
         return self.imagination is not None and args.imagine_coef > 0 and t_env >= args.imagine_start and self.wm_trusted
 
     def on_target_interval(self) -> None:
-        """TD7's fixed encoders: the Q path moves to the encoders trained since the last interval."""
-        if self.has_agent_sale:
+        """TD7's fixed encoders: the Q path moves to the encoders trained since the last interval (with
+        `sale_refresh_tau` = 0; otherwise `after_update` moves it a little every update)."""
+        if self.has_agent_sale and self.args.sale_refresh_tau == 0:
             self.mac.agent.refresh_sale()
+
+    def after_update(self) -> None:
+        """With `sale_refresh_tau` > 0 the fixed encoders follow the trained ones by Polyak averaging after
+        every update, so the Q path's features drift instead of jumping at each target interval."""
+        if self.has_agent_sale and self.args.sale_refresh_tau > 0:
+            self.mac.agent.refresh_sale(self.args.sale_refresh_tau)
 
     @torch.no_grad()
     def observe_new_episodes(self, batch: EpisodeBatch, t_env: int) -> None:

@@ -155,7 +155,13 @@ class SALEPair(nn.Module):
         self.fixed_target = copy.deepcopy(sale).requires_grad_(False)
 
     @torch.no_grad()
-    def refresh(self) -> None:
-        """fixed_target <- fixed, then fixed <- current (hard copies)."""
-        self.fixed_target.load_state_dict(self.fixed.state_dict())
-        self.fixed.load_state_dict(self.current.state_dict())
+    def refresh(self, tau: float | None = None) -> None:
+        """fixed_target <- fixed, then fixed <- current (hard copies); with `tau`, fixed moves the fraction
+        tau of the way to current (Polyak averaging) and fixed_target stays."""
+        if tau is None:
+            self.fixed_target.load_state_dict(self.fixed.state_dict())
+            self.fixed.load_state_dict(self.current.state_dict())
+            return
+        fixed = list(self.fixed.parameters())
+        torch._foreach_mul_(fixed, 1.0 - tau)
+        torch._foreach_add_(fixed, list(self.current.parameters()), alpha=tau)

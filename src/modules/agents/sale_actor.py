@@ -57,6 +57,7 @@ class SALEActor(FeedForwardActor):
         """The current (trained) SALE encoders' parameters, for their own optimiser."""
         return self.sale.current.parameters()
 
-    def refresh_sale(self) -> None:
-        """TD7's fixed-copy refresh: fixed_target <- fixed, fixed <- current."""
-        self.sale.refresh()
+    def refresh_sale(self, tau: float | None = None) -> None:
+        """TD7's fixed-copy refresh (fixed_target <- fixed, fixed <- current), or with `tau` the soft one
+        (fixed <- (1 - tau) fixed + tau current)."""
+        self.sale.refresh(tau)

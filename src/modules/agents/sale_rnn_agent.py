@@ -99,6 +99,7 @@ class SALERNNAgent(nn.Module):
         """Every other trainable parameter (GRU, W, head); the fixed SALE copies are never trained."""
         return (p for name, p in self.named_parameters() if not name.startswith("sale."))
 
-    def refresh_sale(self) -> None:
-        """TD7's fixed-copy refresh: fixed_target <- fixed, fixed <- current."""
-        self.sale.refresh()
+    def refresh_sale(self, tau: float | None = None) -> None:
+        """TD7's fixed-copy refresh (fixed_target <- fixed, fixed <- current), or with `tau` the soft one
+        (fixed <- (1 - tau) fixed + tau current)."""
+        self.sale.refresh(tau)
