@@ -136,6 +136,7 @@ def bench_config(config: dict[str, Any], steps: int, updates: int, profile: str 
         result["updates_per_s"] = updates / (time.perf_counter() - start)
 
         profiler = cProfile.Profile() if profile else None
+        exp.last_test_T = runner.t_env  # a run tests at its first iteration; the train phase times training only
         t0, start = runner.t_env, time.perf_counter()
         if profiler:
             profiler.enable()
