@@ -85,6 +85,24 @@ def get_dotted(config: dict[str, Any], key: str) -> Any:
     return node
 
 
+IGNORED_DIFFERENCES = {"local_results_path", "unique_token", "results_dir", "checkpoint_path", "env_args.seed"}
+
+
+def config_differences(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
+    """The dotted keys whose values differ between two run configs (paths and tokens ignored), sorted."""
+    keys = []
+    for key in sorted(set(a) | set(b)):
+        dotted = prefix + key
+        if dotted in IGNORED_DIFFERENCES:
+            continue
+        va, vb = a.get(key), b.get(key)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            keys.extend(config_differences(va, vb, dotted + "."))
+        elif va != vb:
+            keys.append(dotted)
+    return keys
+
+
 def run_label(run: RunRecord, split_keys: tuple[str, ...] = ()) -> str:
     """The algorithm's name in plots and tables: the config name, plus `key=value` for each split key
     (so a sweep over, say, lr shows one line per value)."""
@@ -138,7 +156,9 @@ def load_curves(
         previous = chosen.get(key)
         if previous is not None:
             older, newer = sorted([previous[0], run], key=lambda r: r.start_time)
-            print(f"warning: {key[1]} on {key[0]} seed {key[2]} ran twice; using {newer.path}, not {older.path}", file=sys.stderr)
+            differ = config_differences(older.config, newer.config)
+            hint = f" (their configs differ in {', '.join(differ[:5])}: --split {' '.join(differ[:5])} keeps both)" if differ else ""
+            print(f"warning: {key[1]} on {key[0]} seed {key[2]} ran twice; using {newer.path}, not {older.path}{hint}", file=sys.stderr)
             if newer is not run:
                 continue
         chosen[key] = (run, series)

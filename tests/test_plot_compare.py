@@ -117,6 +117,15 @@ def test_a_repeated_seed_counts_once_and_split_keys_make_labels(tmp_path, capsys
     assert sorted(select(split, None, ["qmix"])) == sorted(split)
 
 
+
+def test_a_seed_repeated_with_another_config_names_the_keys_to_split_by(tmp_path, capsys):
+    write_run(tmp_path, "salemb", {"key": "T", "seed": 1}, 1, [0, 10], [0.0, 1.0], start="2026-01-01T10:00:00",
+              sale_refresh_tau=0.0, unique_token="a", local_results_path="/x")
+    write_run(tmp_path, "salemb", {"key": "T", "seed": 1}, 1, [0, 10], [0.0, 2.0], start="2026-01-02T10:00:00",
+              sale_refresh_tau=0.01, unique_token="b", local_results_path="/y")
+    load_curves(tmp_path, "test_return_mean")
+    assert "(their configs differ in sale_refresh_tau: --split sale_refresh_tau keeps both)" in capsys.readouterr().err
+
 def test_compare_table_has_the_known_final_auc_iqm_and_ratio(tree, tmp_path, capsys):
     rows = {(r.task, r.algorithm): r for r in compare.build_rows(load_curves(tree, "test_return_mean"), "qmix")}
     q, v = rows[("T1", "qmix")], rows[("T1", "vdn")]
