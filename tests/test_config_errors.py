@@ -50,6 +50,8 @@ CASES = [
     (QMIX + ["batch_size_run=0"], ["batch_size_run=0", ">= 1"]),
     (QMIX + ["test_nepisode=-1"], ["test_nepisode=-1", ">= 0"]),
     (QMIX + ["optimizer=sgd"], ["optimizer='sgd'", "adam, rmsprop"]),
+    (QMIX + ["optimizer_impl=vectorised"], ["optimizer_impl='vectorised'", "foreach, for_loop, fused"]),
+    (QMIX + ["sale_refresh_tau=2"], ["sale_refresh_tau=2", "in [0, 1]"]),
     (QMIX + ["target_update_mode=polyak"], ["target_update_mode='polyak'", "hard, soft"]),
     (QMIX + ["target_update_tau=0"], ["target_update_tau=0", "(0, 1]"]),
     (QMIX + ["hypernet_layers=3"], ["hypernet_layers=3", "1 or 2"]),

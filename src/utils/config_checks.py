@@ -39,6 +39,7 @@ RANGES: dict[str, tuple[Check, str]] = {
     "save_model_interval": AT_LEAST_1,
     "target_update_interval": AT_LEAST_1,
     "target_update_tau": (lambda v: 0 < v <= 1, "in (0, 1]"),
+    "sale_refresh_tau": UNIT_INTERVAL,
     "lr": POSITIVE,
     "gamma": UNIT_INTERVAL,
     "td_lambda": UNIT_INTERVAL,
@@ -96,6 +97,7 @@ RANGES: dict[str, tuple[Check, str]] = {
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "optimizer": ("adam", "rmsprop"),
+    "optimizer_impl": ("foreach", "for_loop", "fused"),
     "target_update_mode": ("hard", "soft"),
     "epsilon_decay": ("linear", "exp"),
     "sale_activation": ("elu", "relu"),
