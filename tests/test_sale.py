@@ -262,14 +262,15 @@ def test_q_loss_reaches_current_sale_only_without_detach(detach):
     assert all(p.grad is not None for p in mac.agent.q_parameters())
 
 
+@pytest.mark.parametrize("rows", [(3, 4), (40, 70)])  # below and above SMALL_BATCH_ELEMENTS: both code paths
 @pytest.mark.parametrize("act", ["elu", "relu"])
-def test_dot_all_actions_equals_the_explicit_per_action_embedding(act):
+def test_dot_all_actions_equals_the_explicit_per_action_embedding(act, rows):
     torch.manual_seed(0)
     g = StateActionEncoder(embed_dim=8, action_dim=5, hidden_dim=16, act=act)
-    z_s, query = torch.randn(3, 4, 8), torch.randn(3, 4, 8)
+    z_s, query = torch.randn(*rows, 8), torch.randn(*rows, 8)
     explicit = (g.forward_all_actions(z_s) * query.unsqueeze(-2)).sum(-1)
     assert torch.allclose(g.dot_all_actions(z_s, query), explicit, atol=1e-5)
-    onehot_2 = torch.nn.functional.one_hot(torch.tensor(2), 5).float().expand(3, 4, 5)
+    onehot_2 = torch.nn.functional.one_hot(torch.tensor(2), 5).float().expand(*rows, 5)
     assert torch.allclose(explicit[..., 2], (g(z_s, onehot_2) * query).sum(-1), atol=1e-5)
 
 

@@ -15,6 +15,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+# Below this many hidden activations (rows x hidden), `dot_all_actions` takes every action in one pass.
+SMALL_BATCH_ELEMENTS = 64 * 64
+
 ACTIVATIONS = {"elu": (F.elu, nn.ELU), "relu": (F.relu, nn.ReLU)}
 
 
@@ -99,10 +102,13 @@ class StateActionEncoder(nn.Module):
         state = self._state_part(z_s)  # [..., hidden]
         folded = query @ self.l3.weight  # [..., hidden]
         per_action = self.l2_action.weight  # column u = W_a onehot(u): [hidden, actions]
-        # one [..., hidden] pass per action: materialising [..., actions, hidden] at once (and a batched
-        # matmul over it) was 2.5x slower forward and backward on the CPU, its passes out of cache
+        bias = (query * self.l3.bias).sum(-1, keepdim=True)
+        if state.numel() < SMALL_BATCH_ELEMENTS:  # acting: a few rows, one broadcast pass costs least
+            return (F.relu(state.unsqueeze(-2) + per_action.t()) * folded.unsqueeze(-2)).sum(-1) + bias
+        # learning: one [..., hidden] pass per action; materialising [..., actions, hidden] at once was
+        # 2x slower forward and backward on the CPU (its passes fall out of cache). Same numbers.
         dots = [(F.relu(state + per_action[:, u]) * folded).sum(-1) for u in range(per_action.shape[1])]
-        return torch.stack(dots, dim=-1) + (query * self.l3.bias).sum(-1, keepdim=True)
+        return torch.stack(dots, dim=-1) + bias
 
     def _state_part(self, z_s: torch.Tensor) -> torch.Tensor:
         return self.l2(self.act(self.l1(z_s)))
