@@ -99,7 +99,7 @@ def test_foresight_needs_a_world_model(tmp_path, toy_env_registered):
 
 
 def test_foresight_trains_end_to_end_and_survives_a_checkpoint(run_main, tmp_path):
-    config, stats = run_main("salemb", "lbf", "mixer_foresight=True", "imagine_start=0", "save_model=True")
+    config, stats = run_main("salemb", "lbf", "mixer_foresight=True", "imagine_start=0", "imagine_gate=False", "save_model=True")
     assert "loss_td" in stats and "loss_td_imagined" in stats
     (token,) = os.listdir(tmp_path / "models")
     cfg = dict(config, evaluate=True)

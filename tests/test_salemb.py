@@ -162,7 +162,7 @@ def test_imagined_td_from_real_hidden_states_equals_unrolling_the_real_prefix():
 
 @pytest.mark.parametrize("alg", ["salemb", "salemb_no_sale", "salemb_no_imagination", "salemb_no_wm_sale"])
 def test_salemb_and_ablations_train_on_lbf(run_main, alg):
-    _, stats = run_main(alg, "lbf", "imagine_start=0", "wm_eval_interval=100")
+    _, stats = run_main(alg, "lbf", "imagine_start=0", "imagine_gate=False", "wm_eval_interval=100")
     assert "loss_td" in stats
     if alg != "salemb_no_imagination":
         for key in ("wm_loss", "wm_kl", "wm_recon_obs", "loss_td_imagined", "imagined_return_mean",
@@ -173,12 +173,12 @@ def test_salemb_and_ablations_train_on_lbf(run_main, alg):
 
 
 def test_salemb_unified_loss_and_parallel_runner(run_main, toy_env_registered):
-    _, stats = run_main("salemb", "lbf", "env=toy", "runner=parallel", "batch_size_run=2", "unified_loss=True", "imagine_start=0")
+    _, stats = run_main("salemb", "lbf", "env=toy", "runner=parallel", "batch_size_run=2", "unified_loss=True", "imagine_start=0", "imagine_gate=False")
     assert "grad_norm_all" in stats and "loss_td_imagined" in stats
 
 
 def test_salemb_with_residual_decoding_trains_imagination_and_foresight(run_main):
-    _, stats = run_main("salemb", "lbf", "wm_residual_decoding=True", "mixer_foresight=True", "imagine_start=0", "wm_eval_interval=100")
+    _, stats = run_main("salemb", "lbf", "wm_residual_decoding=True", "mixer_foresight=True", "imagine_start=0", "imagine_gate=False", "wm_eval_interval=100")
     for key in ("loss_td_imagined", "wm_recon_obs", "wm_eval_obs_mse", "wm_eval_obs_mse_copy_last"):
         assert math.isfinite(stats[key]), key
 

@@ -281,7 +281,7 @@ def test_importing_jaxmarl_keeps_the_output_streams_and_prints_nothing():
 @pytest.mark.slow
 @pytest.mark.parametrize("alg", ["qmix", "salemb"])
 def test_smoke_run_on_3m(run_main, alg):
-    config, stats = run_main(alg, "smax", "env_args.map_name=3m", "imagine_start=0")
+    config, stats = run_main(alg, "smax", "env_args.map_name=3m", "imagine_start=0", "imagine_gate=False")
     assert config["env_args"]["map_name"] == "3m"
     assert stats["episode"] > 0 and np.isfinite(stats["loss_td"])
     assert 0 <= stats["test_battle_won_mean"] <= 1 and 0 <= stats["test_dead_enemies_mean"] <= 3
