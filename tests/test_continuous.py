@@ -163,7 +163,7 @@ class QuadraticCritic(torch.nn.Module):
 
 
 def test_actor_gradient_points_uphill_on_a_known_quadratic_q(toy_box, tmp_path):
-    exp = experiment(tmp_path, "facmac_vdn", "actor_lr=0.01")
+    exp = experiment(tmp_path, "facmac_vdn", "actor_lr=0.01", "actor_preact_reg=0.0")
     learner = exp.learner
     c = torch.tensor([0.5, -0.25])
     learner.critic = QuadraticCritic(c)
@@ -280,3 +280,22 @@ def test_box_sample_stays_within_each_agents_bounds():
     assert samples.shape == (200, 2, 2)
     assert np.all(samples >= box.low) and np.all(samples <= box.high)
     assert samples[:, 1, 0].min() < 12.0 and samples[:, 1, 0].max() > 18.0  # spread over the range, not a constant
+
+
+@pytest.mark.parametrize("reg", [0.0, 0.001])
+def test_a_saturated_actor_gets_a_gradient_only_from_the_preactivation_penalty(toy_box, tmp_path, reg):
+    exp = experiment(tmp_path, "facmac", f"actor_preact_reg={reg}")
+    learner = exp.learner
+    last = exp.mac.agent.net[-1]
+    with torch.no_grad():  # every action far past the tanh's range: tanh is exactly +-1 in float32
+        last.weight.zero_()
+        last.bias.fill_(50.0)
+    batch = fixed_batch(exp, episodes=2)
+    learner.gradients("actor", learner.actor_loss(batch))
+    assert torch.equal(exp.mac.actions(batch[:, :-1]).abs(), batch["avail_actions"][:, :-1].float())
+    bias_grad = last.bias.grad
+    if reg == 0:
+        assert torch.count_nonzero(bias_grad) == 0
+    else:  # d/db_d of reg * mean(pre^2) over the valid (agent, dimension) pairs: 2 * reg * 50 * (d's share)
+        assert torch.all(bias_grad > 0)
+        assert torch.allclose(bias_grad.sum(), torch.tensor(2 * reg * 50.0), rtol=1e-4)

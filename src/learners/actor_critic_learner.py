@@ -115,7 +115,9 @@ class ActorCriticLearner(QLearner):
 
     def actor_loss(self, batch: EpisodeBatch) -> torch.Tensor:
         """-Q_tot(s_t, Q_i(x_i, mu_i(x_i))) averaged over the valid steps t = 0..T-2 (and over agents
-        without a mixer): its gradient moves each actor along dQ_tot/da_i."""
+        without a mixer): its gradient moves each actor along dQ_tot/da_i. With `actor_preact_reg` > 0,
+        plus that weight x the mean square of the actions before the tanh (as MADDPG's policy
+        regularisation): it keeps pulling a saturated actor back, where the tanh's gradient is 0."""
         terminated = batch["terminated"][:, :-1].float()
         mask = batch["filled"][:, :-1].float()
         mask[:, 1:] = mask[:, 1:] * (1 - terminated[:, :-1])
@@ -124,7 +126,12 @@ class ActorCriticLearner(QLearner):
         actions = self.mac.actions(prefix)
         qs = self.critic(inputs, actions, self.mac.embeddings(inputs, actions))
         values = self.mix(self.mixer, qs, batch["state"][:, :-1])
-        return -(values * mask).sum() / mask.expand_as(values).sum().clamp(min=1)
+        loss = -(values * mask).sum() / mask.expand_as(values).sum().clamp(min=1)
+        if self.args.actor_preact_reg > 0:
+            dims = batch["avail_actions"][:, :-1].to(values.dtype) * mask.unsqueeze(-1)  # [B, T-1, agents, D]
+            pre = self.mac.agent.pre_actions(inputs)
+            loss = loss + self.args.actor_preact_reg * (pre.pow(2) * dims).sum() / dims.sum().clamp(min=1)
+        return loss
 
     def gradients(self, name: str, loss: torch.Tensor) -> torch.Tensor:
         """Gradients of `loss` for parameter group `name` only, clipped to its norm limit (`grad_norm_clip`

@@ -87,6 +87,7 @@ RANGES: dict[str, tuple[Check, str]] = {
     "critic_lr": POSITIVE,
     "actor_lr": POSITIVE,
     "act_noise": NON_NEGATIVE,
+    "actor_preact_reg": NON_NEGATIVE,
     "start_steps": NON_NEGATIVE,
     "target_noise": NON_NEGATIVE,
     "target_noise_clip": NON_NEGATIVE,

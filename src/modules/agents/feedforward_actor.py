@@ -31,8 +31,12 @@ class FeedForwardActor(nn.Module):
         """One step: inputs `[N, input]` -> (actions `[N, D]`, the empty state)."""
         return self.actions(inputs, hidden_state), hidden_state
 
-    def actions(self, inputs: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        """inputs `[..., input]` (h unused) -> actions `[..., D]` in [-1, 1]."""
+    def actions(self, inputs: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
+        """inputs `[..., input]` (h unused) -> actions `[..., D]` in [-1, 1]: tanh of `pre_actions`."""
+        return torch.tanh(self.pre_actions(inputs, h))
+
+    def pre_actions(self, inputs: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
+        """inputs `[..., input]` (h unused) -> the actions before the tanh `[..., D]`."""
         raise NotImplementedError
 
     def embeddings(self, inputs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:

@@ -18,6 +18,6 @@ class MLPActor(FeedForwardActor):
             nn.Linear(input_shape, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, args.n_actions)
         )
 
-    def actions(self, inputs: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        """inputs `[..., input]` (h unused) -> actions `[..., D]` in [-1, 1]."""
-        return torch.tanh(self.net(inputs))
+    def pre_actions(self, inputs: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
+        """inputs `[..., input]` (h unused) -> the actions before the tanh `[..., D]`."""
+        return self.net(inputs)

@@ -37,10 +37,10 @@ class SALEActor(FeedForwardActor):
         with torch.no_grad():
             return self.sale.fixed.encode_state(inputs)
 
-    def actions(self, inputs: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        """inputs `[..., input]` (h unused) -> actions `[..., D]` in [-1, 1]."""
+    def pre_actions(self, inputs: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
+        """inputs `[..., input]` (h unused) -> the actions before the tanh `[..., D]`."""
         x = torch.cat([avg_l1_norm(self.l0(inputs)), self._state_embedding(inputs)], dim=-1)
-        return torch.tanh(self.l3(F.relu(self.l2(F.relu(self.l1(x))))))
+        return self.l3(F.relu(self.l2(F.relu(self.l1(x)))))
 
     def embeddings(self, inputs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """[z_s, z_sa] `[..., 2 * sale_embed_dim]` of inputs `[..., input]` and actions `[..., D]`, from the
