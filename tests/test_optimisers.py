@@ -9,7 +9,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from learners.q_learner import make_optimiser, soft_update
+from learners.q_learner import make_optimiser
+from utils.rl_utils import soft_update
 
 
 def net() -> nn.Module:

@@ -26,10 +26,10 @@ import torch.nn as nn
 
 from components.action_spaces import continuous_scheme
 from components.episode_buffer import EpisodeBatch
-from learners.q_learner import QLearner, make_optimiser, soft_update
+from learners.q_learner import QLearner, make_optimiser
 from learners.salemb_learner import checked_values
 from modules.critics import REGISTRY as critic_REGISTRY
-from utils.rl_utils import build_td_lambda_targets
+from utils.rl_utils import build_td_lambda_targets, soft_update
 
 
 class ActorCriticLearner(QLearner):

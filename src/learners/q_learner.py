@@ -11,7 +11,7 @@ import torch.nn as nn
 from components.episode_buffer import EpisodeBatch
 from learners.nonfinite import NonFiniteGuard
 from modules.mixers import REGISTRY as mixer_REGISTRY
-from utils.rl_utils import build_td_lambda_targets
+from utils.rl_utils import build_td_lambda_targets, soft_update
 from utils.running_mean_std import RunningMeanStd
 
 OPTIMIZER_IMPLS = ("for_loop", "foreach", "fused")
@@ -31,17 +31,6 @@ def make_optimiser(params: list[nn.Parameter], args: Any, lr: float | None = Non
     if args.optimizer == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, alpha=args.optim_alpha, eps=args.optim_eps, **kind)
     raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got '{args.optimizer}'")
-
-
-def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
-    """target <- (1 - tau) target + tau source, parameter by parameter (grouped kernels; the same
-    numbers as one multiply and add per tensor)."""
-    with torch.no_grad():
-        targets = list(target.parameters())
-        if not targets:  # e.g. VDN's mixer
-            return
-        torch._foreach_mul_(targets, 1.0 - tau)
-        torch._foreach_add_(targets, list(source.parameters()), alpha=tau)
 
 
 class QLearner:

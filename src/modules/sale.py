@@ -15,6 +15,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from utils.rl_utils import soft_update
+
 # Below this many hidden activations (rows x hidden), `dot_all_actions` takes every action in one pass.
 SMALL_BATCH_ELEMENTS = 64 * 64
 
@@ -172,6 +174,4 @@ class SALEPair(nn.Module):
             self.fixed_target.load_state_dict(self.fixed.state_dict())
             self.fixed.load_state_dict(self.current.state_dict())
             return
-        fixed = list(self.fixed.parameters())
-        torch._foreach_mul_(fixed, 1.0 - tau)
-        torch._foreach_add_(fixed, list(self.current.parameters()), alpha=tau)
+        soft_update(self.fixed, self.current, tau)

@@ -1,8 +1,9 @@
-"""Return targets for value learning."""
+"""Return targets for value learning, and the Polyak average that moves slow copies of networks."""
 
 from __future__ import annotations
 
 import torch
+import torch.nn as nn
 
 
 def build_td_lambda_targets(
@@ -35,3 +36,14 @@ def build_td_lambda_targets(
     for t in range(rewards.shape[1] - 2, -1, -1):
         torch.addcmul(c[:, t], e[:, t], ret[:, t + 1], out=ret[:, t])
     return ret
+
+
+def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
+    """target <- (1 - tau) target + tau source, parameter by parameter (grouped kernels; the same
+    numbers as one multiply and add per tensor)."""
+    with torch.no_grad():
+        targets = list(target.parameters())
+        if not targets:  # e.g. VDN's mixer
+            return
+        torch._foreach_mul_(targets, 1.0 - tau)
+        torch._foreach_add_(targets, list(source.parameters()), alpha=tau)
