@@ -53,8 +53,20 @@ def run_one(alg: str, task: str, seed: int, t_max: int, out: Path, extra: list[s
     return time.time() - start, code
 
 
+def completed_jobs(out: Path) -> set[tuple[str, str, int, int]]:
+    """(alg, task, seed, t_max) of the runs under `out` that completed, so a grid started again skips them."""
+    return {(run.alg, run.task, run.seed, run.config.get("t_max")) for run in iter_runs(out) if run.status == COMPLETED}
+
+
 def run_grid(jobs: list[tuple[str, str, int, int]], out: Path, extra: list[str], n_jobs: int) -> None:
-    """Run every (alg, task, seed, t_max), `n_jobs` at a time, printing one line per finished run."""
+    """Run every (alg, task, seed, t_max) not completed under `out` already, `n_jobs` at a time, printing
+    one line per finished run. The `extra` overrides are not compared: a grid rerun with other overrides
+    needs its own `out`."""
+    done_before = completed_jobs(out)
+    skipped = [job for job in jobs if job in done_before]
+    if skipped:
+        print(f"{len(skipped)} of {len(jobs)} runs completed before under {out}: skipped", flush=True)
+    jobs = [job for job in jobs if job not in done_before]
     with ThreadPoolExecutor(max_workers=n_jobs) as pool:
         futures = [(job, pool.submit(run_one, *job, out, extra)) for job in jobs]
         for done, ((alg, task, seed, _), fut) in enumerate(futures, 1):

@@ -7,7 +7,8 @@
 Prints per task and algorithm the per-seed and mean final test return, the area under the test-return
 curve (its average height), and wall-clock seconds per 10k env steps; then, per task, whether salemb's
 mean final return is above QMIX's and VDN's and its wall-clock ratio to QMIX (the goal: below 2).
-Extra `key=value` arguments go to every run.
+Extra `key=value` arguments go to every run. Started again with the same --out, it skips the runs that
+completed there (an interrupted comparison goes on where it stopped).
 """
 
 from __future__ import annotations

@@ -59,6 +59,12 @@ class StopOnSignal:
             signal.signal(sig, handler)
 
 
+def test_rounds(test_nepisode: int, batch_size_run: int) -> int:
+    """Runner calls that play at least `test_nepisode` test episodes (at least one call): with 50 episodes
+    asked from 4 envs, 13 calls; 12 would play 48, fewer than the runner waits for before it logs."""
+    return max(1, -(-test_nepisode // batch_size_run))
+
+
 def resolve_device(use_cuda: bool, console: Any) -> torch.device:
     if use_cuda and not torch.cuda.is_available():
         console.warning("use_cuda=True but no CUDA device is available: running on the CPU")
@@ -175,7 +181,7 @@ class Experiment:
         return {k: v[-1][1] for k, v in self.logger.stats.items()}
 
     def evaluate(self) -> None:
-        n_runs = max(1, self.args.test_nepisode // self.runner.batch_size)
+        n_runs = test_rounds(self.args.test_nepisode, self.runner.batch_size)
         if self.args.render:
             self.runner.envs.call(0, "start_recording")
         for i in range(n_runs):
@@ -289,7 +295,7 @@ class Experiment:
 
     def test(self) -> None:
         self.finish_learning()
-        n_runs = max(1, self.args.test_nepisode // self.runner.batch_size)
+        n_runs = test_rounds(self.args.test_nepisode, self.runner.batch_size)
         self.last_test_T = self.runner.t_env
         for _ in range(n_runs):
             self.runner.run(test_mode=True)

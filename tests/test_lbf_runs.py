@@ -8,13 +8,14 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
 
-from lbf_runs import collect, print_table  # noqa: E402
+import lbf_runs  # noqa: E402
+from lbf_runs import collect, print_table, run_grid  # noqa: E402
 
 
-def write_run(root, alg, task, seed, steps, values, status="COMPLETED", minutes=10):
+def write_run(root, alg, task, seed, steps, values, status="COMPLETED", minutes=10, t_max=2000):
     run_dir = root / "sacred" / task / alg / str(seed)
     run_dir.mkdir(parents=True)
-    (run_dir / "config.json").write_text(json.dumps({"name": alg, "seed": seed, "env_args": {"key": task}}))
+    (run_dir / "config.json").write_text(json.dumps({"name": alg, "seed": seed, "env_args": {"key": task}, "t_max": t_max}))
     (run_dir / "run.json").write_text(json.dumps({
         "status": status, "start_time": "2026-01-01T10:00:00", "stop_time": f"2026-01-01T10:{minutes:02d}:00"}))
     (run_dir / "metrics.json").write_text(json.dumps({
@@ -33,3 +34,14 @@ def test_collect_reads_completed_runs_and_prints_goals(tmp_path, capsys):
     print_table(rows, {("qmix", "T"): 0.8})
     out = capsys.readouterr().out
     assert "mean   0.800" in out and "goal every seed >= 0.8: NOT met" in out
+
+
+def test_run_grid_skips_completed_runs_only(tmp_path, monkeypatch, capsys):
+    write_run(tmp_path, "qmix", "T", 1, [0, 2000], [0.0, 1.0])
+    write_run(tmp_path, "qmix", "T", 2, [0, 1000], [0.0, 0.1], status="FAILED")
+    write_run(tmp_path, "vdn", "T", 1, [0, 500], [0.0, 0.1], t_max=500)
+    started = []
+    monkeypatch.setattr(lbf_runs, "run_one", lambda *job: started.append(job[:4]) or (1.0, 0))
+    run_grid([("qmix", "T", 1, 2000), ("qmix", "T", 2, 2000), ("vdn", "T", 1, 2000)], tmp_path, [], 1)
+    assert started == [("qmix", "T", 2, 2000), ("vdn", "T", 1, 2000)]
+    assert "1 of 3 runs completed before" in capsys.readouterr().out
