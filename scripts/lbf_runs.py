@@ -55,6 +55,8 @@ def run_one(alg: str, task: str, seed: int, t_max: int, out: Path, extra: list[s
 
 def completed_jobs(out: Path) -> set[tuple[str, str, int, int]]:
     """(alg, task, seed, t_max) of the runs under `out` that completed, so a grid started again skips them."""
+    if not out.is_dir():
+        return set()
     return {(run.alg, run.task, run.seed, run.config.get("t_max")) for run in iter_runs(out) if run.status == COMPLETED}
 
 

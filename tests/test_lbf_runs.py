@@ -45,3 +45,10 @@ def test_run_grid_skips_completed_runs_only(tmp_path, monkeypatch, capsys):
     run_grid([("qmix", "T", 1, 2000), ("qmix", "T", 2, 2000), ("vdn", "T", 1, 2000)], tmp_path, [], 1)
     assert started == [("qmix", "T", 2, 2000), ("vdn", "T", 1, 2000)]
     assert "1 of 3 runs completed before" in capsys.readouterr().out
+
+
+def test_run_grid_starts_in_a_folder_that_does_not_exist_yet(tmp_path, monkeypatch):
+    started = []
+    monkeypatch.setattr(lbf_runs, "run_one", lambda *job: started.append(job[:4]) or (1.0, 0))
+    run_grid([("qmix", "T", 1, 2000)], tmp_path / "new", [], 1)
+    assert started == [("qmix", "T", 1, 2000)]
