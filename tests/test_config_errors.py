@@ -49,6 +49,7 @@ CASES = [
     (QMIX + ["buffer_size=0"], ["buffer_size=0", ">= 1"]),
     (QMIX + ["batch_size_run=0"], ["batch_size_run=0", ">= 1"]),
     (QMIX + ["test_nepisode=-1"], ["test_nepisode=-1", ">= 0"]),
+    (QMIX + ["runner=parallel", "envs_per_worker=0"], ["envs_per_worker=0", ">= 1"]),
     (QMIX + ["optimizer=sgd"], ["optimizer='sgd'", "adam, rmsprop"]),
     (QMIX + ["optimizer_impl=vectorised"], ["optimizer_impl='vectorised'", "foreach, for_loop, fused"]),
     (QMIX + ["sale_refresh_tau=2"], ["sale_refresh_tau=2", "in [0, 1]"]),

@@ -72,6 +72,15 @@ def test_failed_env_is_restarted_and_the_batch_collected_again(failing_env, tmp_
     assert runner.logger.latest("env_restarts") == 1.0
 
 
+def test_a_failure_in_a_grouped_worker_restarts_every_env_of_that_worker(failing_env, tmp_path):
+    once = str(tmp_path / "failed")
+    runner, batch = collect("parallel", batch_size_run=2, envs_per_worker=2, restart_failed_envs=True, max_env_restarts=3,
+                            env_args={"seed": 5, "limit": 5, "how": "exit", "once_file": once})
+    assert runner.restarts.count == 2  # env 0 took its worker down, and env 1 with it
+    assert len(runner.envs.procs) == 1
+    assert runner.t_env == 10 and batch["filled"][:, :, 0].sum().item() == 12
+
+
 def test_restarts_stop_at_the_limit(failing_env):
     with pytest.raises(EnvWorkerError) as info:
         collect("parallel", env_args={"seed": 5, "limit": 5, "how": "exit"}, restart_failed_envs=True, max_env_restarts=2)

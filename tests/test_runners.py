@@ -71,17 +71,22 @@ def test_parallel_workers_get_seed_plus_index(toy_env_registered):
     assert batch["state"][0, 0, 2].item() == 5 and batch["state"][1, 0, 2].item() == 6
 
 
-def test_episode_and_parallel_runners_collect_identical_data(toy_env_registered):
+@pytest.mark.parametrize("per_worker", [1, 2, 3])
+def test_episode_and_parallel_runners_collect_identical_data(toy_env_registered, per_worker):
     out = []
     for kind in ("episode", "parallel"):
         torch.manual_seed(0)
-        runner = make_runner(kind)
+        runner = make_runner(kind, batch_size_run=3, envs_per_worker=per_worker,
+                             env_args={"seed": 5, "limit": 6, "terminate_at": 4})
         try:
-            out.append(runner.run())
+            out.append([runner.run(), runner.run()])
         finally:
             runner.close_env()
-    for key in ("obs", "state", "actions", "reward", "filled"):
-        assert torch.equal(out[0][key], out[1][key]), key
+    if per_worker > 1:
+        assert len(runner.envs.procs) == -(-3 // per_worker)
+    for first, second in zip(*out):
+        for key in ("obs", "state", "actions", "reward", "filled", "terminated"):
+            assert torch.equal(first[key], second[key]), key
 
 
 def _toy(i, **kw):
@@ -103,6 +108,37 @@ def test_worker_exception_reaches_parent_with_traceback():
     finally:
         envs.close()
     assert all(not p.is_alive() for p in envs.procs)
+
+
+def _toy_env_3_crashes(i):
+    return ToyEnv(seed=i, crash_at=2 if i == 3 else None)
+
+
+def test_grouped_worker_failure_names_the_env_and_all_envs_of_its_worker():
+    envs = SubprocEnvs(_toy_env_3_crashes, 5, envs_per_worker=2)
+    try:
+        assert len(envs) == 5 and envs.groups == [[0, 1], [2, 3], [4]]
+        first = envs.reset()
+        assert [d["state"][2] for d in first] == [0, 1, 2, 3, 4]  # seed i, in env order
+        envs.step([0, 1, 2, 3, 4], np.zeros((5, 2), dtype=np.int64))
+        with pytest.raises(EnvWorkerError) as info:
+            envs.step([4, 3, 2], np.zeros((3, 2), dtype=np.int64))
+        assert info.value.index == 3 and info.value.indices == [2, 3]
+        assert "env worker 1 (envs 2, 3) failed in 'step' (env 3): RuntimeError: toy env crashed at step 2" in str(info.value)
+        envs.restart(2)
+        envs.restart(3)  # the worker was restarted for env 2 already
+        assert envs.procs[1].is_alive() and envs.procs[0].is_alive()
+        again = envs.reset()
+        np.testing.assert_array_equal(again[2]["obs"], first[2]["obs"])
+        replies = envs.step([4, 0], np.ones((2, 2), dtype=np.int64))
+        assert [r["state"][2] for r in replies] == [4, 0]  # replies follow the order asked
+    finally:
+        envs.close()
+
+
+def test_envs_per_worker_below_one_is_refused():
+    with pytest.raises(ValueError, match="envs_per_worker must be >= 1, got 0"):
+        SubprocEnvs(_toy, 2, envs_per_worker=0)
 
 
 def test_worker_that_dies_is_reported_not_hung():

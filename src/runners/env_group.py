@@ -119,33 +119,48 @@ class LocalEnvs:
             env.close()
 
 
-def _worker(conn: Any, env_fn: EnvFactory, index: int, fault_path: str) -> None:
-    """Serve commands for one env until `close`; any exception goes back to the parent with its traceback.
-    A crash below Python (segfault, abort) writes the Python stack to `fault_path` for the parent to read.
-    SIGINT is ignored: Ctrl-C reaches the whole process group, and the parent decides what happens."""
+def _worker(conn: Any, env_fn: EnvFactory, indices: list[int], fault_path: str) -> None:
+    """Serve commands for the envs `indices` (slot k holds env indices[k]) until `close`. An exception goes
+    back to the parent with the env index and its traceback; a crash below Python (segfault, abort) writes
+    the Python stack to `fault_path` for the parent to read. SIGINT is ignored: Ctrl-C reaches the whole
+    process group, and the parent decides what happens."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     fault_file = open(fault_path, "w")
     faulthandler.enable(file=fault_file)
-    env = None
+    envs: list[MultiAgentEnv] = []
+    current = indices[0]
     try:
-        env = env_fn(index)
+        for index in indices:
+            current = index
+            envs.append(env_fn(index))
         while True:
             cmd, data = conn.recv()
             if cmd == "step":
-                conn.send(("ok", step_env(env, data)))
+                replies = []
+                for slot, actions in data:
+                    current = indices[slot]
+                    replies.append(step_env(envs[slot], actions))
+                conn.send(("ok", replies))
             elif cmd == "reset":
-                conn.send(("ok", reset_env(env)))
+                replies = []
+                for slot, env in enumerate(envs):
+                    current = indices[slot]
+                    replies.append(reset_env(env))
+                conn.send(("ok", replies))
             elif cmd == "close":
-                env.close()
+                for env in envs:
+                    env.close()
                 conn.send(("ok", None))
                 break
             else:
-                conn.send(("ok", getattr(env, cmd)(*(data or ()))))
+                slot, args = data
+                current = indices[slot]
+                conn.send(("ok", getattr(envs[slot], cmd)(*args)))
     except EOFError:
         pass
     except BaseException as exc:
         try:
-            conn.send(("error", (f"{type(exc).__name__}: {exc}", traceback.format_exc())))
+            conn.send(("error", (current, f"{type(exc).__name__}: {exc}", traceback.format_exc())))
         except (BrokenPipeError, OSError):
             pass
     finally:
@@ -173,128 +188,185 @@ def default_start_method() -> str:
 
 
 class SubprocEnvs:
-    """One env per worker process, seeds `seed + index`. A worker that raises, dies or does not
-    answer within `timeout` seconds ends the current call with `EnvWorkerError` naming the env index and
-    carrying the worker's traceback (its Python stack, for a segfault); the other workers' replies to
-    that call are read first, so they stay in step for the next call. `start_method`: multiprocessing's,
-    `default_start_method()` when None."""
+    """Envs in worker processes, `envs_per_worker` per process (env i in worker i // envs_per_worker),
+    seeds `seed + index`. A worker steps its envs one after the other; fewer workers mean fewer messages
+    and process wake-ups per step, which pays when the envs are cheap and the cores few.
 
-    def __init__(self, env_fn: EnvFactory, n: int, start_method: str | None = None, timeout: float | None = None):
+    A worker that raises, dies or does not answer within `timeout` seconds ends the current call with
+    `EnvWorkerError` naming the env index and carrying the worker's traceback (its Python stack, for a
+    segfault); the worker is stopped, so the error's `indices` are all of that worker's envs. The other
+    workers' replies to that call are read first, so they stay in step for the next call.
+    `start_method`: multiprocessing's, `default_start_method()` when None."""
+
+    def __init__(
+        self,
+        env_fn: EnvFactory,
+        n: int,
+        start_method: str | None = None,
+        timeout: float | None = None,
+        envs_per_worker: int = 1,
+    ):
+        if envs_per_worker < 1:
+            raise ValueError(f"envs_per_worker must be >= 1, got {envs_per_worker}")
         self.ctx = mp.get_context(start_method or default_start_method())
         self.env_fn = env_fn
         self.timeout = timeout
+        self.n = n
+        self.groups = [list(range(w, min(n, w + envs_per_worker))) for w in range(0, n, envs_per_worker)]
         self.fault_dir = tempfile.mkdtemp(prefix="env_workers_")
-        self.conns: list[Any] = [None] * n
-        self.procs: list[Any] = [None] * n
-        self.pending: list[str | None] = [None] * n
+        self.conns: list[Any] = [None] * len(self.groups)
+        self.procs: list[Any] = [None] * len(self.groups)
+        self.pending: list[str | None] = [None] * len(self.groups)
+        self.fresh = [False] * len(self.groups)
         self.closed = False
-        for i in range(n):
-            self._start(i)
+        for w in range(len(self.groups)):
+            self._start(w)
 
     def __len__(self) -> int:
-        return len(self.conns)
+        return self.n
 
-    def _fault_path(self, index: int) -> str:
-        return os.path.join(self.fault_dir, f"worker{index}.txt")
+    def _worker_of(self, index: int) -> tuple[int, int]:
+        """(worker, slot) holding env `index`."""
+        size = len(self.groups[0])
+        return index // size, index % size
 
-    def _start(self, index: int) -> None:
+    def _name(self, worker: int) -> str:
+        envs = self.groups[worker]
+        return f"env worker {worker}" if len(envs) == 1 and envs[0] == worker else f"env worker {worker} (envs {', '.join(map(str, envs))})"
+
+    def _fault_path(self, worker: int) -> str:
+        return os.path.join(self.fault_dir, f"worker{worker}.txt")
+
+    def _start(self, worker: int) -> None:
         parent, child = self.ctx.Pipe()
-        proc = self.ctx.Process(target=_worker, args=(child, self.env_fn, index, self._fault_path(index)), daemon=True)
+        args = (child, self.env_fn, self.groups[worker], self._fault_path(worker))
+        proc = self.ctx.Process(target=_worker, args=args, daemon=True)
         proc.start()
         child.close()
-        self.conns[index] = parent
-        self.procs[index] = proc
+        self.conns[worker] = parent
+        self.procs[worker] = proc
+        self.fresh[worker] = True
 
-    def _stop(self, index: int) -> None:
-        """End worker `index` at once (it failed: its state is not to be trusted)."""
-        proc = self.procs[index]
+    def _stop(self, worker: int) -> None:
+        """End `worker` at once (it failed: its state is not to be trusted)."""
+        proc = self.procs[worker]
         if proc.is_alive():
             proc.kill()
         proc.join(timeout=5)
-        self.conns[index].close()
+        self.conns[worker].close()
 
-    def _send(self, index: int, cmd: str, data: Any = None) -> None:
-        self.pending[index] = cmd
+    def _send(self, worker: int, cmd: str, data: Any = None) -> None:
+        self.pending[worker] = cmd
+        self.fresh[worker] = False
         try:
-            self.conns[index].send((cmd, data))
+            self.conns[worker].send((cmd, data))
         except (BrokenPipeError, OSError):
             pass  # the worker is gone; _recv reports how it ended
 
-    def _recv(self, index: int) -> Any:
-        conn, proc, cmd = self.conns[index], self.procs[index], self.pending[index]
+    def _recv(self, worker: int) -> Any:
+        conn, proc, cmd = self.conns[worker], self.procs[worker], self.pending[worker]
+        envs = self.groups[worker]
         ready = wait([conn, proc.sentinel], timeout=self.timeout)
         if not ready:
-            self._stop(index)
-            raise EnvWorkerError(f"env worker {index} did not answer '{cmd}' within {self.timeout} s (env_worker_timeout); it was stopped", index)
+            self._stop(worker)
+            raise EnvWorkerError(
+                f"{self._name(worker)} did not answer '{cmd}' within {self.timeout} s (env_worker_timeout); it was stopped",
+                envs[0], envs,
+            )
         if conn in ready or conn.poll():
             try:
                 status, payload = conn.recv()
             except (EOFError, OSError):
                 status, payload = "dead", None
             if status == "ok":
-                self.pending[index] = None
+                self.pending[worker] = None
                 return payload
             if status == "error":
-                message, tb = payload
-                self._stop(index)
-                raise EnvWorkerError(f"env worker {index} failed in '{cmd}': {message}\n--- worker traceback ---\n{tb}", index)
+                index, message, tb = payload
+                self._stop(worker)
+                where = "" if len(envs) == 1 else f" (env {index})"
+                raise EnvWorkerError(
+                    f"{self._name(worker)} failed in '{cmd}'{where}: {message}\n--- worker traceback ---\n{tb}",
+                    index, envs,
+                )
         proc.join(timeout=5)
         code = proc.exitcode
-        self._stop(index)
-        raise EnvWorkerError(f"env worker {index} died during '{cmd}' without a reply ({describe_exit(code)}){self._fault_report(index)}", index)
+        self._stop(worker)
+        raise EnvWorkerError(
+            f"{self._name(worker)} died during '{cmd}' without a reply ({describe_exit(code)}){self._fault_report(worker)}",
+            envs[0], envs,
+        )
 
-    def _fault_report(self, index: int) -> str:
+    def _fault_report(self, worker: int) -> str:
         try:
-            with open(self._fault_path(index)) as f:
+            with open(self._fault_path(worker)) as f:
                 text = f.read().strip()
         except OSError:
             return ""
         return f"\n--- worker traceback (faulthandler) ---\n{text}" if text else "; no Python traceback (the process exited without raising)"
 
-    def _gather(self, indices: list[int]) -> list[Any]:
-        """Replies of `indices` in order; every reply is read before the first failure is raised."""
+    def _gather(self, workers: list[int]) -> list[Any]:
+        """Replies of `workers` in order; every reply is read before the first failure is raised, and the
+        error then lists every env of every worker that failed."""
         out, errors = [], []
-        for i in indices:
+        for w in workers:
             try:
-                out.append(self._recv(i))
+                out.append(self._recv(w))
             except EnvWorkerError as exc:
                 errors.append(exc)
         if errors:
-            raise EnvWorkerError(str(errors[0]), errors[0].index, [e.index for e in errors])
+            raise EnvWorkerError(str(errors[0]), errors[0].index, [i for e in errors for i in e.indices])
         return out
 
     def get_env_info(self) -> dict[str, Any]:
         return self.call(0, "get_env_info")
 
     def reset(self) -> list[dict[str, Any]]:
-        for i in range(len(self.conns)):
-            self._send(i, "reset")
-        return self._gather(list(range(len(self.conns))))
+        workers = list(range(len(self.groups)))
+        for w in workers:
+            self._send(w, "reset")
+        return [reply for replies in self._gather(workers) for reply in replies]
 
     def step(self, indices: list[int], actions: np.ndarray) -> list[dict[str, Any]]:
+        """Step the envs `indices` with `actions` (row k for env indices[k]); replies in the same order."""
+        by_worker: dict[int, list[tuple[int, Any]]] = {}
         for i, a in zip(indices, actions):
-            self._send(i, "step", a)
-        return self._gather(list(indices))
+            w, slot = self._worker_of(i)
+            by_worker.setdefault(w, []).append((slot, a))
+        workers = list(by_worker)
+        for w in workers:
+            self._send(w, "step", by_worker[w])
+        replies = {}
+        for w, worker_replies in zip(workers, self._gather(workers)):
+            for (slot, _), reply in zip(by_worker[w], worker_replies):
+                replies[self.groups[w][slot]] = reply
+        return [replies[i] for i in indices]
 
     def call(self, index: int, method: str, *args: Any) -> Any:
-        self._send(index, method, args)
-        return self._recv(index)
+        w, slot = self._worker_of(index)
+        self._send(w, method, (slot, args))
+        return self._recv(w)
 
     def get_stats(self) -> list[dict[str, Any]]:
-        return [self.call(i, "get_stats") for i in range(len(self.conns))]
+        return [self.call(i, "get_stats") for i in range(self.n)]
 
     def get_rng_states(self) -> list[Any]:
-        return [self.call(i, "get_rng_state") for i in range(len(self.conns))]
+        return [self.call(i, "get_rng_state") for i in range(self.n)]
 
     def set_rng_states(self, states: list[Any]) -> None:
         for i, state in enumerate(states):
             self.call(i, "set_rng_state", state)
 
     def restart(self, index: int) -> None:
-        """Replace worker `index` (failed or not) by a new process with a new env."""
-        self._stop(index)
-        self.pending[index] = None
-        self._start(index)
+        """Replace the worker holding env `index` (failed or not) by a new process with new envs: every
+        env of that worker starts afresh. A worker started since its last use is not restarted again (an
+        error names all of a worker's envs, and each is restarted in turn)."""
+        w, _ = self._worker_of(index)
+        if self.fresh[w]:
+            return
+        self._stop(w)
+        self.pending[w] = None
+        self._start(w)
 
     def close(self, force: bool = False) -> None:
         if self.closed:

@@ -1,4 +1,5 @@
-"""The `parallel` runner: the episode loop of `EpisodeRunner`, with each env in its own worker process."""
+"""The `parallel` runner: the episode loop of `EpisodeRunner`, with the envs in worker processes
+(`envs_per_worker` each; 1: every env in its own process)."""
 
 from __future__ import annotations
 
@@ -11,4 +12,5 @@ from runners.episode_runner import EpisodeRunner
 class ParallelRunner(EpisodeRunner):
     def _make_envs(self, env_fn: Any) -> Any:
         timeout = getattr(self.args, "env_worker_timeout", None)
-        return SubprocEnvs(env_fn, self.batch_size, timeout=timeout)
+        per_worker = getattr(self.args, "envs_per_worker", 1)
+        return SubprocEnvs(env_fn, self.batch_size, timeout=timeout, envs_per_worker=per_worker)

@@ -31,6 +31,7 @@ RANGES: dict[str, tuple[Check, str]] = {
     "batch_size": AT_LEAST_1,
     "buffer_size": AT_LEAST_1,
     "batch_size_run": AT_LEAST_1,
+    "envs_per_worker": AT_LEAST_1,
     "test_nepisode": NON_NEGATIVE,
     "test_interval": AT_LEAST_1,
     "log_interval": AT_LEAST_1,
