@@ -6,16 +6,23 @@
 
 Prints per task and algorithm the per-seed and mean final test return, the area under the test-return
 curve (its average height), and wall-clock seconds per 10k env steps; then, per task, whether salemb's
-mean final return is above QMIX's and VDN's and its wall-clock ratio to QMIX (the goal: below 2).
+mean final return is above QMIX's and VDN's and its wall-clock ratio to QMIX (the goal: below 2); then,
+per salemb run, what its logs say about why: how often the imagination gate was open, the world
+model's observation error against copy-last's, and the spread of the SALE state embedding.
 Extra `key=value` arguments go to every run. Started again with the same --out, it skips the runs that
 completed there (an interrupted comparison goes on where it stopped).
 """
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
+from statistics import median
+from typing import Any
 
 from lbf_runs import collect, grid_parser, mean, print_table, run_grid
+from results_io import COMPLETED, iter_runs
 
 TASKS = ["Foraging-8x8-2p-3f-v3", "Foraging-10x10-3p-3f-v3", "Foraging-8x8-2p-2f-coop-v3"]
 ALGS = ["salemb", "qmix", "vdn"]
@@ -31,6 +38,44 @@ def verdicts(rows: dict[tuple[str, str], list[dict]]) -> None:
               f"{'yes' if above else 'no':>11} {walls['salemb'] / walls['qmix']:>16.2f}")
 
 
+def _values(metrics: dict[str, Any], key: str) -> list[float]:
+    return metrics.get(key, {"values": []})["values"]
+
+
+def salemb_diagnostics(out: Path, alg: str = "salemb") -> list[dict[str, Any]]:
+    """Per completed `alg` run (sorted by task, seed): the fraction of world-model checks at which the
+    imagination gate was open (None without the gate), the median over checks of the model's 3-step
+    observation error divided by copy-last's (< 1: the model predicts better), and the SALE state
+    embedding's spread (`sale_zs_spread`) at its first and last log (near 0: collapsed)."""
+    rows = []
+    for run in iter_runs(out):
+        metrics_file = run.path / "metrics.json"
+        if run.alg != alg or run.status != COMPLETED or not metrics_file.is_file():
+            continue
+        metrics = json.loads(metrics_file.read_text())
+        gate = _values(metrics, "imagine_gate_open")
+        pairs = zip(_values(metrics, "wm_eval_obs_mse"), _values(metrics, "wm_eval_obs_mse_copy_last"))
+        ratios = [m / c for m, c in pairs if c > 0]
+        spread = _values(metrics, "sale_zs_spread")
+        rows.append({
+            "task": run.task, "seed": run.seed,
+            "gate_open": sum(gate) / len(gate) if gate else None,
+            "obs_error_ratio": median(ratios) if ratios else None,
+            "spread_first": spread[0] if spread else None, "spread_last": spread[-1] if spread else None,
+        })
+    return sorted(rows, key=lambda r: (r["task"], r["seed"]))
+
+
+def print_diagnostics(rows: list[dict[str, Any]]) -> None:
+    def fmt(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}"
+
+    print("\nsalemb run                       seed  gate open  model/copy-last obs error  z_s spread first -> last")
+    for r in rows:
+        print(f"{r['task']:<32} {r['seed']:>4} {fmt(r['gate_open']):>10} {fmt(r['obs_error_ratio']):>26} "
+              f"{fmt(r['spread_first']):>12} -> {fmt(r['spread_last'])}")
+
+
 def main() -> None:
     parser = grid_parser(__doc__, ALGS, TASKS, "salemb_comparison")
     parser.add_argument("--t-max", type=int, default=200_000)
@@ -41,6 +86,7 @@ def main() -> None:
     rows = collect(args.out)
     print_table(rows)
     verdicts(rows)
+    print_diagnostics(salemb_diagnostics(args.out))
 
 
 if __name__ == "__main__":

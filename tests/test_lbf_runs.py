@@ -10,6 +10,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
 
 import lbf_runs  # noqa: E402
 from lbf_runs import collect, print_table, run_grid  # noqa: E402
+from salemb_comparison import print_diagnostics, salemb_diagnostics  # noqa: E402
 
 
 def write_run(root, alg, task, seed, steps, values, status="COMPLETED", minutes=10, t_max=2000):
@@ -52,3 +53,24 @@ def test_run_grid_starts_in_a_folder_that_does_not_exist_yet(tmp_path, monkeypat
     monkeypatch.setattr(lbf_runs, "run_one", lambda *job: started.append(job[:4]) or (1.0, 0))
     run_grid([("qmix", "T", 1, 2000)], tmp_path / "new", [], 1)
     assert started == [("qmix", "T", 1, 2000)]
+
+
+def test_salemb_diagnostics_read_the_gate_model_error_and_embedding_spread(tmp_path, capsys):
+    write_run(tmp_path, "salemb", "T", 1, [0, 2000], [0.0, 1.0])
+    write_run(tmp_path, "qmix", "T", 1, [0, 2000], [0.0, 1.0])
+    metrics_file = tmp_path / "sacred" / "T" / "salemb" / "1" / "metrics.json"
+    metrics = json.loads(metrics_file.read_text())
+    metrics.update({
+        "imagine_gate_open": {"steps": [1, 2, 3, 4], "values": [0.0, 1.0, 1.0, 1.0]},
+        "wm_eval_obs_mse": {"steps": [1, 2, 3], "values": [2.0, 1.0, 3.0]},
+        "wm_eval_obs_mse_copy_last": {"steps": [1, 2, 3], "values": [1.0, 2.0, 2.0]},
+        "sale_zs_spread": {"steps": [1, 2], "values": [0.5, 0.2]},
+    })
+    metrics_file.write_text(json.dumps(metrics))
+    rows = salemb_diagnostics(tmp_path)
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["gate_open"] == 0.75 and row["obs_error_ratio"] == 1.5
+    assert (row["spread_first"], row["spread_last"]) == (0.5, 0.2)
+    print_diagnostics(rows)
+    assert "0.75" in capsys.readouterr().out
