@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from modules.agents import REGISTRY
-from modules.sale import SALE, SALEPair, StateActionEncoder, StateEncoder, avg_l1_norm
+from modules.sale import SALE, SALEPair, StateActionEncoder, StateEncoder, avg_l1_norm, spread_penalty
 
 
 @pytest.fixture(autouse=True)
@@ -85,6 +85,43 @@ def test_sequence_loss_equals_pairwise_loss():
     mask = (torch.rand(3, 6, 1) > 0.3).float()
     expected = sale.loss(x[:, :-1], a[:, :-1], x[:, 1:], mask[:, :-1])
     assert torch.allclose(sale.sequence_loss(x, a, mask), expected)
+
+
+def test_spread_penalty_is_the_hinge_on_each_features_std_over_valid_rows():
+    z = torch.tensor([[0.0, 2.0], [2.0, 2.0], [50.0, -50.0]])
+    mask = torch.tensor([[1.0], [1.0], [0.0]])
+    std = torch.sqrt(torch.tensor([2.0, 0.0]) + 1e-4)  # unbiased variance over the two valid rows
+    expected = torch.relu(1.0 - std).mean()
+    assert torch.allclose(spread_penalty(z, mask), expected)
+    assert spread_penalty(z[:1], mask[:1]).item() == 0.0  # one row: no spread to measure
+
+
+def _spread(sale, x):
+    with torch.no_grad():
+        return sale.encode_state(x).reshape(-1, 8).std(dim=0).mean().item()
+
+
+@pytest.mark.parametrize("coef", [0.0, 1.0])
+def test_a_collapsed_state_embedding_stays_collapsed_unless_its_spread_is_penalised(coef):
+    torch.manual_seed(0)
+    sale = SALE(6, 3, embed_dim=8, hidden_dim=32)
+    with torch.no_grad():  # every state maps (almost) to one embedding: the prediction loss's trivial solution
+        sale.f.l3.weight.mul_(1e-4)
+        sale.f.l3.bias.copy_(torch.linspace(-1, 1, 8))
+    x = torch.randn(16, 10, 6)
+    a = F.one_hot(torch.randint(0, 3, (16, 10)), 3).float()
+    mask = torch.ones(16, 10, 1)
+    assert _spread(sale, x) < 0.01
+    opt = torch.optim.Adam(sale.parameters(), lr=1e-3)
+    for _ in range(150):
+        loss = sale.sequence_loss(x, a, mask, spread_coef=coef)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    if coef == 0:
+        assert _spread(sale, x) < 0.05
+    else:
+        assert _spread(sale, x) > 0.3
 
 
 def test_fixed_copies_move_only_on_refresh():

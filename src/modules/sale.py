@@ -53,6 +53,20 @@ def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> 
     return ((pred - target) ** 2 * weight).sum() / weight.sum().clamp(min=1.0)
 
 
+def spread_penalty(z: torch.Tensor, mask: torch.Tensor, target: float = 1.0) -> torch.Tensor:
+    """VICReg's variance hinge against a collapsing embedding: the mean over features of
+    relu(target - std), the per-feature standard deviation taken over the valid rows.
+    z `[..., D]`, mask broadcastable to `[..., 1]`. Returns a scalar (0 with fewer than 2 valid rows)."""
+    weight = mask.to(z.dtype).expand(*z.shape[:-1], 1).reshape(-1, 1)
+    flat = z.reshape(-1, z.shape[-1])
+    n = weight.sum()
+    if n < 2:
+        return z.new_zeros(())
+    mean = (flat * weight).sum(0) / n
+    var = ((flat - mean) ** 2 * weight).sum(0) / (n - 1)
+    return F.relu(target - torch.sqrt(var + 1e-4)).mean()
+
+
 class StateEncoder(nn.Module):
     """f: x `[..., in_dim]` -> z_s `[..., embed_dim]`, three linear layers with ELU (or `act`), then AvgL1Norm."""
 
@@ -144,15 +158,21 @@ class SALE(nn.Module):
             target = self.encode_state(x_next)
         return masked_mse(pred, target, mask)
 
-    def sequence_loss(self, x: torch.Tensor, a: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def sequence_loss(self, x: torch.Tensor, a: torch.Tensor, mask: torch.Tensor, spread_coef: float = 0.0) -> torch.Tensor:
         """The same loss on consecutive steps of sequences, encoding each step once.
 
         x `[N, T, in_dim]`, a `[N, T, action_dim]`, mask `[N, T, 1]`: mask[:, t] = 1 when action a_t was
         taken and x_{t+1} exists. Pairs (x_t, a_t) -> x_{t+1} for t < T - 1. Returns a scalar.
+        With `spread_coef` > 0 it adds that weight times `spread_penalty` of the state embeddings z_t:
+        predicting the next embedding is also solved by one embedding for every state, and where the
+        inputs change little from step to step (LBF) the encoders drift towards it.
         """
         z = self.encode_state(x)
         pred = self.predict_next(z[:, :-1], a[:, :-1])
-        return masked_mse(pred, z[:, 1:].detach(), mask[:, :-1])
+        loss = masked_mse(pred, z[:, 1:].detach(), mask[:, :-1])
+        if spread_coef > 0:
+            loss = loss + spread_coef * spread_penalty(z[:, :-1], mask[:, :-1])
+        return loss
 
 
 class SALEPair(nn.Module):

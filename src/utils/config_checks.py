@@ -63,6 +63,7 @@ RANGES: dict[str, tuple[Check, str]] = {
     "sale_hidden_dim": AT_LEAST_1,
     "sale_lr": POSITIVE,
     "sale_coef": NON_NEGATIVE,
+    "sale_spread_coef": NON_NEGATIVE,
     "wm_lr": POSITIVE,
     "wm_coef": NON_NEGATIVE,
     "wm_hidden_dim": AT_LEAST_1,

@@ -27,6 +27,7 @@ class SALEActor(FeedForwardActor):
         embed = args.sale_embed_dim
         self.sale = SALEPair(SALE(input_shape, args.n_actions, embed, args.sale_hidden_dim, args.sale_activation))
         self.embed_dim = 2 * embed
+        self.spread_coef = getattr(args, "sale_spread_coef", 0.0)
         hidden = args.actor_hidden_dim
         self.l0 = nn.Linear(input_shape, hidden)
         self.l1 = nn.Linear(hidden + embed, hidden)
@@ -51,7 +52,7 @@ class SALEActor(FeedForwardActor):
     def sale_loss(self, inputs_seq: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """SALE prediction loss of the current encoders on each agent's own consecutive inputs.
         inputs_seq `[N, T, input]`, actions `[N, T, D]`, mask `[N, T, 1]`. Returns a scalar."""
-        return self.sale.current.sequence_loss(inputs_seq, actions, mask)
+        return self.sale.current.sequence_loss(inputs_seq, actions, mask, self.spread_coef)
 
     def sale_parameters(self) -> Iterator[nn.Parameter]:
         """The current (trained) SALE encoders' parameters, for their own optimiser."""

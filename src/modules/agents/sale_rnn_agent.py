@@ -34,6 +34,7 @@ class SALERNNAgent(nn.Module):
         self.hidden_dim = args.rnn_hidden_dim
         self.n_actions = args.n_actions
         self.detach = getattr(args, "sale_detach", True)
+        self.spread_coef = getattr(args, "sale_spread_coef", 0.0)
         embed_dim = getattr(args, "sale_embed_dim", 64)
         sale_hidden = getattr(args, "sale_hidden_dim", 128)
         self.fc1 = nn.Linear(input_shape, self.hidden_dim)
@@ -89,7 +90,7 @@ class SALERNNAgent(nn.Module):
         inputs_seq `[N, T, input]`, actions_onehot `[N, T, actions]`, mask `[N, T, 1]` (1 where a_t was
         taken and x_{t+1} exists; pairs t -> t + 1 for t < T - 1). Returns a scalar.
         """
-        return self.sale.current.sequence_loss(inputs_seq, actions_onehot, mask)
+        return self.sale.current.sequence_loss(inputs_seq, actions_onehot, mask, self.spread_coef)
 
     def sale_parameters(self) -> Iterator[nn.Parameter]:
         """The current (trained) SALE encoders' parameters, for their own optimiser."""
