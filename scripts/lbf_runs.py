@@ -12,11 +12,12 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from results_io import COMPLETED, iter_runs
+from results_io import COMPLETED, RunRecord, iter_runs
 from results_stats import area_under_curve
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,15 +85,19 @@ def _wall_seconds(run_json: dict[str, Any]) -> float:
     return (datetime.datetime.fromisoformat(stop) - datetime.datetime.fromisoformat(start)).total_seconds()
 
 
+def completed_metrics(out: Path) -> Iterator[tuple[RunRecord, dict[str, Any]]]:
+    """Every completed run under `out` that wrote metrics, with its metrics.json."""
+    for run in iter_runs(out):
+        metrics_file = run.path / "metrics.json"
+        if run.status == COMPLETED and metrics_file.is_file():
+            yield run, json.loads(metrics_file.read_text())
+
+
 def collect(out: Path, metric: str = "test_return_mean") -> dict[tuple[str, str], list[dict[str, Any]]]:
     """Completed runs under `out`, grouped by (alg name, task): seed, final, best, AUC of `metric`, the
     last t_env, steps/s and wall-clock seconds per 10k env steps."""
     rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for run in iter_runs(out):
-        metrics_file = run.path / "metrics.json"
-        if run.status != COMPLETED or not metrics_file.is_file():
-            continue
-        metrics = json.loads(metrics_file.read_text())
+    for run, metrics in completed_metrics(out):
         curve = metrics.get(metric, {"values": [], "steps": []})
         if not curve["values"]:
             continue

@@ -15,14 +15,12 @@ completed there (an interrupted comparison goes on where it stopped).
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from statistics import median
 from typing import Any
 
-from lbf_runs import collect, grid_parser, mean, print_table, run_grid
-from results_io import COMPLETED, iter_runs
+from lbf_runs import collect, completed_metrics, grid_parser, mean, print_table, run_grid
 
 TASKS = ["Foraging-8x8-2p-3f-v3", "Foraging-10x10-3p-3f-v3", "Foraging-8x8-2p-2f-coop-v3"]
 ALGS = ["salemb", "qmix", "vdn"]
@@ -48,11 +46,9 @@ def salemb_diagnostics(out: Path, alg: str = "salemb") -> list[dict[str, Any]]:
     observation error divided by copy-last's (< 1: the model predicts better), and the SALE state
     embedding's spread (`sale_zs_spread`) at its first and last log (near 0: collapsed)."""
     rows = []
-    for run in iter_runs(out):
-        metrics_file = run.path / "metrics.json"
-        if run.alg != alg or run.status != COMPLETED or not metrics_file.is_file():
+    for run, metrics in completed_metrics(out):
+        if run.alg != alg:
             continue
-        metrics = json.loads(metrics_file.read_text())
         gate = _values(metrics, "imagine_gate_open")
         pairs = zip(_values(metrics, "wm_eval_obs_mse"), _values(metrics, "wm_eval_obs_mse_copy_last"))
         ratios = [m / c for m, c in pairs if c > 0]
