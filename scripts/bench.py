@@ -10,8 +10,12 @@ Phases (each measured after its own warm-up):
   env        the env alone through our adapter, uniformly random available actions (continuous: uniform
              in each agent's Box)
   collect    the runner with the controller choosing actions, no learning
-  learn      learner updates on batches sampled from the buffer filled by `collect`
+  learn      learner updates on batches sampled from the buffer
   train      the real training loop (collect -> insert -> sample -> learn), tests and saving off
+Before `learn` the buffer is filled to its capacity (`--fill`) with copies of the episodes `collect`
+played: the state of a run after its first `buffer_size` episodes, where a long run spends most of its
+time. (`learn_ahead` prepares an update during the collection only when its batch avoids the slots
+being collected; with a nearly empty buffer that is rarely so.)
 Memory: peak RSS of this process (and of its worker processes, for the parallel runner) and the replay
 buffer's bytes. `--json` writes every figure.
 """
@@ -108,9 +112,19 @@ def peak_rss_mib() -> float:
     return (own + children) / 1024
 
 
-def bench_config(config: dict[str, Any], steps: int, updates: int, profile: str | None) -> dict[str, Any]:
+def fill_buffer(buffer: Any, batches: list[Any], episodes: int) -> None:
+    """Insert copies of `batches` (in turn) until the buffer holds at least `episodes` (at most its capacity)."""
+    episodes = min(episodes, buffer.buffer_size)
+    i = 0
+    while batches and buffer.episodes_in_buffer < episodes:
+        buffer.insert_episode_batch(batches[i % len(batches)])
+        i += 1
+
+
+def bench_config(config: dict[str, Any], steps: int, updates: int, profile: str | None, fill: int | None = None) -> dict[str, Any]:
     """All phases for one config; returns the figures (and, with `profile` = a pstats sort key such as
-    'tottime' or 'cumulative', the profile's top 30 lines)."""
+    'tottime' or 'cumulative', the profile's top 30 lines). Before the learn and train phases the buffer
+    is filled to `fill` episodes (default: its capacity) with copies of the collect phase's episodes."""
     console = get_console_logger("bench")
     console.setLevel("WARNING")
     result: dict[str, Any] = {"env_sps": env_steps_per_sec(config, steps)}
@@ -124,10 +138,12 @@ def bench_config(config: dict[str, Any], steps: int, updates: int, profile: str 
             exp.episode += args.batch_size_run
 
         t0, start = runner.t_env, time.perf_counter()
+        collected = []
         while runner.t_env - t0 < steps:
             with torch.no_grad():
-                runner.run(test_mode=False)
+                collected.append(runner.run(test_mode=False))
         result["collect_sps"] = (runner.t_env - t0) / (time.perf_counter() - start)
+        fill_buffer(exp.buffer, collected, exp.buffer.buffer_size if fill is None else fill)
 
         exp.learn()
         start = time.perf_counter()
@@ -189,6 +205,9 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--epymarl", action="store_true", help="EPyMARL's QMIX settings: " + " ".join(EPYMARL_QMIX))
     parser.add_argument("--profile", nargs="?", const="tottime", choices=["tottime", "cumulative"],
                         help="cProfile the train phase and print the top costs, by own time (default) or cumulative")
+    parser.add_argument("--fill", type=int, default=None,
+                        help="episodes in the buffer before the learn and train phases, copies of the collect phase's "
+                             "(default: the buffer's capacity, as for most of a long run; 0: only what the bench collects)")
     parser.add_argument("--json", default=None, help="also write the figures to this JSON file")
     return parser.parse_args(argv), overrides
 
@@ -203,7 +222,7 @@ def main(argv: list[str]) -> int:
     for r in range(rounds):
         order = names if r % 2 == 0 else names[::-1]
         for name in order:
-            runs[name].append(bench_config(configs[name], opts.steps, opts.updates, opts.profile))
+            runs[name].append(bench_config(configs[name], opts.steps, opts.updates, opts.profile, opts.fill))
     figures = [median_of(runs[name]) for name in names]
     task = task_name(configs[names[0]]["env_args"])
     header = (f"{opts.env_config} {task} | {opts.steps} steps per phase, {rounds} round(s), median | "

@@ -8,9 +8,13 @@ import os
 import signal
 import threading
 import time
+from concurrent.futures import Future
+from concurrent.futures import wait as wait_for
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import torch
 
 from components.action_spaces import is_continuous
@@ -27,6 +31,7 @@ from utils.logging import Logger
 from utils.render import save_gif
 from utils.resume import record_model_dir
 from utils.seeding import rng_state, set_rng_state, set_seed
+from utils.side_thread import SideThread
 from utils.task_names import task_name
 from utils.timing import format_duration
 
@@ -124,6 +129,18 @@ def build_scheme(env_info: dict[str, Any]) -> tuple[dict[str, Any], dict[str, in
     return scheme, groups, preprocess
 
 
+@dataclass
+class UpdateAhead:
+    """The next update's batch, drawn before the episodes that precede it are collected (`learn_ahead`).
+
+    `indices`: the buffer slots of the batch, drawn with the buffer's own generator exactly as a draw
+    after the insert would be. `prepared`: the update's gradients being computed on a side thread, or
+    None when the batch reads a slot the coming insert writes (it is then learnt after the insert)."""
+
+    indices: np.ndarray
+    prepared: Future | None
+
+
 class Experiment:
     """Holds the parts of a run and drives the loop."""
 
@@ -157,6 +174,10 @@ class Experiment:
         if getattr(args, "overlap_learning", False):
             self.acting_mac = copy.deepcopy(self.mac)
             self.runner.mac = self.acting_mac
+        self.learns_ahead = self._can_learn_ahead()
+        self.ahead_thread = SideThread(self.learns_ahead)
+        self.ahead: UpdateAhead | None = None
+        self.runner.before_env_restart = self.wait_for_side_threads
         self.episode = 0
         self.last_test_T = -args.test_interval - 1
         self.last_log_T = 0
@@ -229,14 +250,23 @@ class Experiment:
         episodes are collected by the policy one update older than without it."""
         args, runner = self.args, self.runner
         t_before = runner.t_env
-        with torch.no_grad():
-            episode_batch = runner.run(test_mode=False)
+        ahead = self.ahead = self.start_update_ahead()
+        try:
+            with torch.no_grad():
+                episode_batch = runner.run(test_mode=False)
+        except BaseException:
+            self.wait_for_side_threads()  # no gradient is being written while the run stops
+            raise
+        finally:
+            self.ahead = None
         self.finish_learning()
         if hasattr(self.learner, "observe_new_episodes"):
             self.learner.observe_new_episodes(episode_batch, runner.t_env)
         self.buffer.insert_episode_batch(episode_batch)
         self.episode += args.batch_size_run
-        if self.can_learn():
+        if ahead is not None:
+            self.learn(ahead)
+        elif self.can_learn():
             n_updates = self.updates_due(runner.t_env - t_before)
             if self.acting_mac is self.mac:
                 self.learn_many(n_updates)
@@ -275,14 +305,54 @@ class Experiment:
         for _ in range(n_updates):
             self.learn()
 
-    def learn(self) -> None:
+    def _can_learn_ahead(self) -> bool:
+        """`learn_ahead` applies to one update per batch of whole episodes, sampled uniformly, by a
+        learner whose `prepare_update` draws no random numbers (`update_ahead`), without `overlap_learning`."""
         args = self.args
+        return bool(
+            args.learn_ahead and self.learner.update_ahead and not args.use_per and not args.sample_window
+            and args.updates_per_env_step <= 0 and self.acting_mac is self.mac
+        )
+
+    def start_update_ahead(self) -> UpdateAhead | None:
+        """With `learn_ahead`: draw the batch of the update that follows the coming collection and, unless
+        it reads a slot the collection's insert will write, compute its gradients on a side thread while
+        the runner collects. The update uses the weights the runner acts with, and its optimiser step
+        waits for the collection, so every number is as without `learn_ahead`. None when no update follows."""
+        if not self.learns_ahead:
+            return None
+        n_new = self.runner.batch_size
+        episodes = self.buffer.episodes_after(n_new)
+        if episodes < self.args.batch_size:
+            return None
+        indices = self.buffer.sample_indices(self.args.batch_size, episodes)
+        if np.isin(indices, self.buffer.next_slots(n_new)).any():
+            return UpdateAhead(indices, None)
+        return UpdateAhead(indices, self.ahead_thread.submit(self._prepare_update, indices))
+
+    def wait_for_side_threads(self) -> None:
+        """Wait (without taking results or errors) for the update being prepared ahead and the overlapped
+        update, if any: before worker processes are forked, and before the run stops on an error."""
+        if self.ahead is not None and self.ahead.prepared is not None:
+            wait_for([self.ahead.prepared])
+        self.background.wait()
+
+    def _prepare_update(self, indices: np.ndarray) -> Any:
+        return self.learner.prepare_update(self._truncate(self.buffer[indices]))
+
+    def learn(self, ahead: UpdateAhead | None = None) -> None:
+        """One learner update on a batch from the buffer (or the batch `ahead` drew, see `start_update_ahead`)."""
+        args = self.args
+        if ahead is not None and ahead.prepared is not None:
+            self.learner.apply_update(ahead.prepared.result(), self.runner.t_env, self.episode)
+            return
         if args.use_per:
             batch, idx, weights = self.buffer.sample_with_weights(args.batch_size, self.runner.t_env)
         elif args.sample_window:
             batch, idx, weights = self.buffer.sample_windows(args.batch_size, args.sample_window), None, None
         else:
-            batch, idx, weights = self.buffer.sample(args.batch_size), None, None
+            idx = ahead.indices if ahead is not None else self.buffer.sample_indices(args.batch_size)
+            batch, weights = self.buffer[idx], None
         batch = self._truncate(batch)
         info = self.learner.train(batch, self.runner.t_env, self.episode, per_weights=weights)
         if args.use_per:

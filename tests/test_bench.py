@@ -32,3 +32,15 @@ def test_bench_writes_every_figure_and_times_training_without_tests(tmp_path: An
         assert FIGURES <= set(figures)
         assert all(figures[k] > 0 for k in FIGURES)
         assert figures["train_vs_env"] == pytest.approx(figures["train_sps"] / figures["env_sps"])
+
+
+def test_fill_buffer_tops_the_buffer_up_with_copies_to_the_asked_size() -> None:
+    from components.episode_buffer import EpisodeBatch
+    from components.replay_buffer import ReplayBuffer
+
+    scheme = {"x": {"vshape": (1,)}}
+    batches = [EpisodeBatch(scheme, {}, n, 3) for n in (2, 1)]
+    for fill, held in ((6, 6), (7, 8), (50, 10), (0, 0)):  # whole batches: 2, 3, 5, 6, 8, ...; at most the capacity
+        buffer = ReplayBuffer(scheme, {}, buffer_size=10, max_seq_length=3)
+        bench.fill_buffer(buffer, batches, fill)
+        assert buffer.episodes_in_buffer == held

@@ -72,6 +72,18 @@ def test_failed_env_is_restarted_and_the_batch_collected_again(failing_env, tmp_
     assert runner.logger.latest("env_restarts") == 1.0
 
 
+def test_the_run_loop_is_told_before_failed_envs_are_restarted(failing_env, tmp_path):
+    runner = make_runner("parallel", env="failing", restart_failed_envs=True, max_env_restarts=3,
+                         env_args={"seed": 5, "limit": 5, "how": "exit", "once_file": str(tmp_path / "failed")})
+    calls = []
+    runner.before_env_restart = lambda: calls.append(runner.restarts.count)
+    try:
+        runner.run()
+    finally:
+        runner.close_env()
+    assert calls == [0] and runner.restarts.count == 1  # once, before the restart
+
+
 def test_a_failure_in_a_grouped_worker_restarts_every_env_of_that_worker(failing_env, tmp_path):
     once = str(tmp_path / "failed")
     runner, batch = collect("parallel", batch_size_run=2, envs_per_worker=2, restart_failed_envs=True, max_env_restarts=3,

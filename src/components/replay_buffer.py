@@ -54,15 +54,27 @@ class ReplayBuffer(EpisodeBatch):
     def can_sample(self, batch_size: int) -> bool:
         return self.episodes_in_buffer >= batch_size
 
-    def _check_can_sample(self, batch_size: int) -> None:
-        if not self.can_sample(batch_size):
-            raise ValueError(f"cannot sample {batch_size} episodes from a buffer holding {self.episodes_in_buffer}")
+    def _check_can_sample(self, batch_size: int, episodes: int | None = None) -> None:
+        episodes = self.episodes_in_buffer if episodes is None else episodes
+        if episodes < batch_size:
+            raise ValueError(f"cannot sample {batch_size} episodes from a buffer holding {episodes}")
 
-    def sample_indices(self, batch_size: int) -> np.ndarray:
-        self._check_can_sample(batch_size)
-        if self.episodes_in_buffer == batch_size:
+    def sample_indices(self, batch_size: int, episodes: int | None = None) -> np.ndarray:
+        """`batch_size` distinct episode slots, uniformly. `episodes` (default: the episodes held now) lets
+        a caller draw, before an insert, the slots a draw right after it would give (see `episodes_after`)."""
+        episodes = self.episodes_in_buffer if episodes is None else episodes
+        self._check_can_sample(batch_size, episodes)
+        if episodes == batch_size:
             return np.arange(batch_size)
-        return self.rng.choice(self.episodes_in_buffer, batch_size, replace=False)
+        return self.rng.choice(episodes, batch_size, replace=False)
+
+    def episodes_after(self, n_new: int) -> int:
+        """How many episodes the buffer will hold once `n_new` more are inserted."""
+        return min(self.buffer_size, max(self.episodes_in_buffer, self.buffer_index + n_new))
+
+    def next_slots(self, n_new: int) -> np.ndarray:
+        """The slots the next insert of `n_new` episodes will write."""
+        return (self.buffer_index + np.arange(n_new)) % self.buffer_size
 
     def sample(self, batch_size: int) -> EpisodeBatch:
         """Uniformly sample `batch_size` distinct episodes."""

@@ -36,6 +36,9 @@ class ActorCriticLearner(QLearner):
     """QLearner's value-learning machinery (mixer, targets, reward standardisation, checkpoints) with a
     critic in place of Q-value agents and a policy-gradient step for the actors."""
 
+    # its own `train` (no prepare/apply halves), and target smoothing draws from torch's global generator
+    update_ahead = False
+
     def __init__(self, mac: Any, scheme: dict[str, Any], logger: Any, args: Any):
         if not continuous_scheme(scheme):
             raise ValueError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -13,6 +14,7 @@ from learners.nonfinite import NonFiniteGuard
 from modules.mixers import REGISTRY as mixer_REGISTRY
 from utils.rl_utils import build_td_lambda_targets, soft_update
 from utils.running_mean_std import RunningMeanStd
+from utils.side_thread import SideThread
 
 OPTIMIZER_IMPLS = ("for_loop", "foreach", "fused")
 
@@ -33,8 +35,22 @@ def make_optimiser(params: list[nn.Parameter], args: Any, lr: float | None = Non
     raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got '{args.optimizer}'")
 
 
+@dataclass
+class PreparedUpdate:
+    """An update whose gradients are computed but not yet applied (`QLearner.prepare_update`)."""
+
+    loss: torch.Tensor
+    grad_norm: torch.Tensor
+    info: dict[str, torch.Tensor]
+    rew_before: dict[str, Any] | None
+
+
 class QLearner:
     """One gradient step per `train` call on a batch of whole episodes `[batch, time, ...]`."""
+
+    # `prepare_update` draws nothing from torch's global random generator, which acting draws from, so
+    # the run loop may prepare an update on a side thread while the runner acts (`learn_ahead`).
+    update_ahead = True
 
     def __init__(self, mac: Any, scheme: dict[str, Any], logger: Any, args: Any):
         self.args = args
@@ -54,6 +70,7 @@ class QLearner:
         self.train_steps = 0
         self.rew_ms = RunningMeanStd(shape=(1,)) if getattr(args, "standardise_rewards", False) else None
         self.nonfinite = NonFiniteGuard(getattr(args, "nan_policy", "stop"), logger)
+        self.side = SideThread(getattr(args, "parallel_learner", False))
 
     def _build_mixer(self) -> nn.Module:
         return mixer_REGISTRY[self.args.mixer](self.args)
@@ -93,12 +110,13 @@ class QLearner:
         mask[:, 1:] = mask[:, 1:] * (1 - terminated[:, :-1])
         avail_actions = batch["avail_actions"]
 
+        target_unroll = self.side.submit(self._target_unroll, batch, None if h_init is None else h_init[1])
         mac_out, hidden = self.mac.unroll_with_hidden(batch, None if h_init is None else h_init[0])
         mixer_in = self.mixer_inputs(batch) if self.mixer is not None else None
         chosen_qs = torch.gather(mac_out[:, :-1], dim=3, index=actions).squeeze(3)
 
         with torch.no_grad():
-            target_mac_out, target_hidden = self.target_mac.unroll_with_hidden(batch, None if h_init is None else h_init[1])
+            target_mac_out, target_hidden = target_unroll.result()
             if self.args.double_q:
                 online = mac_out.detach().masked_fill(avail_actions == 0, -1e10)
                 best = online.argmax(dim=3, keepdim=True)
@@ -129,15 +147,31 @@ class QLearner:
         }
         return loss, info
 
+    def _target_unroll(self, batch: EpisodeBatch, h_init: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The target network's Q-values and GRU outputs (`unroll_with_hidden`), without gradients. With
+        `parallel_learner` it runs on the side thread while the online network unrolls (grad mode is per thread)."""
+        with torch.no_grad():
+            return self.target_mac.unroll_with_hidden(batch, h_init)
+
     def train(self, batch: EpisodeBatch, t_env: int, episode_num: int, per_weights: torch.Tensor | None = None) -> dict[str, Any]:
         """One update; returns the loss and per-episode |TD| (for PER), or `skipped` (see `update_allowed`)."""
+        return self.apply_update(self.prepare_update(batch, per_weights), t_env, episode_num)
+
+    def prepare_update(self, batch: EpisodeBatch, per_weights: torch.Tensor | None = None) -> PreparedUpdate:
+        """The first half of `train`: the loss, its clipped gradients in the parameters' `.grad`, and what
+        `apply_update` needs. It changes no parameter, so the runner may act with them meanwhile (`learn_ahead`)."""
         rew_before = self.rew_ms.state_dict() if self.rew_ms is not None else None
         loss, info = self.td_loss(batch, per_weights)
         self.optimiser.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.args.grad_norm_clip)
+        return PreparedUpdate(loss, grad_norm, info, rew_before)
+
+    def apply_update(self, prepared: PreparedUpdate, t_env: int, episode_num: int) -> dict[str, Any]:
+        """The second half of `train`: the checks, the optimiser step, target updates and logging."""
+        loss, grad_norm, info = prepared.loss, prepared.grad_norm, prepared.info
         checked = {"loss_td": loss, "q_taken_mean": info["q_taken_mean"], "target_mean": info["target_mean"], "grad_norm": grad_norm}
-        if not self.update_allowed(checked, t_env, rew_before):
+        if not self.update_allowed(checked, t_env, prepared.rew_before):
             return {"loss": loss.detach(), "skipped": True}
         self.optimiser.step()
         self.train_steps += 1

@@ -29,6 +29,7 @@ from modules.mixers import REGISTRY as mixer_REGISTRY
 from modules.world_models import REGISTRY as wm_REGISTRY
 from modules.world_models.foresight import ForesightEncoder
 from runners.imagination_runner import ImaginationRunner, hidden_before
+from utils.side_thread import SideThread
 
 
 def agent_sale_loss(mac: Any, batch: EpisodeBatch) -> torch.Tensor:
@@ -61,6 +62,10 @@ def checked_values(stats: dict[str, Any]) -> dict[str, torch.Tensor]:
 
 
 class SALEMBLearner(QLearner):
+    # its update draws from torch's global generator (the VAE's samples, the imagination's actions and
+    # start steps), as acting does: preparing it beside acting would reorder the draws
+    update_ahead = False
+
     def __init__(self, mac: Any, scheme: dict[str, Any], logger: Any, args: Any):
         if args.mixer_foresight and not args.use_world_model:
             raise ValueError("mixer_foresight=True needs use_world_model=True: the foresight is a world-model roll-out")
@@ -82,6 +87,7 @@ class SALEMBLearner(QLearner):
             self.foresight = ForesightEncoder(self.world_model.deter_dim, self.world_model.latent_dim, args.foresight_dim)
         self._build_optimisers()
         self.wm_eval_t = -args.wm_eval_interval - 1
+        self.wm_side = SideThread(args.parallel_learner)
         self.wm_trusted = not args.imagine_gate
 
     def _build_mixer(self) -> nn.Module:
@@ -136,34 +142,40 @@ class SALEMBLearner(QLearner):
     def train(self, batch: EpisodeBatch, t_env: int, episode_num: int, per_weights: torch.Tensor | None = None) -> dict[str, Any]:
         args = self.args
         rew_before = self.rew_ms.state_dict() if self.rew_ms is not None else None
-        stats: dict[str, Any] = {}
-        loss = batch["reward"].new_zeros(())
+        for opt in self.optimisers.values():
+            opt.zero_grad(set_to_none=True)
+        wm_job = None
         if self.world_model is not None and self.train_steps % args.wm_update_interval == 0:
-            wm_loss, wm_stats = self.world_model.loss(batch[: min(args.wm_batch_size, batch.batch_size)])
-            loss = loss + args.wm_coef * wm_loss
-            stats.update(wm_stats)
+            wm_job = self.wm_side.submit(self._world_model_backward, batch[: min(args.wm_batch_size, batch.batch_size)])
+        stats: dict[str, Any] = {}
+        terms: list[torch.Tensor] = []  # the loss's terms in the paper's order: world model, SALE, TD, imagined TD
         if self.has_agent_sale:
             sale_loss = agent_sale_loss(self.mac, batch)
-            loss = loss + args.sale_coef * sale_loss
+            terms.append(args.sale_coef * sale_loss)
             stats["loss_sale"] = sale_loss
         td_loss, info = self.td_loss(batch, per_weights)
-        loss = loss + td_loss
+        terms.append(td_loss)
         stats.update(loss_td=td_loss, **info)
+        if wm_job is not None:
+            wm_part, wm_stats = wm_job.result()
+            terms.insert(0, wm_part)
+            stats = {**wm_stats, **stats}
         if self.imagination_due(t_env):
             n = min(args.imagine_batch_size, batch.batch_size)
             rows = n * self.mac.n_agents
             imagined, t0 = self.imagination.run(batch[:n], t_env, info["hidden"][:rows])
             h_init = (hidden_before(info["hidden"][:rows], t0, self.mac), hidden_before(info["target_hidden"][:rows], t0, self.mac))
             td_img, img_info = self.td_loss(imagined, h_init=h_init)
-            loss = loss + args.imagine_coef * td_img
+            terms.append(args.imagine_coef * td_img)
             filled = imagined["filled"][:, :-1].float()
             stats.update(
                 loss_td_imagined=td_img,
                 imagined_return_mean=(imagined["reward"][:, :-1] * filled).sum() / imagined.batch_size,
                 imagined_length_mean=filled.sum() / imagined.batch_size,
             )
-        for opt in self.optimisers.values():
-            opt.zero_grad(set_to_none=True)
+        loss = batch["reward"].new_zeros(())
+        for term in terms:
+            loss = loss + term
         loss.backward()
         for name, group in self.groups.items():
             clip = args.grad_norm_clip if name in ("all", "q") else args.aux_grad_norm_clip
@@ -181,6 +193,16 @@ class SALEMBLearner(QLearner):
             self._log(t_env, stats)
             self.log_stats_t = t_env
         return {"loss": loss.detach(), "td_errors_abs": info["episode_td_abs"].detach()}
+
+    def _world_model_backward(self, batch: EpisodeBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The world model's weighted loss, back-propagated at once (only its own parameters take
+        gradient from it), and its parts. With `parallel_learner` this runs on a side thread while the
+        agents' losses are computed; its random draws (the VAE's samples) end before the imagination's
+        begin, so they are the same draws in the same order."""
+        wm_loss, wm_stats = self.world_model.loss(batch)
+        weighted = self.args.wm_coef * wm_loss
+        weighted.backward()
+        return weighted.detach(), wm_stats
 
     def imagination_due(self, t_env: int) -> bool:
         """Whether this update adds imagined TD: a world model, a positive `imagine_coef`, past

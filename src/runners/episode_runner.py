@@ -9,6 +9,7 @@ terminated_t); the step after the last action holds the final observation (for b
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,9 @@ class EpisodeRunner:
         self.log_train_stats_t = -1_000_000
         self.mac: Any = None
         self.restarts = EnvRestarts(args, logger)
+        # called before failed envs are restarted: the run loop waits there for its side threads, so a
+        # worker process is never forked while another thread is inside torch
+        self.before_env_restart: Callable[[], None] = lambda: None
 
     def _make_envs(self, env_fn: Any) -> Any:
         return LocalEnvs(env_fn, self.batch_size)
@@ -80,6 +84,7 @@ class EpisodeRunner:
             try:
                 return self._run_episodes(test_mode)
             except EnvWorkerError as error:
+                self.before_env_restart()
                 self.restarts.handle(error, self.envs, self.t_env)
 
     def _run_episodes(self, test_mode: bool) -> EpisodeBatch:

@@ -30,6 +30,11 @@ class BackgroundCall:
         self._thread = threading.Thread(target=target, name="learner", daemon=True)
         self._thread.start()
 
+    def wait(self) -> None:
+        """Wait for the running call (if any) to end, leaving its exception for `join`."""
+        if self._thread is not None:
+            self._thread.join()
+
     def join(self) -> None:
         """Wait for the running call (if any) and re-raise its exception in this thread."""
         if self._thread is None:

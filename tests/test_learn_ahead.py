@@ -1,0 +1,168 @@
+"""Speed paths that must not change a number: `learn_ahead` (the next update prepared while the runner
+collects), `parallel_learner` (independent parts of an update on a side thread) and the acting draw of a
+uniformly random available action."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+import main
+from components.action_selectors import uniform_available
+from components.episode_buffer import EpisodeBatch
+from components.replay_buffer import ReplayBuffer
+from conftest import FAST
+from run import Experiment, prepare_args
+from utils.logging import Logger, get_console_logger
+from utils.side_thread import SideThread
+
+
+def make_experiment(tmp_path: Any, alg: str, *overrides: str) -> Experiment:
+    config = main.prepare_config([f"--config={alg}", "--env-config=lbf", "with", *FAST, "seed=3", *overrides])
+    args = prepare_args(config, get_console_logger(), str(tmp_path), "tok")
+    return Experiment(args, Logger(get_console_logger()))
+
+
+def learner_state(exp: Experiment) -> dict[str, torch.Tensor]:
+    learner = exp.learner
+    parts = {"agent": learner.mac.agent, "mixer": learner.mixer, "target_agent": learner.target_mac.agent,
+             "world_model": getattr(learner, "world_model", None)}
+    return {f"{name}.{k}": v.clone() for name, part in parts.items() if part is not None for k, v in part.state_dict().items()}
+
+
+def train_for(exp: Experiment, iterations: int) -> tuple[dict[str, torch.Tensor], dict[str, list]]:
+    try:
+        for _ in range(iterations):
+            exp.iteration(0.0, 0)
+    finally:
+        exp.runner.close_env()
+    stats = {k: v for k, v in exp.logger.stats.items() if k != "steps_per_sec"}
+    return learner_state(exp), stats
+
+
+def assert_same_run(a: tuple[dict[str, torch.Tensor], dict[str, list]], b: tuple[dict[str, torch.Tensor], dict[str, list]]) -> None:
+    (params_a, stats_a), (params_b, stats_b) = a, b
+    assert params_a.keys() == params_b.keys()
+    different = [k for k in params_a if not torch.equal(params_a[k], params_b[k])]
+    assert not different, f"parameters differ: {different[:5]}"
+    assert stats_a == stats_b
+
+
+def record_prepare_threads(exp: Experiment) -> list[str]:
+    """The thread each `prepare_update` call runs on."""
+    names: list[str] = []
+    original = exp.learner.prepare_update
+
+    def prepare(*args: Any, **kwargs: Any) -> Any:
+        names.append(threading.current_thread().name)
+        return original(*args, **kwargs)
+
+    exp.learner.prepare_update = prepare
+    return names
+
+
+@pytest.mark.parametrize("runner", [["runner=episode"], ["runner=parallel", "batch_size_run=2"]])
+def test_learning_ahead_changes_no_number(tmp_path: Any, runner: list[str]) -> None:
+    # buffer of 16, batches of 4: the buffer wraps, and some batches read a slot being collected
+    iterations = 40 if runner == ["runner=episode"] else 20
+    off = make_experiment(tmp_path, "qmix", "learn_ahead=False", *runner)  # each run seeds torch's global generator
+    without = train_for(off, iterations)
+    on = make_experiment(tmp_path, "qmix", "learn_ahead=True", *runner)
+    threads = record_prepare_threads(on)
+    assert on.learns_ahead and not off.learns_ahead
+    assert_same_run(without, train_for(on, iterations))
+    ahead = sum(name != threading.main_thread().name for name in threads)
+    assert ahead > 0 and len(threads) - ahead > 0, threads  # both paths ran: prepared ahead, and after the insert
+    assert on.learner.train_steps == off.learner.train_steps > 0
+
+
+def test_parallel_learner_changes_no_number_for_qmix_and_salemb(tmp_path: Any) -> None:
+    for alg, extra in (("qmix", []), ("salemb", ["imagine_start=0", "imagine_gate=False"])):
+        runs = [train_for(make_experiment(tmp_path, alg, f"parallel_learner={flag}", "learn_ahead=False", *extra), 30)
+                for flag in (False, True)]
+        assert_same_run(*runs)
+        assert "loss_td" in runs[0][1] and (alg == "qmix" or "loss_td_imagined" in runs[0][1])
+
+
+def test_learn_ahead_is_off_where_it_could_change_numbers(tmp_path: Any) -> None:
+    for alg, overrides in (("salemb", []), ("qmix", ["use_per=True"]), ("qmix", ["overlap_learning=True"]),
+                           ("qmix", ["updates_per_env_step=0.1"]), ("qmix", ["sample_window=4"])):
+        exp = make_experiment(tmp_path, alg, *overrides)
+        try:
+            assert not exp.learns_ahead, (alg, overrides)
+        finally:
+            exp.runner.close_env()
+
+
+def test_an_error_in_the_update_prepared_ahead_reaches_the_loop(tmp_path: Any) -> None:
+    exp = make_experiment(tmp_path, "qmix", "batch_size=2", "buffer_size=64")
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(f"prepare_update failed on thread {threading.current_thread().name}")
+
+    try:
+        while not exp.can_learn():
+            exp.iteration(0.0, 0)
+        exp.learner.prepare_update = broken
+        with pytest.raises(RuntimeError, match="failed on thread learner-side"):
+            for _ in range(5):
+                exp.iteration(0.0, 0)
+    finally:
+        exp.runner.close_env()
+
+
+def test_a_draw_ahead_of_an_insert_equals_the_draw_after_it() -> None:
+    scheme = {"x": {"vshape": (1,)}}
+
+    def buffer() -> ReplayBuffer:
+        return ReplayBuffer(scheme, {}, buffer_size=10, max_seq_length=3, seed=7)
+
+    ahead, after = buffer(), buffer()
+    for step in range(12):  # 3 new episodes a time: fills, then wraps around
+        new = EpisodeBatch(scheme, {}, 3, 3)
+        new.update({"x": torch.full((3, 3, 1), float(step + 1))})
+        if ahead.episodes_after(3) < 4:
+            for b in (ahead, after):
+                b.insert_episode_batch(new)
+            continue
+        slots = ahead.next_slots(3)
+        drawn = ahead.sample_indices(4, ahead.episodes_after(3))
+        ahead.insert_episode_batch(new)
+        after.insert_episode_batch(new)
+        assert np.array_equal(drawn, after.sample_indices(4))
+        assert ahead.episodes_in_buffer == after.episodes_in_buffer
+        written = np.flatnonzero(ahead["x"][:, 0, 0].numpy() == step + 1)
+        assert sorted(written) == sorted(slots.tolist())
+    with pytest.raises(ValueError, match="cannot sample 11 episodes from a buffer holding 10"):
+        ahead.sample_indices(11)
+
+
+def test_uniform_available_draws_as_multinomial_does() -> None:
+    gen = torch.Generator().manual_seed(0)
+    avail = (torch.rand(500, 3, 7, generator=gen) < 0.4).int()
+    avail[..., 2] = 1  # at least one action available per agent
+    torch.manual_seed(11)
+    expected = torch.multinomial(avail.reshape(-1, 7).float(), 1).view(500, 3)
+    after_expected = torch.rand(4)
+    torch.manual_seed(11)
+    drawn = uniform_available(avail)
+    assert torch.equal(drawn, expected) and torch.equal(torch.rand(4), after_expected)  # same draws, same stream after
+    assert bool(avail.gather(-1, drawn.unsqueeze(-1)).all())
+    counts = torch.bincount(uniform_available(torch.ones(20000, 4, dtype=torch.int)).flatten(), minlength=4)
+    assert counts.min() > 0.23 * 20000 and counts.max() < 0.27 * 20000
+
+
+def test_side_thread_runs_on_its_own_thread_only_when_enabled() -> None:
+    def where(x: int) -> tuple[int, str]:
+        return x + 1, threading.current_thread().name
+
+    assert SideThread(False).submit(where, 1).result() == (2, threading.current_thread().name)
+    value, name = SideThread(True).submit(where, 1).result()
+    assert value == 2 and name.startswith("learner-side")
+    for enabled in (False, True):
+        with pytest.raises(ZeroDivisionError):
+            SideThread(enabled).submit(lambda: 1 / 0).result()
