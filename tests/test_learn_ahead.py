@@ -65,13 +65,17 @@ def record_prepare_threads(exp: Experiment) -> list[str]:
     return names
 
 
-@pytest.mark.parametrize("runner", [["runner=episode"], ["runner=parallel", "batch_size_run=2"]])
-def test_learning_ahead_changes_no_number(tmp_path: Any, runner: list[str]) -> None:
+@pytest.mark.parametrize(
+    "alg,overrides",
+    [("qmix", ["runner=episode"]), ("qmix", ["runner=parallel", "batch_size_run=2"]),
+     ("salemb", ["imagine_start=0", "imagine_gate=False"])],
+)
+def test_learning_ahead_changes_no_number(tmp_path: Any, alg: str, overrides: list[str]) -> None:
     # buffer of 16, batches of 4: the buffer wraps, and some batches read a slot being collected
-    iterations = 40 if runner == ["runner=episode"] else 20
-    off = make_experiment(tmp_path, "qmix", "learn_ahead=False", *runner)  # each run seeds torch's global generator
+    iterations = 20 if "batch_size_run=2" in overrides else 40
+    off = make_experiment(tmp_path, alg, "learn_ahead=False", *overrides)  # each run seeds torch's global generator
     without = train_for(off, iterations)
-    on = make_experiment(tmp_path, "qmix", "learn_ahead=True", *runner)
+    on = make_experiment(tmp_path, alg, "learn_ahead=True", *overrides)
     threads = record_prepare_threads(on)
     assert on.learns_ahead and not off.learns_ahead
     assert_same_run(without, train_for(on, iterations))
@@ -89,11 +93,31 @@ def test_parallel_learner_changes_no_number_for_qmix_and_salemb(tmp_path: Any) -
 
 
 def test_learn_ahead_is_off_where_it_could_change_numbers(tmp_path: Any) -> None:
-    for alg, overrides in (("salemb", []), ("qmix", ["use_per=True"]), ("qmix", ["overlap_learning=True"]),
+    for alg, overrides in (("salemb", ["wm_rng=global"]), ("qmix", ["use_per=True"]), ("qmix", ["overlap_learning=True"]),
                            ("qmix", ["updates_per_env_step=0.1"]), ("qmix", ["sample_window=4"])):
         exp = make_experiment(tmp_path, alg, *overrides)
         try:
             assert not exp.learns_ahead, (alg, overrides)
+        finally:
+            exp.runner.close_env()
+
+
+def test_the_world_models_own_generator_leaves_the_global_one_alone_and_is_checkpointed(tmp_path: Any) -> None:
+    for rng in ("global", "own"):
+        exp = make_experiment(tmp_path, "salemb", f"wm_rng={rng}", "batch_size=2", "buffer_size=64")
+        try:
+            while not exp.can_learn():
+                exp.iteration(0.0, 0)
+            batch = exp.buffer.sample(2)
+            model = exp.learner.world_model
+            saved = exp.learner.state_dict()
+            before = torch.get_rng_state()
+            first, _ = model.loss(batch)
+            assert torch.equal(torch.get_rng_state(), before) == (rng == "own")
+            model.set_rng_state(saved["wm_rng"])
+            torch.set_rng_state(before)
+            assert torch.equal(model.loss(batch)[0], first)  # the same draws again from the saved state
+            assert (saved["wm_rng"] is None) == (rng == "global")
         finally:
             exp.runner.close_env()
 

@@ -116,6 +116,7 @@ class SALEMBContinuousLearner(ActorCriticLearner):
         state = super().state_dict()
         if self.world_model is not None:
             state["world_model"] = self.world_model.state_dict()
+            state["wm_rng"] = self.world_model.rng_state()
         state["wm_eval_t"] = self.wm_eval_t
         state["wm_trusted"] = self.wm_trusted
         return state
@@ -124,5 +125,6 @@ class SALEMBContinuousLearner(ActorCriticLearner):
         super().load_state_dict(state)
         if self.world_model is not None:
             self.world_model.load_state_dict(state["world_model"])
+            self.world_model.set_rng_state(state.get("wm_rng"))
         self.wm_eval_t = state.get("wm_eval_t", self.wm_eval_t)
         self.wm_trusted = state.get("wm_trusted", self.wm_trusted)

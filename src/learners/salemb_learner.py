@@ -16,6 +16,7 @@ trains with the Q-networks through the TD loss, the roll-out itself carries no g
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -61,11 +62,19 @@ def checked_values(stats: dict[str, Any]) -> dict[str, torch.Tensor]:
     return {k: v for k, v in stats.items() if torch.is_tensor(v) and v.numel() == 1}
 
 
-class SALEMBLearner(QLearner):
-    # its update draws from torch's global generator (the VAE's samples, the imagination's actions and
-    # start steps), as acting does: preparing it beside acting would reorder the draws
-    update_ahead = False
+@dataclass
+class SALEMBPrepared:
+    """salemb's update up to the imagination (`SALEMBLearner.prepare_update`): the loss terms so far (the
+    world model's already back-propagated and detached), the stats, the real TD's info."""
 
+    batch: EpisodeBatch
+    terms: list[torch.Tensor]
+    stats: dict[str, Any]
+    info: dict[str, torch.Tensor]
+    rew_before: dict[str, Any] | None
+
+
+class SALEMBLearner(QLearner):
     def __init__(self, mac: Any, scheme: dict[str, Any], logger: Any, args: Any):
         if args.mixer_foresight and not args.use_world_model:
             raise ValueError("mixer_foresight=True needs use_world_model=True: the foresight is a world-model roll-out")
@@ -139,7 +148,16 @@ class SALEMBLearner(QLearner):
         first = next(iter(self.optimisers))
         self.optimiser = self.optimisers[first]
 
-    def train(self, batch: EpisodeBatch, t_env: int, episode_num: int, per_weights: torch.Tensor | None = None) -> dict[str, Any]:
+    @property
+    def update_ahead(self) -> bool:
+        """`prepare_update` may run beside acting when it draws nothing from torch's global generator:
+        with no world model, or one with its own (`wm_rng: own`)."""
+        return self.world_model is None or self.world_model.rng is not None
+
+    def prepare_update(self, batch: EpisodeBatch, per_weights: torch.Tensor | None = None) -> SALEMBPrepared:
+        """The first half of `train`, which needs no t_env and changes no parameter: the world model's loss
+        (back-propagated at once, on a side thread with `parallel_learner`), and the SALE and real TD
+        losses, forward only."""
         args = self.args
         rew_before = self.rew_ms.state_dict() if self.rew_ms is not None else None
         for opt in self.optimisers.values():
@@ -160,6 +178,14 @@ class SALEMBLearner(QLearner):
             wm_part, wm_stats = wm_job.result()
             terms.insert(0, wm_part)
             stats = {**wm_stats, **stats}
+        return SALEMBPrepared(batch, terms, stats, info, rew_before)
+
+    def apply_update(self, prepared: SALEMBPrepared, t_env: int, episode_num: int) -> dict[str, Any]:
+        """The second half of `train`: the imagined TD (its draws, from the global generator, come after
+        the collection's, as without `learn_ahead`), one backward pass of the SALE, TD and imagined TD
+        losses, clipping per optimiser group, the checks, the optimiser steps, targets and logging."""
+        args = self.args
+        batch, terms, stats, info = prepared.batch, prepared.terms, prepared.stats, prepared.info
         if self.imagination_due(t_env):
             n = min(args.imagine_batch_size, batch.batch_size)
             rows = n * self.mac.n_agents
@@ -180,7 +206,7 @@ class SALEMBLearner(QLearner):
         for name, group in self.groups.items():
             clip = args.grad_norm_clip if name in ("all", "q") else args.aux_grad_norm_clip
             stats[f"grad_norm_{name}"] = torch.nn.utils.clip_grad_norm_(group, clip)
-        if not self.update_allowed(checked_values(stats), t_env, rew_before):
+        if not self.update_allowed(checked_values(stats), t_env, prepared.rew_before):
             return {"loss": loss.detach(), "skipped": True}
         for opt in self.optimisers.values():
             opt.step()
@@ -251,6 +277,8 @@ class SALEMBLearner(QLearner):
             state["world_model"] = self.world_model.state_dict()
         if self.foresight is not None:
             state["foresight"] = self.foresight.state_dict()
+        if self.world_model is not None:
+            state["wm_rng"] = self.world_model.rng_state()
         state["wm_eval_t"] = self.wm_eval_t
         state["wm_trusted"] = self.wm_trusted
         return state
@@ -265,6 +293,8 @@ class SALEMBLearner(QLearner):
             self.world_model.load_state_dict(state["world_model"])
         if self.foresight is not None:
             self.foresight.load_state_dict(state["foresight"])
+        if self.world_model is not None:
+            self.world_model.set_rng_state(state.get("wm_rng"))
         self.wm_eval_t = state.get("wm_eval_t", self.wm_eval_t)
         self.wm_trusted = state.get("wm_trusted", self.wm_trusted)
 

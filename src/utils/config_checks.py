@@ -105,6 +105,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "epsilon_decay": ("linear", "exp"),
     "sale_activation": ("elu", "relu"),
     "wm_activation": ("elu", "relu"),
+    "wm_rng": ("global", "own"),
     "nan_policy": ("stop", "skip_batch"),
 }
 

@@ -15,12 +15,16 @@ Loss (masked by `filled`; transition terms by the valid-transition mask):
     recon_obs + recon_state (squared errors summed over features) + avail (Bernoulli, summed over
     agents x actions) + reward_coef * reward (squared error) + term_coef * term (Bernoulli)
     + kl_beta * KL-balanced(alpha, free nats) + sale_coef * MSE(g(f(z_t), u_t), sg(f(z_{t+1}))).
+Its samples (the posterior's in training, the prior's in sampled roll-outs) come from torch's global
+generator, or with `wm_rng: own` from one of its own: then training it draws nothing from the generator
+acting draws from, so salemb's update can be prepared while the runner acts (`learn_ahead`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -37,6 +41,14 @@ MIN_STD = 0.1
 
 def _mlp(in_dim: int, hidden_dim: int, out_dim: int, act: str) -> nn.Sequential:
     return nn.Sequential(nn.Linear(in_dim, hidden_dim), activation_module(act), nn.Linear(hidden_dim, out_dim))
+
+
+def own_generator(args: Any) -> torch.Generator:
+    """A generator for the world model alone, seeded from the run's seed (a stream apart from the global one's)."""
+    seed = np.random.SeedSequence(entropy=int(getattr(args, "seed", 0) or 0), spawn_key=(1,)).generate_state(1)[0]
+    generator = torch.Generator(device=getattr(args, "device", "cpu"))
+    generator.manual_seed(int(seed))
+    return generator
 
 
 def shift_in_zeros(x: torch.Tensor) -> torch.Tensor:
@@ -82,6 +94,23 @@ class VAEWorldModel(nn.Module):
         self.avail_head = _mlp(feat_dim, hidden, action_dim, act)
         self.reward_head = _mlp(feat_dim + action_dim, hidden, 1, act)
         self.term_head = _mlp(feat_dim + action_dim, hidden, 1, act)
+        self.rng = own_generator(args) if getattr(args, "wm_rng", "global") == "own" else None
+
+    # ----- random draws -----
+
+    def _noise(self, std: torch.Tensor) -> torch.Tensor:
+        """Standard normal noise shaped like `std`, from the model's own generator (`wm_rng: own`) or torch's global one."""
+        if self.rng is None:
+            return torch.randn_like(std)
+        return torch.randn(std.shape, generator=self.rng, dtype=std.dtype, device=std.device)
+
+    def rng_state(self) -> torch.Tensor | None:
+        """The own generator's state (for checkpoints), None with `wm_rng: global`."""
+        return None if self.rng is None else self.rng.get_state()
+
+    def set_rng_state(self, state: torch.Tensor | None) -> None:
+        if self.rng is not None and state is not None:
+            self.rng.set_state(state)
 
     # ----- one-step pieces -----
 
@@ -101,7 +130,7 @@ class VAEWorldModel(nn.Module):
         (d_next [N, deter], z_next [N, latent]); z_next is the prior mean unless `sample`."""
         d_next, _ = self._advance(d, z, actions_onehot.flatten(-2).float())
         mean, std = self.prior(d_next)
-        z_next = mean + std * torch.randn_like(std) if sample else mean
+        z_next = mean + std * self._noise(std) if sample else mean
         return d_next, z_next
 
     def decode(
@@ -153,7 +182,7 @@ class VAEWorldModel(nn.Module):
                 d, c = self._advance(d, z, u[:, t - 1])
                 cs.append(c)
             mean, std = gaussian_params(self.posterior_net(torch.cat([d, emb[:, t]], dim=-1)), MIN_STD)
-            z = mean + std * torch.randn_like(std) if sample else mean
+            z = mean + std * self._noise(std) if sample else mean
             ds.append(d)
             zs.append(z)
             means.append(mean)
