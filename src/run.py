@@ -245,9 +245,11 @@ class Experiment:
         """Collect one batch of episodes, learn, and test/log/save when their intervals have passed.
         The checkpoint comes last, so everything logged up to its t_env is inside it.
 
-        With `overlap_learning` the update runs on a background thread while the next batch is
-        collected, by a copy of the agents that takes the learner's weights after each update: the
-        episodes are collected by the policy one update older than without it."""
+        With `learn_ahead` (on by default) the gradients of the update that follows the collection are
+        computed on a side thread during it, and applied after it: the same numbers, sooner (see
+        `start_update_ahead`). With `overlap_learning` the update runs on a background thread while the
+        next batch is collected, by a copy of the agents that takes the learner's weights after each
+        update: the episodes are collected by the policy one update older than without it."""
         args, runner = self.args, self.runner
         t_before = runner.t_env
         ahead = self.ahead = self.start_update_ahead()
