@@ -190,3 +190,28 @@ def test_side_thread_runs_on_its_own_thread_only_when_enabled() -> None:
     for enabled in (False, True):
         with pytest.raises(ZeroDivisionError):
             SideThread(enabled).submit(lambda: 1 / 0).result()
+
+
+def test_the_sale_loss_and_the_td_loss_reach_disjoint_parameters(tmp_path: Any) -> None:
+    """Why salemb may back-propagate its SALE loss apart from the TD losses with the same gradients:
+    with TD7's detached Q path only the trained encoders take the SALE loss's gradient, and no TD term reaches them."""
+    exp = make_experiment(tmp_path, "salemb", "batch_size=2", "buffer_size=64")
+    try:
+        while not exp.can_learn():
+            exp.iteration(0.0, 0)
+        learner = exp.learner
+        named = dict(learner.mac.agent.named_parameters())
+
+        def reached(term_of: Any) -> set[str]:
+            prepared = learner.prepare_update(exp.buffer.sample(2))
+            for p in named.values():
+                p.grad = None
+            term_of(prepared).backward()
+            return {name for name, p in named.items() if p.grad is not None and bool(p.grad.abs().sum() > 0)}
+
+        by_sale = reached(lambda prepared: prepared.sale_term)
+        by_td = reached(lambda prepared: prepared.terms[-1])
+        trained_encoders = {name for name in named if name.startswith("sale.current.")}
+        assert by_sale == trained_encoders and by_td and not by_td & trained_encoders
+    finally:
+        exp.runner.close_env()

@@ -72,6 +72,7 @@ class SALEMBPrepared:
     stats: dict[str, Any]
     info: dict[str, torch.Tensor]
     rew_before: dict[str, Any] | None
+    sale_term: torch.Tensor | None = None
 
 
 class SALEMBLearner(QLearner):
@@ -167,9 +168,11 @@ class SALEMBLearner(QLearner):
             wm_job = self.wm_side.submit(self._world_model_backward, batch[: min(args.wm_batch_size, batch.batch_size)])
         stats: dict[str, Any] = {}
         terms: list[torch.Tensor] = []  # the loss's terms in the paper's order: world model, SALE, TD, imagined TD
+        sale_term = None
         if self.has_agent_sale:
             sale_loss = agent_sale_loss(self.mac, batch)
-            terms.append(args.sale_coef * sale_loss)
+            sale_term = args.sale_coef * sale_loss
+            terms.append(sale_term)
             stats["loss_sale"] = sale_loss
         td_loss, info = self.td_loss(batch, per_weights)
         terms.append(td_loss)
@@ -178,7 +181,7 @@ class SALEMBLearner(QLearner):
             wm_part, wm_stats = wm_job.result()
             terms.insert(0, wm_part)
             stats = {**wm_stats, **stats}
-        return SALEMBPrepared(batch, terms, stats, info, rew_before)
+        return SALEMBPrepared(batch, terms, stats, info, rew_before, sale_term)
 
     def apply_update(self, prepared: SALEMBPrepared, t_env: int, episode_num: int) -> dict[str, Any]:
         """The second half of `train`: the imagined TD (its draws, from the global generator, come after
@@ -186,6 +189,11 @@ class SALEMBLearner(QLearner):
         losses, clipping per optimiser group, the checks, the optimiser steps, targets and logging."""
         args = self.args
         batch, terms, stats, info = prepared.batch, prepared.terms, prepared.stats, prepared.info
+        # With TD7's detached Q path the SALE loss's graph shares nothing with the TD losses' (only the
+        # trained encoders take its gradient, and only from it), so it is back-propagated on the side
+        # thread meanwhile: the same gradients.
+        sale_apart = prepared.sale_term is not None and self.mac.agent.detach
+        sale_backward = self.wm_side.submit(prepared.sale_term.backward) if sale_apart else None
         if self.imagination_due(t_env):
             n = min(args.imagine_batch_size, batch.batch_size)
             rows = n * self.mac.n_agents
@@ -201,8 +209,10 @@ class SALEMBLearner(QLearner):
             )
         loss = batch["reward"].new_zeros(())
         for term in terms:
-            loss = loss + term
+            loss = loss + (term.detach() if sale_apart and term is prepared.sale_term else term)
         loss.backward()
+        if sale_backward is not None:
+            sale_backward.result()
         for name, group in self.groups.items():
             clip = args.grad_norm_clip if name in ("all", "q") else args.aux_grad_norm_clip
             stats[f"grad_norm_{name}"] = torch.nn.utils.clip_grad_norm_(group, clip)
