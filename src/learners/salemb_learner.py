@@ -65,7 +65,8 @@ def checked_values(stats: dict[str, Any]) -> dict[str, torch.Tensor]:
 @dataclass
 class SALEMBPrepared:
     """salemb's update up to the imagination (`SALEMBLearner.prepare_update`): the loss terms so far (the
-    world model's already back-propagated and detached), the stats, the real TD's info."""
+    world model's already back-propagated and detached), the stats, the real TD's info, and the SALE
+    term (also among `terms`) on its own."""
 
     batch: EpisodeBatch
     terms: list[torch.Tensor]
@@ -185,7 +186,7 @@ class SALEMBLearner(QLearner):
 
     def apply_update(self, prepared: SALEMBPrepared, t_env: int, episode_num: int) -> dict[str, Any]:
         """The second half of `train`: the imagined TD (its draws, from the global generator, come after
-        the collection's, as without `learn_ahead`), one backward pass of the SALE, TD and imagined TD
+        the collection's, as without `learn_ahead`), the backward passes of the SALE, TD and imagined TD
         losses, clipping per optimiser group, the checks, the optimiser steps, targets and logging."""
         args = self.args
         batch, terms, stats, info = prepared.batch, prepared.terms, prepared.stats, prepared.info
