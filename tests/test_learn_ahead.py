@@ -78,6 +78,7 @@ def test_learning_ahead_changes_no_number(tmp_path: Any, alg: str, overrides: li
     on = make_experiment(tmp_path, alg, "learn_ahead=True", *overrides)
     threads = record_prepare_threads(on)
     assert on.learns_ahead and not off.learns_ahead
+    assert on.runner.before_env_restart == on.wait_for_side_threads  # no worker is forked mid-update
     assert_same_run(without, train_for(on, iterations))
     ahead = sum(name != threading.main_thread().name for name in threads)
     assert ahead > 0 and len(threads) - ahead > 0, threads  # both paths ran: prepared ahead, and after the insert
