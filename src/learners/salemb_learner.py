@@ -66,7 +66,7 @@ def checked_values(stats: dict[str, Any]) -> dict[str, torch.Tensor]:
 class SALEMBPrepared:
     """salemb's update up to the imagination (`SALEMBLearner.prepare_update`): the loss terms so far (the
     world model's already back-propagated and detached), the stats, the real TD's info, and the SALE
-    term (also among `terms`) on its own."""
+    term when `apply_update` back-propagates it apart (it is then detached in `terms`)."""
 
     batch: EpisodeBatch
     terms: list[torch.Tensor]
@@ -172,8 +172,12 @@ class SALEMBLearner(QLearner):
         sale_term = None
         if self.has_agent_sale:
             sale_loss = agent_sale_loss(self.mac, batch)
-            sale_term = args.sale_coef * sale_loss
-            terms.append(sale_term)
+            term = args.sale_coef * sale_loss
+            if self.mac.agent.detach:
+                # TD7's detached Q path: the SALE loss's graph shares nothing with the TD losses' (only the
+                # trained encoders take its gradient, and only from it), so it is back-propagated apart
+                sale_term, term = term, term.detach()
+            terms.append(term)
             stats["loss_sale"] = sale_loss
         td_loss, info = self.td_loss(batch, per_weights)
         terms.append(td_loss)
@@ -190,11 +194,8 @@ class SALEMBLearner(QLearner):
         losses, clipping per optimiser group, the checks, the optimiser steps, targets and logging."""
         args = self.args
         batch, terms, stats, info = prepared.batch, prepared.terms, prepared.stats, prepared.info
-        # With TD7's detached Q path the SALE loss's graph shares nothing with the TD losses' (only the
-        # trained encoders take its gradient, and only from it), so it is back-propagated on the side
-        # thread meanwhile: the same gradients.
-        sale_apart = prepared.sale_term is not None and self.mac.agent.detach
-        sale_backward = self.wm_side.submit(prepared.sale_term.backward) if sale_apart else None
+        # the SALE term kept apart is back-propagated on the side thread meanwhile: the same gradients
+        sale_backward = self.wm_side.submit(prepared.sale_term.backward) if prepared.sale_term is not None else None
         if self.imagination_due(t_env):
             n = min(args.imagine_batch_size, batch.batch_size)
             rows = n * self.mac.n_agents
@@ -210,7 +211,7 @@ class SALEMBLearner(QLearner):
             )
         loss = batch["reward"].new_zeros(())
         for term in terms:
-            loss = loss + (term.detach() if sale_apart and term is prepared.sale_term else term)
+            loss = loss + term
         loss.backward()
         if sale_backward is not None:
             sale_backward.result()
@@ -286,10 +287,9 @@ class SALEMBLearner(QLearner):
         state["optimiser"] = {name: opt.state_dict() for name, opt in self.optimisers.items()}
         if self.world_model is not None:
             state["world_model"] = self.world_model.state_dict()
+            state["wm_rng"] = self.world_model.rng_state()
         if self.foresight is not None:
             state["foresight"] = self.foresight.state_dict()
-        if self.world_model is not None:
-            state["wm_rng"] = self.world_model.rng_state()
         state["wm_eval_t"] = self.wm_eval_t
         state["wm_trusted"] = self.wm_trusted
         return state
@@ -302,10 +302,9 @@ class SALEMBLearner(QLearner):
                 opt.load_state_dict(optimiser_states[name])
         if self.world_model is not None:
             self.world_model.load_state_dict(state["world_model"])
+            self.world_model.set_rng_state(state.get("wm_rng"))
         if self.foresight is not None:
             self.foresight.load_state_dict(state["foresight"])
-        if self.world_model is not None:
-            self.world_model.set_rng_state(state.get("wm_rng"))
         self.wm_eval_t = state.get("wm_eval_t", self.wm_eval_t)
         self.wm_trusted = state.get("wm_trusted", self.wm_trusted)
 
