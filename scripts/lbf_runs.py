@@ -61,17 +61,19 @@ def completed_jobs(out: Path) -> set[tuple[str, str, int, int]]:
     return {(run.alg, run.task, run.seed, run.config.get("t_max")) for run in iter_runs(out) if run.status == COMPLETED}
 
 
-def run_grid(jobs: list[tuple[str, str, int, int]], out: Path, extra: list[str], n_jobs: int) -> None:
+def run_grid(jobs: list[tuple[str, str, int, int]], out: Path, extra: list[str], n_jobs: int,
+             task_extra: dict[str, list[str]] | None = None) -> None:
     """Run every (alg, task, seed, t_max) not completed under `out` already, `n_jobs` at a time, printing
-    one line per finished run. The `extra` overrides are not compared: a grid rerun with other overrides
-    needs its own `out`."""
+    one line per finished run. Each run gets its task's `task_extra` overrides, then `extra` (so `extra`
+    wins). The overrides are not compared: a grid rerun with other overrides needs its own `out`."""
+    task_extra = task_extra or {}
     done_before = completed_jobs(out)
     skipped = [job for job in jobs if job in done_before]
     if skipped:
         print(f"{len(skipped)} of {len(jobs)} runs completed before under {out}: skipped", flush=True)
     jobs = [job for job in jobs if job not in done_before]
     with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-        futures = [(job, pool.submit(run_one, *job, out, extra)) for job in jobs]
+        futures = [(job, pool.submit(run_one, *job, out, [*task_extra.get(job[1], []), *extra])) for job in jobs]
         for done, ((alg, task, seed, _), fut) in enumerate(futures, 1):
             wall, code = fut.result()
             status = "ok" if code == 0 else f"FAILED (exit {code}, see {out}/logs)"

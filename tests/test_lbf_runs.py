@@ -55,6 +55,14 @@ def test_run_grid_starts_in_a_folder_that_does_not_exist_yet(tmp_path, monkeypat
     assert started == [("qmix", "T", 1, 2000)]
 
 
+def test_run_grid_puts_each_task_settings_before_the_user_overrides(tmp_path, monkeypatch):
+    started = []
+    monkeypatch.setattr(lbf_runs, "run_one", lambda *job: started.append((job[1], job[5])) or (1.0, 0))
+    run_grid([("qmix", "A", 1, 2000), ("qmix", "B", 1, 2000)], tmp_path, ["seed=9"], 1,
+             {"A": ["runner=parallel", "epsilon_anneal_time=20000"]})
+    assert started == [("A", ["runner=parallel", "epsilon_anneal_time=20000", "seed=9"]), ("B", ["seed=9"])]
+
+
 def test_salemb_diagnostics_read_the_gate_model_error_and_embedding_spread(tmp_path, capsys):
     write_run(tmp_path, "salemb", "T", 1, [0, 2000], [0.0, 1.0])
     write_run(tmp_path, "qmix", "T", 1, [0, 2000], [0.0, 1.0])
