@@ -16,8 +16,9 @@ Before `learn` the buffer is filled to its capacity (`--fill`) with copies of th
 played: the state of a run after its first `buffer_size` episodes, where a long run spends most of its
 time. (`learn_ahead` prepares an update during the collection only when its batch avoids the slots
 being collected; with a nearly empty buffer that is rarely so.)
-Memory: peak RSS of this process (and of its worker processes, for the parallel runner) and the replay
-buffer's bytes. `--json` writes every figure.
+Memory: peak RSS of this process (and of its worker processes, for the parallel runner), the replay
+buffer's bytes, and the minor page faults per learner update (memory malloc gave back to the OS and the
+update touched again; `keep_freed_memory` keeps it). `--json` writes every figure.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ ROWS = [
     ("train_sps", "training steps/s"),
     ("train_vs_env", "training / env-only"),
     ("updates_per_s", "learner updates/s"),
+    ("faults_per_update", "page faults per update"),
     ("sec_per_10k", "wall-clock per 10k steps (s)"),
     ("peak_rss_mib", "peak RSS (MiB)"),
     ("buffer_mib", "replay buffer (MiB)"),
@@ -112,6 +114,12 @@ def peak_rss_mib() -> float:
     return (own + children) / 1024
 
 
+def minor_faults() -> int:
+    """This process's minor page faults so far: pages the kernel mapped in (and zeroed) on first touch,
+    e.g. after malloc gave freed memory back to the OS (see `keep_freed_memory`)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def fill_buffer(buffer: Any, batches: list[Any], episodes: int) -> None:
     """Insert copies of `batches` (in turn) until the buffer holds at least `episodes` (at most its capacity)."""
     episodes = min(episodes, buffer.buffer_size)
@@ -146,10 +154,11 @@ def bench_config(config: dict[str, Any], steps: int, updates: int, profile: str 
         fill_buffer(exp.buffer, collected, exp.buffer.buffer_size if fill is None else fill)
 
         exp.learn()
-        start = time.perf_counter()
+        faults, start = minor_faults(), time.perf_counter()
         for _ in range(updates):
             exp.learn()
         result["updates_per_s"] = updates / (time.perf_counter() - start)
+        result["faults_per_update"] = (minor_faults() - faults) / updates
 
         profiler = cProfile.Profile() if profile else None
         exp.last_test_T = runner.t_env  # a run tests at its first iteration; the train phase times training only

@@ -28,6 +28,7 @@ from runners import REGISTRY as r_REGISTRY
 from utils.background import BackgroundCall
 from utils.checkpoint import load_latest, save_checkpoint
 from utils.logging import Logger
+from utils.malloc_tuning import keep_freed_memory
 from utils.render import save_gif
 from utils.resume import record_model_dir
 from utils.seeding import rng_state, set_rng_state, set_seed
@@ -97,11 +98,13 @@ def run(_run: Any, config: dict[str, Any], console: Any, results_dir: str, uniqu
 
 
 def prepare_args(config: dict[str, Any], console: Any, results_dir: str, unique_token: str) -> SimpleNamespace:
-    """The run's args namespace; also sets the device, torch threads and every RNG seed."""
+    """The run's args namespace; also sets the device, torch threads, malloc's thresholds and every RNG seed."""
     args = SimpleNamespace(**config)
     args.device = resolve_device(args.use_cuda, console)
     args.use_cuda = args.device.type == "cuda"
     torch.set_num_threads(args.torch_threads)
+    if args.keep_freed_memory and not keep_freed_memory():
+        console.info("keep_freed_memory=True: the C library is not glibc, so its malloc settings are left as they are")
     set_seed(args.seed)
     args.unique_token = unique_token
     args.results_dir = results_dir

@@ -31,6 +31,7 @@ def test_bench_writes_every_figure_and_times_training_without_tests(tmp_path: An
     for figures in results.values():
         assert FIGURES <= set(figures)
         assert all(figures[k] > 0 for k in FIGURES)
+        assert figures["faults_per_update"] >= 0
         assert figures["train_vs_env"] == pytest.approx(figures["train_sps"] / figures["env_sps"])
 
 
