@@ -31,8 +31,7 @@ def main() -> None:
     if not args.report_only:
         jobs = [(a, t, s, int(TASKS.get(t, 100_000) * args.scale)) for t in args.tasks for a in args.algs
                 for s in range(1, args.seeds + 1)]
-        task_extra = {task: [*CHECK_SETTINGS, *TASK_SETTINGS.get(task, [])] for task in args.tasks}
-        run_grid(jobs, args.out, args.extra, args.jobs, task_extra)
+        run_grid(jobs, args.out, [*CHECK_SETTINGS, *args.extra], args.jobs, TASK_SETTINGS)
     print_table(collect(args.out), GOALS)
 
 

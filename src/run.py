@@ -104,7 +104,7 @@ def prepare_args(config: dict[str, Any], console: Any, results_dir: str, unique_
     args.use_cuda = args.device.type == "cuda"
     torch.set_num_threads(args.torch_threads)
     if args.keep_freed_memory and not keep_freed_memory():
-        console.info("keep_freed_memory=True: the C library is not glibc, so its malloc settings are left as they are")
+        console.info("keep_freed_memory=True: the C library is not glibc (or refused the thresholds), so malloc is left as it is")
     set_seed(args.seed)
     args.unique_token = unique_token
     args.results_dir = results_dir
