@@ -124,10 +124,12 @@ def test_in_process_env_exception_names_the_env_and_keeps_the_traceback(failing_
     assert "env traceback" in str(info.value) and "test_env_restarts.py" in str(info.value)
 
 
-def test_training_survives_a_worker_that_dies(run_main, failing_env, tmp_path):
+@pytest.mark.parametrize("per_worker, restarts", [(1, 1.0), (2, 2.0)])
+def test_training_survives_a_worker_that_dies(run_main, failing_env, tmp_path, per_worker, restarts):
+    """One env's worker dies once: every env of that worker is restarted (one env, or both with 2 per worker)."""
     once = tmp_path / "died"
     _, stats = run_main("qmix", "lbf", "env=failing", "env_args.limit=5", "env_args.how=exit",
                         f"env_args.once_file={once}", "runner=parallel", "batch_size_run=2",
-                        "restart_failed_envs=True")
+                        f"envs_per_worker={per_worker}", "restart_failed_envs=True")
     assert once.exists()
-    assert stats["env_restarts"] == 1.0 and stats["episode"] > 0
+    assert stats["env_restarts"] == restarts and stats["episode"] > 0
