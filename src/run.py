@@ -271,12 +271,15 @@ class Experiment:
         self.episode += args.batch_size_run
         if ahead is not None:
             self.learn(ahead)
+            self.learn_world_model()
         elif self.can_learn():
             n_updates = self.updates_due(runner.t_env - t_before)
             if self.acting_mac is self.mac:
                 self.learn_many(n_updates)
             else:
                 self.background.start(functools.partial(self.learn_many, n_updates))
+        else:
+            self.learn_world_model()
         if (runner.t_env - self.last_test_T) / args.test_interval >= 1.0:
             self.test()
         if runner.t_env - self.last_log_T >= args.log_interval:
@@ -309,6 +312,13 @@ class Experiment:
     def learn_many(self, n_updates: int) -> None:
         for _ in range(n_updates):
             self.learn()
+        self.learn_world_model()
+
+    def learn_world_model(self) -> None:
+        """A learner with a world model on its own schedule (salemb's `wm_train_ratio`) trains it on the
+        buffer after the Q-learner's updates, in the same thread."""
+        if hasattr(self.learner, "train_world_model"):
+            self.learner.train_world_model(self.buffer, self.runner.t_env)
 
     def _can_learn_ahead(self) -> bool:
         """`learn_ahead` applies to one update per batch of whole episodes, sampled uniformly, by a

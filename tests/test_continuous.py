@@ -197,7 +197,8 @@ def test_imagined_roll_outs_have_the_real_scheme_with_the_actors_acting(toy_box,
     exp = experiment(tmp_path, "salemb", "imagine_horizon=3")
     real = fixed_batch(exp, episodes=2)[:16]
     imagination = exp.learner.imagination
-    imagined, t0 = imagination.run(real, t_env=10_000, hidden=real["obs"].new_zeros(32, real.max_seq_length, 0))
+    imagined, starts = imagination.run(real, t_env=10_000, hidden=real["obs"].new_zeros(32, real.max_seq_length, 0))
+    t0 = starts.step
     assert set(imagined.scheme) == set(real.scheme) and imagined["actions"].shape == (16, 5, 2, 2)
     rows = torch.arange(16)
     assert torch.equal(imagined["obs"][:, 1], real["obs"][rows, t0])

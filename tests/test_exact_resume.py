@@ -89,6 +89,10 @@ def assert_same_curves(reference: Path, resumed: Path, after: int) -> None:
         ("salemb", ["imagine_start=0", "wm_eval_interval=100", "sale_embed_dim=8", "sale_hidden_dim=16",
                     "wm_hidden_dim=16", "wm_deter_dim=16", "wm_latent_dim=8", "wm_sale_dim=8",
                     "imagine_batch_size=4", "wm_batch_size=4"]),
+        ("salemb", ["imagine_start=0", "wm_eval_interval=100", "wm_eval_episodes=2", "sale_embed_dim=8", "sale_hidden_dim=16",
+                    "wm_hidden_dim=16", "wm_latent_dim=8", "wm_sale_dim=8", "world_model=step_vae", "wm_train_ratio=3.5",
+                    "wm_window=4", "wm_batch_size=4", "imagine_start_sampling=step", "imagine_weighting=transition",
+                    "imagine_batch_size=16"]),
     ],
 )
 def test_resumed_run_reproduces_the_uninterrupted_curve(tmp_path, alg, extra):

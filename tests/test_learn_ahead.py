@@ -211,7 +211,7 @@ def test_the_sale_loss_and_the_td_loss_reach_disjoint_parameters(tmp_path: Any) 
             return {name for name, p in named.items() if p.grad is not None and bool(p.grad.abs().sum() > 0)}
 
         by_sale = reached(lambda prepared: prepared.sale_term)
-        by_td = reached(lambda prepared: prepared.terms[-1])
+        by_td = reached(lambda prepared: prepared.td)
         trained_encoders = {name for name in named if name.startswith("sale.current.")}
         assert by_sale == trained_encoders and by_td and not by_td & trained_encoders
     finally:

@@ -10,7 +10,13 @@ import torch
 from components.episode_buffer import EpisodeBatch
 from controllers import REGISTRY as mac_REGISTRY
 from run import build_scheme
-from runners.imagination_runner import ImaginationRunner, hidden_before, valid_starts
+from runners.imagination_runner import (
+    ImaginationRunner,
+    RolloutStarts,
+    draw_starts,
+    hidden_before,
+    valid_starts,
+)
 from test_checkpoint import build_experiment, q_values
 from test_runners import make_args
 
@@ -76,7 +82,9 @@ def test_imagined_batch_has_the_real_scheme_and_marks_only_imagined_steps():
     torch.manual_seed(0)
     real, _ = real_batch()
     real.update({"actions": torch.ones(4, 7, 2, 1, dtype=torch.long)})
-    img, t0 = run_imagination(make_imagination(term_at=None), real)
+    img, starts = run_imagination(make_imagination(term_at=None), real)
+    t0 = starts.step
+    assert starts.episode.tolist() == [0, 1, 2, 3]
     assert set(img.scheme) == set(real.scheme)
     for key in real.scheme:
         assert img[key].shape[2:] == real[key].shape[2:] and img[key].dtype == real[key].dtype, key
@@ -110,10 +118,39 @@ def test_imagination_respects_predicted_termination():
         assert img["terminated"][b, :, 0].tolist() == [0, 0, 1, 0, 0]
 
 
+def test_draw_starts_across_the_batch_covers_only_valid_steps():
+    valid = torch.zeros(3, 6, dtype=torch.bool)
+    valid[0, :2] = True
+    valid[2, 1:5] = True
+    starts = draw_starts(valid, 6)  # 6 valid steps: every one, each once
+    assert sorted(zip(starts.episode.tolist(), starts.step.tolist())) == [(0, 0), (0, 1), (2, 1), (2, 2), (2, 3), (2, 4)]
+    more = draw_starts(valid, 50)  # more roll-outs than valid steps: drawn with replacement
+    assert valid[more.episode, more.step].all() and len(more.step) == 50
+
+
+def test_many_starts_pick_each_roll_outs_own_episode_and_hidden_state():
+    torch.manual_seed(0)
+    real, _ = real_batch()
+    real.update({"obs": torch.arange(4 * 7, dtype=torch.float).view(4, 7, 1, 1).expand(4, 7, 2, 4).contiguous()})
+    runner = make_imagination(term_at=None)
+    hidden = torch.arange(4 * 2 * 7, dtype=torch.float).view(8, 7, 1).expand(8, 7, runner.mac.args.rnn_hidden_dim)
+    img, starts = runner.run(real, 0, hidden, n_starts=10)
+    assert img.batch_size == 10
+    for i in range(10):
+        b, t = int(starts.episode[i]), int(starts.step[i])
+        assert img["obs"][i, 1, 0, 0].item() == 7 * b + t  # the real start of its own episode
+    picked = hidden_before(hidden, starts, runner.mac)
+    for i in range(10):
+        b, t = int(starts.episode[i]), int(starts.step[i])
+        for a in range(2):
+            expected = 0.0 if t == 0 else hidden[b * 2 + a, t - 1, 0].item()
+            assert picked[i * 2 + a, 0].item() == expected
+
+
 def test_hidden_before_picks_the_state_after_the_previous_step():
     mac = make_imagination(term_at=None).mac
     hidden = torch.arange(2 * 2 * 5, dtype=torch.float).view(4, 5, 1).expand(4, 5, 8)
-    picked = hidden_before(hidden, torch.tensor([0, 3]), mac)
+    picked = hidden_before(hidden, RolloutStarts(torch.tensor([0, 1]), torch.tensor([0, 3])), mac)
     assert picked[:2].eq(0).all()                                  # t0 = 0: the initial (zero) state
     assert picked[2:, 0].tolist() == [hidden[2, 2, 0].item(), hidden[3, 2, 0].item()]
 
@@ -137,8 +174,9 @@ def test_imagined_td_from_real_hidden_states_equals_unrolling_the_real_prefix():
     runner = ImaginationRunner(args, ScriptedWorldModel(None), mac, {k: v for k, v in real.scheme.items()
                                                                       if k not in ("filled", "actions_onehot")})
     _, info = learner.td_loss(real)
-    img, t0 = runner.run(real, 0, info["hidden"])
-    h_init = (hidden_before(info["hidden"], t0, mac), hidden_before(info["target_hidden"], t0, mac))
+    img, starts = runner.run(real, 0, info["hidden"])
+    t0 = starts.step
+    h_init = (hidden_before(info["hidden"], starts, mac), hidden_before(info["target_hidden"], starts, mac))
     loss_compact, _ = learner.td_loss(img, h_init=h_init)
     grads_compact = torch.autograd.grad(loss_compact, list(mac.parameters()))
 
@@ -162,7 +200,7 @@ def test_imagined_td_from_real_hidden_states_equals_unrolling_the_real_prefix():
 
 @pytest.mark.parametrize("alg", ["salemb", "salemb_no_sale", "salemb_no_imagination", "salemb_no_wm_sale"])
 def test_salemb_and_ablations_train_on_lbf(run_main, alg):
-    _, stats = run_main(alg, "lbf", "imagine_start=0", "imagine_gate=False", "wm_eval_interval=100")
+    _, stats = run_main(alg, "lbf", "imagine_start=0", "imagine_gate=False", "wm_eval_interval=100", "wm_eval_episodes=1")
     assert "loss_td" in stats
     if alg != "salemb_no_imagination":
         for key in ("wm_loss", "wm_kl", "wm_recon_obs", "loss_td_imagined", "imagined_return_mean",
@@ -172,13 +210,26 @@ def test_salemb_and_ablations_train_on_lbf(run_main, alg):
         assert "loss_sale" in stats and stats["sale_zs_spread"] > 0
 
 
+@pytest.mark.parametrize("unified", [False, True])
+def test_salemb_with_its_own_world_model_schedule_and_imagination_at_scale(run_main, unified):
+    _, stats = run_main("salemb", "lbf", "world_model=step_vae", "wm_train_ratio=8", "wm_window=4", "wm_batch_size=8",
+                        "imagine_start_sampling=step", "imagine_batch_size=64", "imagine_weighting=transition",
+                        "imagine_start=0", "imagine_gate=False", "wm_eval_interval=100", "wm_eval_episodes=1",
+                        f"unified_loss={unified}")
+    # 350 env steps (7 episodes of 50) x 8 replayed transitions per step / (8 windows x 3 transitions)
+    assert stats["wm_train_steps"] == 116
+    assert 0 < stats["imagined_share"] < 1 and math.isfinite(stats["loss_td_imagined"])
+    for key in ("wm_eval_obs_changed_mse", "wm_eval_reward_mse_zero", "wm_eval_term_mse", "wm_change"):
+        assert math.isfinite(stats[key]), key
+
+
 def test_salemb_unified_loss_and_parallel_runner(run_main, toy_env_registered):
     _, stats = run_main("salemb", "lbf", "env=toy", "runner=parallel", "batch_size_run=2", "unified_loss=True", "imagine_start=0", "imagine_gate=False")
     assert "grad_norm_all" in stats and "loss_td_imagined" in stats
 
 
 def test_salemb_with_residual_decoding_trains_imagination_and_foresight(run_main):
-    _, stats = run_main("salemb", "lbf", "wm_residual_decoding=True", "mixer_foresight=True", "imagine_start=0", "imagine_gate=False", "wm_eval_interval=100")
+    _, stats = run_main("salemb", "lbf", "wm_residual_decoding=True", "mixer_foresight=True", "imagine_start=0", "imagine_gate=False", "wm_eval_interval=100", "wm_eval_episodes=1")
     for key in ("loss_td_imagined", "wm_recon_obs", "wm_eval_obs_mse", "wm_eval_obs_mse_copy_last"):
         assert math.isfinite(stats[key]), key
 
@@ -247,16 +298,46 @@ def test_imagined_rewards_are_standardised_without_updating_the_statistics():
     assert float(learner.rew_ms.count) > count
 
 
-@pytest.mark.parametrize("model_beats_copy_last", [False, True])
-def test_imagine_gate_follows_the_world_model_check(run_main, monkeypatch, model_beats_copy_last):
-    from modules.world_models.vae_world_model import VAEWorldModel
+@pytest.mark.parametrize(("obs_mse", "reward_mse", "margin", "open_"), [
+    (0.5, 0.0, 0.0, False),   # observations worse than copy-last
+    (0.01, 0.0, 0.0, True),
+    (0.08, 0.0, 0.5, False),  # better than copy-last, but not by the margin
+    (0.01, 0.3, 0.0, False),  # rewards worse than predicting zero
+])
+def test_imagine_gate_follows_the_world_model_check(run_main, monkeypatch, obs_mse, reward_mse, margin, open_):
+    import learners.salemb_learner as salemb_learner
+    from modules.world_models.rollout_eval import ERROR_COUNTS
 
-    obs_mse = 0.01 if model_beats_copy_last else 0.5
-    errors = {"obs_mse": obs_mse, "obs_mse_copy_last": 0.1, "reward_mse": 0.0, "reward_mse_copy_last": 0.0}
-    monkeypatch.setattr(VAEWorldModel, "rollout_error", lambda self, batch, horizon: errors)
-    _, stats = run_main("salemb", "lbf", "imagine_gate=True", "imagine_start=0", "wm_eval_interval=1")
-    assert stats["imagine_gate_open"] == float(model_beats_copy_last)
-    assert ("loss_td_imagined" in stats) == model_beats_copy_last
+    errors = {k: 0.0 for k in ERROR_COUNTS} | {"obs_mse": obs_mse, "obs_mse_copy_last": 0.1, "reward_mse": reward_mse,
+                                               "reward_mse_zero": 0.2}
+    sums = errors | {"count_obs": 1.0, "count_obs_changed": 1.0, "count_reward": 1.0}
+    monkeypatch.setattr(salemb_learner, "rollout_error_sums", lambda model, batch, horizon: dict(sums))
+    _, stats = run_main("salemb", "lbf", "imagine_gate=True", "imagine_start=0", "wm_eval_interval=1",
+                        "wm_eval_episodes=1", f"imagine_gate_margin={margin}")
+    assert stats["imagine_gate_open"] == float(open_)
+    assert ("loss_td_imagined" in stats) == open_
+
+
+def test_world_model_check_pools_fresh_batches_until_enough_episodes(monkeypatch):
+    """Each fresh batch is scored on arrival; a check is logged once the pool holds wm_eval_episodes."""
+    import learners.salemb_learner as salemb_learner
+
+    calls = []
+    monkeypatch.setattr(salemb_learner, "rollout_error_sums", lambda model, batch, horizon: calls.append(batch.batch_size)
+                        or {"obs_mse": 2.0, "count_obs": 4.0})
+    monkeypatch.setattr(salemb_learner, "finish_rollout_error", lambda pool: {"obs_mse": pool["obs_mse"] / pool["count_obs"],
+                                                                              "episodes": pool["episodes"]})
+    logged = []
+    learner = SimpleNamespace(world_model=object(), wm_eval_pool=None, wm_eval_t=-10**9,
+                              args=SimpleNamespace(device="cpu", imagine_horizon=3, wm_eval_interval=10, wm_eval_episodes=10,
+                                                   imagine_gate=False),
+                              logger=SimpleNamespace(log_stat=lambda k, v, t: logged.append((k, v, t))))
+    batch, _ = real_batch(n=4)
+    for t in (100, 200, 300):
+        salemb_learner.SALEMBLearner.observe_new_episodes(learner, batch, t)
+    assert calls == [4, 4, 4]
+    assert logged == [("wm_eval_obs_mse", 0.5, 300), ("wm_eval_episodes", 12.0, 300)]
+    assert learner.wm_eval_pool is None
 
 
 def test_sale_embedding_spread_is_zero_only_for_a_collapsed_embedding():

@@ -19,6 +19,8 @@ from components.episode_buffer import EpisodeBatch
 from modules.world_models import REGISTRY
 from modules.world_models.gaussian import balanced_kl
 from modules.world_models.joint_sale import JointSALE
+from modules.world_models.rollout_eval import ERROR_COUNTS, add_sums, finish_rollout_error, rollout_error_sums
+from modules.world_models.step_vae_world_model import StepVAEWorldModel, balanced_free_kl, balanced_mean
 from modules.world_models.vae_world_model import VAEWorldModel
 from run import build_scheme
 
@@ -108,7 +110,7 @@ def test_output_shapes(small_batch: EpisodeBatch) -> None:
     trans = model.decode_transition(d_next, z_next, actions)
     assert trans["reward"].shape == (bs, 1) and trans["term_logit"].shape == (bs, 1)
     errors = model.rollout_error(small_batch, horizon=3)
-    assert set(errors) == {"obs_mse", "reward_mse", "obs_mse_copy_last", "reward_mse_copy_last"}
+    assert set(errors) == set(ERROR_COUNTS)
     assert all(math.isfinite(v) for v in errors.values())
 
 
@@ -221,3 +223,97 @@ def test_fits_a_small_deterministic_env(residual: bool) -> None:
     assert loss.item() < 0.5 * first_loss
     errors = model.rollout_error(held_out, horizon=3)
     assert errors["obs_mse"] < 0.5 * errors["obs_mse_copy_last"], errors
+
+
+# ----- the feed-forward (step) VAE world model -----
+
+STEP_ARGS = {**SMALL, "wm_activation": "elu", "wm_use_sale": True, "wm_kl_alpha": 0.8, "wm_free_nats": 1.0, "wm_kl_beta": 1.0,
+             "wm_sale_coef": 1.0, "wm_reward_coef": 1.0, "wm_term_coef": 1.0, "wm_avail_coef": 1.0, "wm_balance_rare": True,
+             "wm_rng": "global"}
+
+
+def make_step_model(**overrides) -> StepVAEWorldModel:
+    return StepVAEWorldModel(STATE_DIM, OBS_DIM, N_AGENTS, N_ACTIONS, SimpleNamespace(**{**STEP_ARGS, **overrides}))
+
+
+def test_step_model_registry_shapes_and_gradients(small_batch: EpisodeBatch) -> None:
+    assert REGISTRY["step_vae"] is StepVAEWorldModel
+    torch.manual_seed(0)
+    model = make_step_model(wm_free_nats=0.0)  # with free nats the prior takes no gradient while the KL is below them
+    loss, stats = model.loss(small_batch)
+    assert loss.dim() == 0 and torch.isfinite(loss) and stats["wm_loss"] == pytest.approx(loss.item())
+    loss.backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.any(p.grad != 0)]
+    assert not missing
+    bs, seq_len = small_batch.batch_size, small_batch.max_seq_length
+    d, z = model.observe(small_batch)
+    x_dim = STATE_DIM + N_AGENTS * OBS_DIM
+    assert model.deter_dim == x_dim and d.shape == (bs, seq_len, x_dim) and z.shape == (bs, seq_len, SMALL["wm_latent_dim"])
+    # the carried state is the real step itself: decoding it gives the real observations and state back
+    dec = model.decode(d[:, 2], z[:, 2])
+    assert torch.equal(dec["obs"], small_batch["obs"][:, 2].float()) and torch.equal(dec["state"], small_batch["state"][:, 2].float())
+    assert dec["avail_logits"].shape == (bs, N_AGENTS, N_ACTIONS)
+    actions = small_batch["actions_onehot"][:, 0]
+    d_next, z_next = model.imagine_step(d[:, 0], z[:, 0], actions)
+    assert d_next.shape == (bs, x_dim) and z_next.shape == (bs, SMALL["wm_latent_dim"])
+    trans = model.decode_transition(d[:, 0], z[:, 0], actions)
+    assert trans["reward"].shape == (bs, 1) and trans["term_logit"].shape == (bs, 1)
+
+
+def test_step_model_with_a_zero_change_head_is_copy_last(small_batch: EpisodeBatch) -> None:
+    model = make_step_model()
+    last = model.delta_head[-1]
+    last.weight.data.zero_()
+    last.bias.data.zero_()
+    errors = model.rollout_error(small_batch, horizon=3)
+    assert errors["obs_mse"] == pytest.approx(errors["obs_mse_copy_last"], rel=1e-6)
+    assert errors["obs_changed_mse"] == pytest.approx(errors["obs_changed_mse_copy_last"], rel=1e-6)
+    assert errors["state_mse"] == pytest.approx(errors["state_mse_copy_last"], rel=1e-6)
+
+
+def test_balanced_mean_weighs_rare_elements_as_much_as_common_ones() -> None:
+    err = torch.tensor([1.0, 1.0, 1.0, 9.0])
+    rare = torch.tensor([False, False, False, True])
+    every = torch.ones(4, dtype=torch.bool)
+    assert balanced_mean(err, rare, every).item() == pytest.approx(9.0 + 1.0)
+    assert balanced_mean(err, torch.zeros(4, dtype=torch.bool), every).item() == pytest.approx(3.0)  # no rare element
+
+
+def test_free_nats_apply_to_the_batch_mean_not_each_step() -> None:
+    # two steps with KL 0 and 2 (1-d, unit std, means 0 and 2): mean 1. Per-step clamping at 1.5 would give
+    # (1.5 + 2) / 2 = 1.75; on the batch mean it gives max(1, 1.5) = 1.5, and 2 lies above it.
+    post_mean = torch.tensor([[0.0], [2.0]])
+    ones = torch.ones(2, 1)
+    mask = torch.ones(2, dtype=torch.bool)
+    loss, kl = balanced_free_kl(post_mean, ones, torch.zeros(2, 1), ones, mask, alpha=0.8, free_nats=1.5)
+    assert kl.item() == pytest.approx(1.0) and loss.item() == pytest.approx(1.5)
+    loss, _ = balanced_free_kl(post_mean, ones, torch.zeros(2, 1), ones, mask, alpha=0.8, free_nats=0.5)
+    assert loss.item() == pytest.approx(1.0)
+
+
+def test_pooled_rollout_errors_equal_the_error_of_the_joined_batch() -> None:
+    torch.manual_seed(0)
+    model = make_step_model()
+    a, b = line_episodes(5, seed=7), line_episodes(7, seed=8)
+    joined = line_episodes(12, seed=7)
+    for key in joined.transition_data:
+        joined.transition_data[key][:5] = a.transition_data[key]
+        joined.transition_data[key][5:] = b.transition_data[key]
+    pooled = finish_rollout_error(add_sums(rollout_error_sums(model, a, 3), rollout_error_sums(model, b, 3)))
+    assert pooled == pytest.approx(model.rollout_error(joined, 3))
+
+
+def test_step_model_fits_the_small_env_better_than_copy_last() -> None:
+    torch.manual_seed(0)
+    train = line_episodes(64, seed=0)
+    held_out = line_episodes(64, seed=1)
+    model = make_step_model()
+    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(400):
+        loss, _ = model.loss(train)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    errors = model.rollout_error(held_out, horizon=3)
+    assert errors["obs_mse"] < 0.2 * errors["obs_mse_copy_last"], errors
+    assert errors["reward_mse"] < 0.5 * errors["reward_mse_zero"], errors

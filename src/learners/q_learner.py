@@ -101,7 +101,8 @@ class QLearner:
         `h_init`: (online, target) hidden states `[batch * agents, hidden]` after a context step 0 (see
         `BasicMAC.unroll_with_hidden`); step 0 must then be unfilled. Such a batch is taken to be imagined:
         its rewards are standardised (with `standardise_rewards`) but do not update the statistics. The GRU outputs of both unrolls are
-        returned in the info as `hidden` and `target_hidden` `[batch * agents, time, hidden]`.
+        returned in the info as `hidden` and `target_hidden` `[batch * agents, time, hidden]`, and the
+        number of TD terms the mean is over as `n_td`.
         """
         rewards = self._rewards(batch, real=h_init is None)
         actions = batch["actions"][:, :-1]
@@ -142,6 +143,7 @@ class QLearner:
             "q_taken_mean": (chosen_qs * mask).sum() / mask_elems,
             "target_mean": (targets * mask).sum() / mask_elems,
             "episode_td_abs": td_error.abs().sum(dim=(1, 2)) / mask.expand_as(td_error).sum(dim=(1, 2)).clamp(min=1),
+            "n_td": mask_elems.detach(),
             "hidden": hidden,
             "target_hidden": target_hidden,
         }

@@ -94,8 +94,8 @@ class SALEMBContinuousLearner(ActorCriticLearner):
         if self.imagination_due(t_env):
             real = batch[: min(args.imagine_batch_size, batch.batch_size)]
             hidden, target_hidden = actor_states(self.mac, real), actor_states(self.target_mac, real)
-            imagined, t0 = self.imagination.run(real, t_env, hidden)
-            h_init = (hidden_before(hidden, t0, self.mac), hidden_before(target_hidden, t0, self.mac))
+            imagined, starts = self.imagination.run(real, t_env, hidden)
+            h_init = (hidden_before(hidden, starts, self.mac), hidden_before(target_hidden, starts, self.mac))
             td_img, _ = self.td_loss(imagined, h_init=h_init)
             losses["critic"] = losses["critic"] + args.imagine_coef * td_img
             filled = imagined["filled"][:, :-1].float()

@@ -29,6 +29,7 @@ from learners.q_learner import QLearner, make_optimiser
 from modules.mixers import REGISTRY as mixer_REGISTRY
 from modules.world_models import REGISTRY as wm_REGISTRY
 from modules.world_models.foresight import ForesightEncoder
+from modules.world_models.rollout_eval import add_sums, finish_rollout_error, rollout_error_sums
 from runners.imagination_runner import ImaginationRunner, hidden_before
 from utils.side_thread import SideThread
 
@@ -65,11 +66,13 @@ def checked_values(stats: dict[str, Any]) -> dict[str, torch.Tensor]:
 @dataclass
 class SALEMBPrepared:
     """salemb's update up to the imagination (`SALEMBLearner.prepare_update`): the loss terms so far (the
-    world model's already back-propagated and detached), the stats, the real TD's info, and the SALE
-    term when `apply_update` back-propagates it apart (it is then detached in `terms`)."""
+    world model's already back-propagated and detached) other than the real TD loss `td`, the stats, the
+    real TD's info, and the SALE term when `apply_update` back-propagates it apart (it is then detached
+    in `terms`)."""
 
     batch: EpisodeBatch
     terms: list[torch.Tensor]
+    td: torch.Tensor
     stats: dict[str, Any]
     info: dict[str, torch.Tensor]
     rew_before: dict[str, Any] | None
@@ -98,8 +101,13 @@ class SALEMBLearner(QLearner):
             self.foresight = ForesightEncoder(self.world_model.deter_dim, self.world_model.latent_dim, args.foresight_dim)
         self._build_optimisers()
         self.wm_eval_t = -args.wm_eval_interval - 1
+        self.wm_eval_pool: dict[str, float] | None = None
         self.wm_side = SideThread(args.parallel_learner)
         self.wm_trusted = not args.imagine_gate
+        self.wm_credit = 0.0
+        self.wm_last_t = 0
+        self.wm_train_steps = 0
+        self.wm_log_t = -args.learner_log_interval - 1
 
     def _build_mixer(self) -> nn.Module:
         """With `mixer_foresight`, QMIX conditioned on [state, foresight]. QLearner.__init__ calls this
@@ -165,10 +173,10 @@ class SALEMBLearner(QLearner):
         for opt in self.optimisers.values():
             opt.zero_grad(set_to_none=True)
         wm_job = None
-        if self.world_model is not None and self.train_steps % args.wm_update_interval == 0:
+        if self.world_model is not None and args.wm_train_ratio == 0 and self.train_steps % args.wm_update_interval == 0:
             wm_job = self.wm_side.submit(self._world_model_backward, batch[: min(args.wm_batch_size, batch.batch_size)])
         stats: dict[str, Any] = {}
-        terms: list[torch.Tensor] = []  # the loss's terms in the paper's order: world model, SALE, TD, imagined TD
+        terms: list[torch.Tensor] = []  # the loss's terms in the paper's order: world model, SALE (then TD, imagined TD)
         sale_term = None
         if self.has_agent_sale:
             sale_loss = agent_sale_loss(self.mac, batch)
@@ -180,13 +188,12 @@ class SALEMBLearner(QLearner):
             terms.append(term)
             stats["loss_sale"] = sale_loss
         td_loss, info = self.td_loss(batch, per_weights)
-        terms.append(td_loss)
         stats.update(loss_td=td_loss, **info)
         if wm_job is not None:
             wm_part, wm_stats = wm_job.result()
             terms.insert(0, wm_part)
             stats = {**wm_stats, **stats}
-        return SALEMBPrepared(batch, terms, stats, info, rew_before, sale_term)
+        return SALEMBPrepared(batch, terms, td_loss, stats, info, rew_before, sale_term)
 
     def apply_update(self, prepared: SALEMBPrepared, t_env: int, episode_num: int) -> dict[str, Any]:
         """The second half of `train`: the imagined TD (its draws, from the global generator, come after
@@ -197,18 +204,11 @@ class SALEMBLearner(QLearner):
         # the SALE term kept apart is back-propagated on the side thread meanwhile: the same gradients
         sale_backward = self.wm_side.submit(prepared.sale_term.backward) if prepared.sale_term is not None else None
         if self.imagination_due(t_env):
-            n = min(args.imagine_batch_size, batch.batch_size)
-            rows = n * self.mac.n_agents
-            imagined, t0 = self.imagination.run(batch[:n], t_env, info["hidden"][:rows])
-            h_init = (hidden_before(info["hidden"][:rows], t0, self.mac), hidden_before(info["target_hidden"][:rows], t0, self.mac))
-            td_img, img_info = self.td_loss(imagined, h_init=h_init)
-            terms.append(args.imagine_coef * td_img)
-            filled = imagined["filled"][:, :-1].float()
-            stats.update(
-                loss_td_imagined=td_img,
-                imagined_return_mean=(imagined["reward"][:, :-1] * filled).sum() / imagined.batch_size,
-                imagined_length_mean=filled.sum() / imagined.batch_size,
-            )
+            td_real, td_img, img_stats = self.imagined_td(batch, info, t_env, prepared.td)
+            terms += [td_real, td_img]
+            stats.update(img_stats)
+        else:
+            terms.append(prepared.td)
         loss = batch["reward"].new_zeros(())
         for term in terms:
             loss = loss + term
@@ -231,6 +231,71 @@ class SALEMBLearner(QLearner):
             self._log(t_env, stats)
             self.log_stats_t = t_env
         return {"loss": loss.detach(), "td_errors_abs": info["episode_td_abs"].detach()}
+
+    def imagined_td(
+        self, batch: EpisodeBatch, info: dict[str, torch.Tensor], t_env: int, td_real: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """The real and imagined TD terms of the loss, and the imagination's stats.
+
+        Roll-outs start at the first `imagine_batch_size` episodes' random valid steps
+        (`imagine_start_sampling: episode`), or at `imagine_batch_size` valid steps drawn across the
+        whole batch (`step`). `imagine_weighting: batch` adds `imagine_coef` x the imagined batch's mean
+        TD to the real mean; `transition` pools the two, each imagined transition weighing `imagine_coef`
+        real ones: (sum_real + coef * sum_img) / (n_real + coef * n_img), so the imagination's share of
+        the gradient follows its share of the data."""
+        args = self.args
+        if args.imagine_start_sampling == "episode":
+            n = min(args.imagine_batch_size, batch.batch_size)
+            rows = n * self.mac.n_agents
+            real, hidden, target_hidden, n_starts = batch[:n], info["hidden"][:rows], info["target_hidden"][:rows], None
+        else:
+            real, hidden, target_hidden, n_starts = batch, info["hidden"], info["target_hidden"], args.imagine_batch_size
+        imagined, starts = self.imagination.run(real, t_env, hidden, n_starts)
+        h_init = (hidden_before(hidden, starts, self.mac), hidden_before(target_hidden, starts, self.mac))
+        td_img, img_info = self.td_loss(imagined, h_init=h_init)
+        filled = imagined["filled"][:, :-1].float()
+        share = img_info["n_td"] / (img_info["n_td"] + info["n_td"])
+        stats = {
+            "loss_td_imagined": td_img,
+            "imagined_return_mean": (imagined["reward"][:, :-1] * filled).sum() / imagined.batch_size,
+            "imagined_length_mean": filled.sum() / imagined.batch_size,
+            "imagined_share": share,
+        }
+        if args.imagine_weighting == "batch":
+            return td_real, args.imagine_coef * td_img, stats
+        weighted = args.imagine_coef * img_info["n_td"]
+        total = info["n_td"] + weighted
+        return td_real * (info["n_td"] / total), td_img * (weighted / total), stats
+
+    def train_world_model(self, buffer: Any, t_env: int) -> None:
+        """The world model's own schedule (`wm_train_ratio` > 0): `wm_train_ratio` replayed transitions
+        per env step collected since the last call, as Dreamer's train ratio, in steps of
+        `wm_batch_size` windows of `wm_window` steps drawn from the whole buffer (the fraction of a step
+        carries over). Independent of the Q-learner's one update per collection."""
+        args = self.args
+        new_steps, self.wm_last_t = t_env - self.wm_last_t, t_env
+        if self.world_model is None or args.wm_train_ratio <= 0 or buffer.episodes_in_buffer == 0:
+            return
+        self.wm_credit += new_steps * args.wm_train_ratio / (args.wm_batch_size * (args.wm_window - 1))
+        n_steps = int(self.wm_credit)
+        self.wm_credit -= n_steps
+        optimiser = self.optimisers.get("wm", self.optimisers.get("all"))
+        params = self.groups.get("wm", self.groups.get("all"))
+        stats: dict[str, torch.Tensor] = {}
+        for _ in range(n_steps):
+            windows = buffer.sample_windows(args.wm_batch_size, args.wm_window).to(args.device)
+            optimiser.zero_grad(set_to_none=True)
+            loss, stats = self.world_model.loss(windows)
+            loss.backward()
+            stats["grad_norm_wm"] = torch.nn.utils.clip_grad_norm_(params, args.aux_grad_norm_clip)
+            if not self.nonfinite.check(checked_values(stats), t_env, self.train_steps + 1):
+                optimiser.zero_grad(set_to_none=True)
+                continue
+            optimiser.step()
+            self.wm_train_steps += 1
+        if n_steps and t_env - self.wm_log_t >= args.learner_log_interval:
+            self._log(t_env, {**stats, "wm_train_steps": torch.tensor(float(self.wm_train_steps))})
+            self.wm_log_t = t_env
 
     def _world_model_backward(self, batch: EpisodeBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The world model's weighted loss, back-propagated at once (only its own parameters take
@@ -262,16 +327,30 @@ class SALEMBLearner(QLearner):
 
     @torch.no_grad()
     def observe_new_episodes(self, batch: EpisodeBatch, t_env: int) -> None:
-        """World-model accuracy on fresh episodes it has never trained on: H-step prediction error of
-        observations and rewards, next to a copy-last-observation baseline."""
-        if self.world_model is None or t_env - self.wm_eval_t < self.args.wm_eval_interval:
+        """World-model accuracy on fresh episodes, each scored before the model trains on it: the H-step
+        prediction errors of every freshly collected batch are pooled (`rollout_eval`), and every
+        `wm_eval_interval` env steps, once at least `wm_eval_episodes` episodes are pooled, logged as
+        `wm_eval_*` (observations, the observation elements that changed, state, reward, termination,
+        beside copy-last and predict-zero baselines) and the pool is emptied. With `imagine_gate` the
+        imagination runs while the latest check's observation error is below (1 - `imagine_gate_margin`)
+        x copy-last's and its reward error below predict-zero's."""
+        args = self.args
+        if self.world_model is None:
             return
+        sums = rollout_error_sums(self.world_model, batch.to(args.device), args.imagine_horizon)
+        sums["episodes"] = float(batch.batch_size)
+        self.wm_eval_pool = add_sums(self.wm_eval_pool, sums)
+        if t_env - self.wm_eval_t < args.wm_eval_interval or self.wm_eval_pool["episodes"] < args.wm_eval_episodes:
+            return
+        errors = finish_rollout_error(self.wm_eval_pool)
+        self.wm_eval_pool = None
         self.wm_eval_t = t_env
-        errors = self.world_model.rollout_error(batch.to(self.args.device), self.args.imagine_horizon)
         for key, value in errors.items():
             self.logger.log_stat(f"wm_eval_{key}", float(value), t_env)
-        if self.args.imagine_gate:
-            self.wm_trusted = errors["obs_mse"] < errors["obs_mse_copy_last"]
+        if args.imagine_gate:
+            obs_ok = errors["obs_mse"] < (1 - args.imagine_gate_margin) * errors["obs_mse_copy_last"]
+            reward_ok = not errors["reward_mse"] >= errors["reward_mse_zero"]
+            self.wm_trusted = bool(obs_ok and reward_ok)
             self.logger.log_stat("imagine_gate_open", float(self.wm_trusted), t_env)
 
     def to(self, device: str | torch.device) -> SALEMBLearner:
@@ -292,6 +371,10 @@ class SALEMBLearner(QLearner):
             state["foresight"] = self.foresight.state_dict()
         state["wm_eval_t"] = self.wm_eval_t
         state["wm_trusted"] = self.wm_trusted
+        state["wm_schedule"] = {
+            "credit": self.wm_credit, "last_t": self.wm_last_t, "steps": self.wm_train_steps,
+            "log_t": self.wm_log_t, "eval_pool": self.wm_eval_pool,
+        }
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -307,4 +390,8 @@ class SALEMBLearner(QLearner):
             self.foresight.load_state_dict(state["foresight"])
         self.wm_eval_t = state.get("wm_eval_t", self.wm_eval_t)
         self.wm_trusted = state.get("wm_trusted", self.wm_trusted)
+        schedule = state.get("wm_schedule")
+        if schedule is not None:
+            self.wm_credit, self.wm_last_t, self.wm_train_steps = schedule["credit"], schedule["last_t"], schedule["steps"]
+            self.wm_log_t, self.wm_eval_pool = schedule["log_t"], schedule["eval_pool"]
 

@@ -76,6 +76,10 @@ RANGES: dict[str, tuple[Check, str]] = {
     "wm_eval_interval": AT_LEAST_1,
     "wm_batch_size": AT_LEAST_1,
     "wm_update_interval": AT_LEAST_1,
+    "wm_train_ratio": NON_NEGATIVE,
+    "wm_window": (lambda v: v >= 2, ">= 2 (a transition and its next step)"),
+    "wm_eval_episodes": AT_LEAST_1,
+    "imagine_gate_margin": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "imagine_batch_size": AT_LEAST_1,
     "aux_grad_norm_clip": POSITIVE,
     "imagine_horizon": AT_LEAST_1,
@@ -106,6 +110,9 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "sale_activation": ("elu", "relu"),
     "wm_activation": ("elu", "relu"),
     "wm_rng": ("global", "own"),
+    "world_model": ("vae", "step_vae"),
+    "imagine_start_sampling": ("episode", "step"),
+    "imagine_weighting": ("batch", "transition"),
     "nan_policy": ("stop", "skip_batch"),
 }
 

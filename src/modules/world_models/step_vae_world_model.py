@@ -1,0 +1,232 @@
+"""Feed-forward VAE world model over the team, with joint SALE in its transition (`world_model: step_vae`).
+
+It models one transition at a time, in observation space, so it trains on independent transitions
+(no recurrence to unroll) and rolls out the way MBPO does: each imagined step is decoded to a state and
+observations, which the next step reads. With x_t = [s_t, o_t^1..n] (flattened) and u_t the joint action
+[n * A] (one-hot, or the continuous action vectors):
+
+    e_t     = enc(x_t)                                   encoder
+    c_t     = g_joint(f_joint(x_t), u_t)                 joint SALE (TD7's f on the state, g on the action)
+    h_t     = trans([e_t, c_t])                          deterministic path
+    p(z_{t+1} | h_t), q(z_{t+1} | h_t, enc_post(x_{t+1}))  diagonal Gaussians (prior, posterior)
+    x_{t+1} = x_t + delta([h_t, z_{t+1}])                the change from the previous step (residual)
+    r_t, term_t from h_t; the next step's available actions from enc(x_{t+1})
+
+Loss over valid transitions (every term a mean over its elements, so none drowns the others):
+    change (squared error of delta) + avail (Bernoulli) + reward_coef * reward + term_coef * term
+    + kl_beta * KL-balanced(alpha) with free nats on the batch mean (DreamerV2) + sale_coef * SALE.
+With `wm_balance_rare` the change, reward and termination terms weigh their rare cases as much as the
+common ones: each is the mean over the elements where something happens (a feature changes, a reward
+is paid, the episode ends) plus the mean over the rest, so an eaten food or a kill is not averaged away
+by the many steps where nothing happens.
+
+It keeps the recurrent model's interface (`observe`, `imagine_step`, `decode`, `decode_transition`),
+which the imagination runner, the accuracy check and the foresight roll-outs use: here the carried
+"deterministic state" d_t is x_t itself ([..., state + n_agents * obs], `deter_dim`), and z_t the
+latent of the transition into t.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from components.action_spaces import action_vectors
+from modules.sale import activation_module
+from modules.world_models.gaussian import diag_gaussian_kl, gaussian_params
+from modules.world_models.joint_sale import JointActionEmbedding, JointSALE
+from modules.world_models.masks import masked_mean, step_and_transition_masks
+from modules.world_models.rollout_eval import rollout_error
+from modules.world_models.vae_world_model import MIN_STD, own_generator
+
+
+def _mlp(in_dim: int, hidden_dim: int, out_dim: int, act: str, layers: int = 2) -> nn.Sequential:
+    mods: list[nn.Module] = []
+    dim = in_dim
+    for _ in range(layers - 1):
+        mods += [nn.Linear(dim, hidden_dim), activation_module(act)]
+        dim = hidden_dim
+    mods.append(nn.Linear(dim, out_dim))
+    return nn.Sequential(*mods)
+
+
+def balanced_mean(err: torch.Tensor, rare: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of `err` over the masked elements where `rare` holds plus the mean over the other masked
+    elements (either mean is 0 when it has no element). All three tensors share one shape."""
+    return masked_mean(err, mask & rare) + masked_mean(err, mask & ~rare)
+
+
+def balanced_free_kl(
+    post_mean: torch.Tensor, post_std: torch.Tensor, prior_mean: torch.Tensor, prior_std: torch.Tensor,
+    mask: torch.Tensor, alpha: float, free_nats: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """KL balancing with free nats on the batch mean (DreamerV2's form): each side's KL is averaged over
+    the masked steps first, then clamped below at `free_nats`. Inputs [..., D], mask [...]; returns
+    (loss, the mean plain KL(post || prior), detached)."""
+    to_prior = masked_mean(diag_gaussian_kl(post_mean.detach(), post_std.detach(), prior_mean, prior_std), mask)
+    to_post = masked_mean(diag_gaussian_kl(post_mean, post_std, prior_mean.detach(), prior_std.detach()), mask)
+    loss = alpha * to_prior.clamp(min=free_nats) + (1.0 - alpha) * to_post.clamp(min=free_nats)
+    return loss, to_post.detach()
+
+
+class StepVAEWorldModel(nn.Module):
+    def __init__(self, state_dim: int, obs_dim: int, n_agents: int, n_actions: int, args: Any):
+        super().__init__()
+        self.state_dim = state_dim
+        self.obs_dim = obs_dim
+        self.n_agents = n_agents
+        self.n_actions = n_actions
+        hidden = args.wm_hidden_dim
+        act = args.wm_activation
+        self.x_dim = state_dim + n_agents * obs_dim
+        self.deter_dim = self.x_dim
+        self.latent_dim = args.wm_latent_dim
+        self.sale_dim = args.wm_sale_dim
+        self.use_sale = args.wm_use_sale
+        self.kl_alpha = args.wm_kl_alpha
+        self.free_nats = args.wm_free_nats
+        self.kl_beta = args.wm_kl_beta
+        self.sale_coef = args.wm_sale_coef
+        self.reward_coef = args.wm_reward_coef
+        self.term_coef = args.wm_term_coef
+        self.avail_coef = args.wm_avail_coef
+        self.balance_rare = args.wm_balance_rare
+
+        action_dim = n_agents * n_actions
+        self.transition_embed: JointSALE | JointActionEmbedding
+        if self.use_sale:
+            self.transition_embed = JointSALE(self.x_dim, action_dim, hidden, self.sale_dim, act)
+        else:
+            self.transition_embed = JointActionEmbedding(action_dim, self.sale_dim)
+        self.encoder = nn.Sequential(_mlp(self.x_dim, hidden, hidden, act), activation_module(act))
+        self.trans = nn.Sequential(_mlp(hidden + self.sale_dim, hidden, hidden, act), activation_module(act))
+        self.post_encoder = nn.Sequential(nn.Linear(self.x_dim, hidden), activation_module(act))
+        self.prior_net = _mlp(hidden, hidden, 2 * self.latent_dim, act)
+        self.posterior_net = _mlp(2 * hidden, hidden, 2 * self.latent_dim, act)
+        self.delta_head = _mlp(hidden + self.latent_dim, hidden, self.x_dim, act)
+        self.avail_head = _mlp(hidden, hidden, action_dim, act)
+        self.reward_head = _mlp(hidden, hidden, 1, act)
+        self.term_head = _mlp(hidden, hidden, 1, act)
+        self.rng = own_generator(args) if args.wm_rng == "own" else None
+
+    # ----- random draws -----
+
+    def _noise(self, std: torch.Tensor) -> torch.Tensor:
+        if self.rng is None:
+            return torch.randn_like(std)
+        return torch.randn(std.shape, generator=self.rng, dtype=std.dtype, device=std.device)
+
+    def rng_state(self) -> torch.Tensor | None:
+        return None if self.rng is None else self.rng.get_state()
+
+    def set_rng_state(self, state: torch.Tensor | None) -> None:
+        if self.rng is not None and state is not None:
+            self.rng.set_state(state)
+
+    # ----- pieces -----
+
+    def joint_x(self, state: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
+        """state [..., S], obs [..., n_agents, O] -> x [..., S + n_agents * O]."""
+        return torch.cat([state.float(), obs.float().flatten(-2)], dim=-1)
+
+    def _transition(self, x: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x [N, x_dim], u [N, n * A] -> (h [N, hidden], c [N, sale])."""
+        c = self.transition_embed(x, u)
+        return self.trans(torch.cat([self.encoder(x), c], dim=-1)), c
+
+    def imagine_step(
+        self, d: torch.Tensor, z: torch.Tensor, actions_onehot: torch.Tensor, sample: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """d = x_t [N, x_dim], z (unused: the step reads x_t only), joint action [N, n_agents, A] ->
+        (x_{t+1} [N, x_dim], z_{t+1} [N, latent]), z the prior mean unless `sample`."""
+        h, _ = self._transition(d, actions_onehot.flatten(-2).float())
+        mean, std = gaussian_params(self.prior_net(h), MIN_STD)
+        z_next = mean + std * self._noise(std) if sample else mean
+        return d + self.delta_head(torch.cat([h, z_next], dim=-1)), z_next
+
+    def decode(
+        self, d: torch.Tensor, z: torch.Tensor, prev_obs: torch.Tensor | None = None, prev_state: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        """d = x [..., x_dim] -> obs [..., n_agents, O], state [..., S], avail_logits [..., n_agents, A].
+        `z`, `prev_obs` and `prev_state` are unused: x already holds the decoded step."""
+        lead = d.shape[:-1]
+        return {
+            "obs": d[..., self.state_dim :].reshape(*lead, self.n_agents, self.obs_dim),
+            "state": d[..., : self.state_dim],
+            "avail_logits": self.avail_head(self.encoder(d)).view(*lead, self.n_agents, self.n_actions),
+        }
+
+    def decode_transition(self, d: torch.Tensor, z: torch.Tensor, actions_onehot: torch.Tensor) -> dict[str, torch.Tensor]:
+        """d = x_t [..., x_dim], joint action [..., n_agents, A] -> reward [..., 1], term_logit [..., 1]."""
+        lead = d.shape[:-1]
+        h, _ = self._transition(d.reshape(-1, self.x_dim), actions_onehot.flatten(-2).float().reshape(-1, self.n_agents * self.n_actions))
+        return {"reward": self.reward_head(h).view(*lead, 1), "term_logit": self.term_head(h).view(*lead, 1)}
+
+    def observe(self, batch: Any, sample: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """d = x [B, T, x_dim] (the real steps) and z [B, T, latent] (zeros: no step reads it)."""
+        x = self.joint_x(batch["state"], batch["obs"])
+        return x, x.new_zeros(*x.shape[:2], self.latent_dim)
+
+    # ----- training -----
+
+    def loss(self, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Total loss (0-dim) and its detached parts over the batch's valid transitions (module docstring)."""
+        step_mask, trans_mask = step_and_transition_masks(batch)
+        x = self.joint_x(batch["state"], batch["obs"])  # [B, T, x_dim]
+        u = action_vectors(batch).float().flatten(2)[:, :-1]  # [B, T - 1, n * A]
+        valid = trans_mask  # [B, T - 1]
+        x_t, x_next, u_t = x[:, :-1][valid], x[:, 1:][valid], u[valid]  # [N, ...]
+        if x_t.shape[0] == 0:
+            raise ValueError("the world model's batch holds no valid transition (every episode has fewer than 2 filled steps)")
+
+        h, c = self._transition(x_t, u_t)
+        prior_mean, prior_std = gaussian_params(self.prior_net(h), MIN_STD)
+        post_mean, post_std = gaussian_params(self.posterior_net(torch.cat([h, self.post_encoder(x_next)], -1)), MIN_STD)
+        z = post_mean + post_std * self._noise(post_std)
+        every = torch.ones(x_t.shape[0], dtype=torch.bool, device=x.device)
+        kl_loss, kl_value = balanced_free_kl(post_mean, post_std, prior_mean, prior_std, every, self.kl_alpha, self.free_nats)
+
+        delta = x_next - x_t
+        delta_err = (self.delta_head(torch.cat([h, z], dim=-1)) - delta).pow(2)
+        all_elems = torch.ones_like(delta_err, dtype=torch.bool)
+        reward = batch["reward"][:, :-1][valid].float()  # [N, 1]
+        term = batch["terminated"][:, :-1][valid].float()
+        reward_err = (self.reward_head(h) - reward).pow(2)
+        term_err = F.binary_cross_entropy_with_logits(self.term_head(h), term, reduction="none")
+        if self.balance_rare:
+            change = balanced_mean(delta_err, delta.abs() > 1e-6, all_elems)
+            reward_loss = balanced_mean(reward_err, reward.abs() > 1e-8, every.unsqueeze(-1))
+            term_loss = balanced_mean(term_err, term > 0.5, every.unsqueeze(-1))
+        else:
+            change, reward_loss, term_loss = delta_err.mean(), reward_err.mean(), term_err.mean()
+
+        avail_logits = self.avail_head(self.encoder(x[step_mask]))
+        avail = batch["avail_actions"][step_mask].float().flatten(-2)
+        avail_loss = F.binary_cross_entropy_with_logits(avail_logits, avail)
+        sale_loss = self._sale_loss(c, x_next)
+
+        obs_part = delta_err[:, self.state_dim :].mean().detach()
+        state_part = delta_err[:, : self.state_dim].mean().detach()
+        total = (
+            change + self.avail_coef * avail_loss + self.reward_coef * reward_loss + self.term_coef * term_loss
+            + self.kl_beta * kl_loss + self.sale_coef * sale_loss
+        )
+        stats = {
+            "wm_recon_obs": obs_part, "wm_recon_state": state_part, "wm_change": change.detach(),
+            "wm_avail": avail_loss.detach(), "wm_reward": reward_loss.detach(), "wm_term": term_loss.detach(),
+            "wm_sale": sale_loss.detach(), "wm_kl": kl_value, "wm_loss": total.detach(),
+        }
+        return total, stats
+
+    def _sale_loss(self, c: torch.Tensor, x_next: torch.Tensor) -> torch.Tensor:
+        """MSE(g(f(x_t), u_t), sg(f(x_{t+1}))) over the transitions; 0 without SALE. c [N, sale], x_next [N, x_dim]."""
+        if not self.use_sale:
+            return c.new_zeros(())
+        target = self.transition_embed.state_embed(x_next).detach()
+        return (c - target).pow(2).mean()
+
+    def rollout_error(self, batch: Any, horizon: int) -> dict[str, float]:
+        return rollout_error(self, batch, horizon)
