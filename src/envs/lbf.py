@@ -240,10 +240,10 @@ class LBFEnv(MultiAgentEnv):
         # lbforaging's window of agent i: rows max(r - sight, 0) .. min(r + sight + 1, rows), same for
         # columns; local coordinates are relative to its origin (`_transform_to_neighborhood` agrees).
         origin = np.maximum(pos - self._sight, 0)
-        obs = np.zeros((self.n_agents, self._obs_size), dtype=np.float32)
+        food_slots = np.zeros((self.n_agents, self._n_food, 4), dtype=np.float32)
         n = len(self._food_pos)
         if n:
-            food = obs[:, : 4 * self._n_food].reshape(self.n_agents, self._n_food, 4)[:, :n]
+            food = food_slots[:, :n]
             levels = self._u.field[self._food_pos[:, 0], self._food_pos[:, 1]]
             local = self._food_pos - origin[:, None]
             end = np.minimum(pos + self._sight + 1, self._field_shape)
@@ -252,7 +252,7 @@ class LBFEnv(MultiAgentEnv):
             food[..., :2] = np.where(seen[..., None], local / self._food_obs_scale[:2], 0.0)
             food[..., 2] = levels * seen / self._food_obs_scale[2]
             food[..., 3] = seen
-        players = obs[:, 4 * self._n_food :].reshape(self.n_agents, self.n_agents, self._player_width)
+        players = np.zeros((self.n_agents, self.n_agents, self._player_width), dtype=np.float32)
         local = pos[self._slot_order] - origin[:, None]
         # lbforaging lists an agent when its local coordinates lie in [0, 2 * sight] (`_make_obs`).
         seen = ((local >= 0) & (local <= 2 * self._sight)).all(-1)
@@ -261,7 +261,7 @@ class LBFEnv(MultiAgentEnv):
             levels = np.array([p.level for p in self._players])
             players[..., 2] = levels[self._slot_order] * seen / self._player_obs_scale[2]
         players[..., -1] = seen
-        return obs
+        return np.concatenate([food_slots.reshape(self.n_agents, -1), players.reshape(self.n_agents, -1)], axis=1)
 
     def get_obs(self) -> list[np.ndarray]:
         return self._obs
