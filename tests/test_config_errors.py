@@ -31,6 +31,7 @@ CASES = [
     (QMIX + ["env_args.sight=-1"], ["env_args.sight=-1", "an integer >= 1"]),
     (QMIX + ["env_args.max_num_food=0"], ["env_args.max_num_food=0", "an integer >= 1"]),
     (QMIX + ["env_args.normalise_obs=3"], ["env_args.normalise_obs=3", "true or false"]),
+    (QMIX + ["env_args.obs_encoding=onehot"], ["env_args.obs_encoding='onehot'", "sentinel, presence"]),
     (QMIX + ["env_args.force_coop=maybe"], ["env_args.force_coop='maybe'", "true or false"]),
     (QMIX + ["env_args.max_episode_steps=20"], ["env_args.max_episode_steps", "env_args.time_limit"]),
     (QMIX + ["env_args.seed=3"], ["env_args.seed=3", "set seed=3"]),

@@ -289,3 +289,150 @@ def test_normalised_observations_are_scaled_and_keep_unseen_sentinel():
         assert np.array_equal(r < 0, n < 0)
         seen = r >= 0
         assert np.allclose(n[seen] * np.maximum(raw.unwrapped.observation_space[0].high[seen], 1), r[seen])
+
+
+def _present(slots: np.ndarray) -> list[tuple[float, ...]]:
+    """The presence slots (last column the presence bit) that are present, without the bit, sorted."""
+    return sorted(tuple(row[:-1]) for row in slots[slots[:, -1] == 1])
+
+
+def _shown(values: np.ndarray, width: int) -> list[tuple[float, ...]]:
+    """lbforaging's entries (`width` numbers each) that are not the unseen sentinel (-1, -1, ...), sorted."""
+    rows = values.reshape(-1, width)
+    return sorted(tuple(row) for row in rows[rows[:, 0] >= 0])
+
+
+PRESENCE_CASES = [
+    ("Foraging-8x8-2p-3f-v3", {}),
+    ("Foraging-2s-8x8-2p-3f-v3", {}),
+    ("Foraging-2s-10x10-3p-4f-v3", {}),
+    ("Foraging-2s-8x8-3p-3f-v3", {"observe_agent_levels": False}),
+    ("Foraging-5x5-2p-1f-v3", {}),
+]
+
+
+@pytest.mark.parametrize(("key", "kwargs"), PRESENCE_CASES)
+def test_presence_lists_exactly_the_entities_lbforaging_shows(key: str, kwargs: dict) -> None:
+    """Twin envs, one seed, same actions: each agent's present (y, x, level) triples (unscaled) are the
+    non-sentinel triples of lbforaging's own observation, self first in both."""
+    sentinel = LBFEnv(key, seed=2, **kwargs)
+    presence = LBFEnv(key, seed=2, obs_encoding="presence", **kwargs)
+    n_food, levels = sentinel.unwrapped.max_num_food, kwargs.get("observe_agent_levels", True)
+    width = 3 if levels else 2
+    rng = np.random.default_rng(0)
+    steps = partly_seen = eaten = 0
+    for _ in range(6):
+        sentinel.reset()
+        presence.reset()
+        n_spawned = np.count_nonzero(presence.unwrapped.field)
+        terminated = False
+        while True:
+            for s, p in zip(sentinel.get_obs(), presence.get_obs()):
+                s_food, s_players = s[: 3 * n_food], s[3 * n_food :]
+                p_food, p_players = p[: 4 * n_food].reshape(-1, 4), p[4 * n_food :].reshape(-1, width + 1)
+                assert set(p_food[:, 3]) <= {0.0, 1.0} and set(p_players[:, -1]) <= {0.0, 1.0}
+                assert _present(p_food) == _shown(s_food, 3)
+                assert _present(p_players) == _shown(s_players, width)
+                assert p_players[0, -1] == 1 and np.array_equal(p_players[0, :-1], s_players[:width])
+                assert not p_food[p_food[:, 3] == 0].any() and not p_players[p_players[:, -1] == 0].any()
+                partly_seen += 0 < p_players[:, -1].sum() < len(p_players)
+            eaten += np.count_nonzero(presence.unwrapped.field) < n_spawned
+            if terminated:
+                break
+            actions = _random_actions(sentinel, rng)
+            _, terminated, _ = sentinel.step(actions)
+            assert presence.step(actions)[1] == terminated
+            steps += 1
+    assert steps > 100 and eaten > 0  # states after a food was eaten were compared too
+    if "-2s" in key:  # the limited sight hides agents at times
+        assert partly_seen > 0
+
+
+@pytest.mark.parametrize(("key", "kwargs"), PRESENCE_CASES)
+def test_presence_food_slots_are_fixed_and_zero_once_eaten(key: str, kwargs: dict) -> None:
+    """A present food slot always holds its reset food (global position = local + window origin); once
+    eaten it is all zeros, in every agent's observation and in the full state, for the rest of the episode."""
+    env = LBFEnv(key, seed=5, obs_encoding="presence", state_type="full", time_limit=200, **kwargs)
+    u = env.unwrapped
+    n_food, sight = u.max_num_food, u.sight
+    rows = u.field.shape[0]
+    eaten_slots = 0
+    for _ in range(3):
+        env.reset()
+        foods = np.argwhere(u.field > 0)
+        food_levels = u.field[foods[:, 0], foods[:, 1]].copy()
+        gone: set[int] = set()
+        terminated = False
+        while True:
+            left = u.field[foods[:, 0], foods[:, 1]] > 0
+            assert not any(left[k] for k in gone)  # food never comes back
+            gone |= set(np.flatnonzero(~left).tolist())
+            state = env.get_state().reshape(-1, 4)
+            assert np.array_equal(state[: len(foods), 3], left.astype(np.float32))
+            assert not state[: len(foods)][~left].any() and not state[len(foods) : n_food].any()
+            assert np.allclose(state[: len(foods)][left, :2], foods[left] / (rows - 1))
+            for player, o in zip(u.players, env.get_obs()):
+                slots = o[: 4 * n_food].reshape(-1, 4)
+                assert not slots[len(foods) :].any()
+                origin = np.maximum(np.array(player.position) - sight, 0)
+                for k in np.flatnonzero(slots[: len(foods), 3]):
+                    assert left[k]
+                    assert np.array_equal(slots[k, :2] + origin, foods[k]) and slots[k, 2] == food_levels[k]
+                assert not slots[list(gone)].any()
+            if terminated:
+                break
+            _, terminated, _ = env.step(_team_actions(env))
+        eaten_slots += len(gone)
+    assert eaten_slots >= 3
+
+
+@pytest.mark.parametrize(("key", "kwargs"), PRESENCE_CASES)
+def test_normalised_presence_is_raw_presence_scaled_into_unit_range(key: str, kwargs: dict) -> None:
+    raw = LBFEnv(key, seed=7, obs_encoding="presence", **kwargs)
+    norm = LBFEnv(key, seed=7, obs_encoding="presence", normalise_obs=True, **kwargs)
+    u = raw.unwrapped
+    n_food, rows = u.max_num_food, u.field.shape[0]
+    width = 4 if kwargs.get("observe_agent_levels", True) else 3
+    food_scale = np.array([rows - 1, rows - 1, u.observation_space[0].high[2], 1.0])
+    player_scale = np.array([rows - 1, rows - 1, *([max(u.max_player_level)] if width == 4 else []), 1.0])
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        raw.reset()
+        norm.reset()
+        terminated = False
+        while not terminated:
+            for r, n in zip(raw.get_obs(), norm.get_obs()):
+                assert n.dtype == np.float32 and n.min() >= 0.0 and n.max() <= 1.0
+                assert np.allclose(n[: 4 * n_food].reshape(-1, 4) * food_scale, r[: 4 * n_food].reshape(-1, 4))
+                assert np.allclose(n[4 * n_food :].reshape(-1, width) * player_scale, r[4 * n_food :].reshape(-1, width))
+            actions = _random_actions(raw, rng)
+            raw.step(actions)
+            _, terminated, _ = norm.step(actions)
+
+
+@pytest.mark.parametrize(
+    ("key", "kwargs", "n_agents", "obs", "full"),
+    [
+        ("Foraging-8x8-2p-3f-v3", {}, 2, 4 * 3 + 4 * 2, 4 * 5),
+        ("Foraging-10x10-3p-3f-v3", {}, 3, 4 * 3 + 4 * 3, 4 * 6),
+        ("Foraging-10x10-3p-4f-v3", {"max_num_food": 5}, 3, 4 * 5 + 4 * 3, 4 * 8),
+        ("Foraging-2s-8x8-3p-3f-v3", {"observe_agent_levels": False}, 3, 4 * 3 + 3 * 3, 4 * 6),
+    ],
+)
+def test_presence_sizes(key: str, kwargs: dict, n_agents: int, obs: int, full: int) -> None:
+    for state_type, state in (("concat", n_agents * obs), ("full", full)):
+        env = LBFEnv(key, seed=0, obs_encoding="presence", state_type=state_type, **kwargs)
+        assert env.get_obs_size() == obs and env.get_state_size() == state
+        env.reset()
+        env.step([0] * n_agents)
+        assert all(o.shape == (obs,) and o.dtype == np.float32 for o in env.get_obs())
+        assert env.get_state().shape == (state,) and env.get_state().dtype == np.float32
+        if state_type == "concat":
+            assert np.array_equal(env.get_state(), np.concatenate(env.get_obs()))
+        else:  # agents are always present in the full state
+            assert np.all(env.get_state().reshape(-1, 4)[-n_agents:, 3] == 1)
+
+
+def test_bad_obs_encoding_names_the_value_and_the_choices() -> None:
+    with pytest.raises(ConfigError, match=r"obs_encoding='onehot'.*sentinel, presence"):
+        LBFEnv(obs_encoding="onehot")

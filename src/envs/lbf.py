@@ -16,6 +16,7 @@ from utils.errors import ConfigError, MissingDependencyError
 
 N_ACTIONS = 6
 STATE_TYPES = ("concat", "full")
+OBS_ENCODINGS = ("sentinel", "presence")
 # Entry b is the 0/1 mask of the action set whose bits are b (bit a set = action a available).
 _MASKS = list(((np.arange(2**N_ACTIONS)[:, None] >> np.arange(N_ACTIONS)) & 1).astype(np.int64))
 ID_PATTERN = "Foraging{-2s}-{S}x{S}-{P}p-{F}f{-coop}-v3"
@@ -25,7 +26,7 @@ _MANAGED_KWARGS = {
     "max_episode_steps": "use env_args.time_limit instead",
     "grid_observation": "only vector observations are supported",
 }
-_ADAPTER_KWARGS = "key, seed, time_limit, state_type, normalise_obs"
+_ADAPTER_KWARGS = "key, seed, time_limit, state_type, normalise_obs, obs_encoding"
 # lbforaging takes these unchecked (a negative sight or zero food fails later, or never); checked here.
 _KWARG_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "players": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
@@ -99,10 +100,24 @@ def _check_kwargs(gym: Any, spec: Any, kwargs: dict[str, Any]) -> None:
 class LBFEnv(MultiAgentEnv):
     """One LBF task; the team reward is the sum of the agents' rewards.
 
-    Observations are lbforaging's, or with `normalise_obs` scaled into [0, 1] (unseen entries stay -1).
+    Observation encodings (`obs_encoding`):
+    - "sentinel": lbforaging's vectors: (y, x, level) of the foods the agent sees, in the order of
+      `np.nonzero` over its window (an eaten food shifts the later ones a slot down), then the agents it
+      sees, self first; an unseen or absent entity is (-1, -1, 0).
+    - "presence": every entity keeps one slot for the episode: (y, x, level, present) per food, in the
+      order of `np.argwhere(field > 0)` at reset, then (y, x, level, present) per agent, self first and
+      the others in index order ((y, x, present) without `observe_agent_levels`). An eaten, unspawned or
+      unseen entity is all zeros; seen ones hold lbforaging's local coordinates and levels and present 1.
+      Visibility and coordinates follow lbforaging's own rules (`neighborhood` for food, `_make_obs` for
+      agents), so the present entities are exactly those lbforaging lists. A world model then sees an
+      eaten food as one slot going to zero, not a jump to -1 plus a reshuffle of the other slots.
+    With `normalise_obs`, positions and levels are divided by their maxima into [0, 1] (sentinel: unseen
+    entries stay -1; presence bits stay 1).
     State types: "concat" joins the agents' observations; "full" reads the env itself, whatever the agents'
-    sight: (y, x, level) per food slot (fixed from reset; an eaten or unspawned food is (-1, -1, 0)), then
-    (y, x, level) per agent in agent order, positions scaled by the grid size - 1 and levels by their maxima.
+    sight: one row per food slot (fixed from reset), then one per agent in agent order, positions scaled by
+    the grid size - 1 and levels by their maxima. Rows are (y, x, level), an eaten or unspawned food
+    (-1, -1, 0), with "sentinel"; (y, x, level, present), an eaten or unspawned food all zeros, with
+    "presence".
     """
 
     def __init__(
@@ -112,6 +127,7 @@ class LBFEnv(MultiAgentEnv):
         time_limit: int | None = None,
         state_type: str = "concat",
         normalise_obs: bool = False,
+        obs_encoding: str = "sentinel",
         **kwargs: Any,
     ) -> None:
         if not isinstance(key, str):
@@ -122,6 +138,10 @@ class LBFEnv(MultiAgentEnv):
             raise ConfigError(f"lbf env_args.time_limit={time_limit!r} is not valid: it must be a positive int or null.")
         if not isinstance(normalise_obs, bool):
             raise ConfigError(f"lbf env_args.normalise_obs={normalise_obs!r} is not valid: it must be true or false.")
+        if obs_encoding not in OBS_ENCODINGS:
+            raise ConfigError(
+                f"lbf env_args.obs_encoding={obs_encoding!r} is not valid: it must be one of {', '.join(OBS_ENCODINGS)}."
+            )
         gym = _import_gym()
         spec = _resolve_spec(gym, key)
         _check_kwargs(gym, spec, kwargs)
@@ -137,11 +157,26 @@ class LBFEnv(MultiAgentEnv):
         self._players = self._u.players
         self.n_agents = len(self._players)
         self.episode_limit = int(self._u._max_episode_steps)
-        self._obs_size = int(self._u.observation_space[0].shape[0])
         self.normalise_obs = bool(normalise_obs)
+        self.obs_encoding = obs_encoding
         self._obs_high = np.maximum(self._u.observation_space[0].high.astype(np.float32), 1.0)
         self._n_food = int(self._u.max_num_food)
+        self._sight = int(self._u.sight)
+        self._observe_levels = bool(self._u._observe_agent_levels)
+        # presence: 4 numbers per food slot, 4 (3 without agent levels) per agent slot.
+        self._player_width = 4 if self._observe_levels else 3
+        if obs_encoding == "presence":
+            self._obs_size = 4 * self._n_food + self._player_width * self.n_agents
+        else:
+            self._obs_size = int(self._u.observation_space[0].shape[0])
+        # The presence encoding divides by the same per-entry maxima as the sentinel one.
+        scale = self._obs_high if self.normalise_obs else np.ones_like(self._obs_high)
+        self._food_obs_scale = scale[:3]
+        self._player_obs_scale = scale[3 * self._n_food : 3 * self._n_food + self._player_width - 1]
+        # Row i: agent i's player slots, self first, then the others in index order.
+        self._slot_order = np.array([[i, *(j for j in range(self.n_agents) if j != i)] for i in range(self.n_agents)])
         rows, cols = self._u.field_size
+        self._field_shape = np.array([rows, cols])
         self._pos_scale = np.array([max(rows - 1, 1), max(cols - 1, 1)], dtype=np.float32)
         self._food_level_scale = float(self._u.observation_space[0].high[2])
         self._player_level_scale = float(max(self._u.max_player_level))
@@ -176,9 +211,9 @@ class LBFEnv(MultiAgentEnv):
             p.position = None
         obs, _ = self._env.reset(seed=self._next_seed)
         self._next_seed = int(self._rng.integers(2**31 - 1))
+        self._food_pos = np.argwhere(self._u.field > 0)
         self._obs = self._observe(obs)
         self._avail = None
-        self._food_pos = np.argwhere(self._u.field > 0)
 
     def step(self, actions: Any) -> tuple[float, bool, dict[str, Any]]:
         if hasattr(actions, "tolist"):
@@ -190,10 +225,43 @@ class LBFEnv(MultiAgentEnv):
         return float(sum(rewards)), bool(done), {"episode_limit": bool(limit)}
 
     def _observe(self, obs: tuple[np.ndarray, ...]) -> list[np.ndarray]:
-        """With `normalise_obs`, every entry is scaled by its maximum into [0, 1]; unseen entries stay -1."""
+        """The agents' observations in `obs_encoding` from lbforaging's `obs` (sentinel) or from the env's
+        field and players (presence). With `normalise_obs`, sentinel entries are scaled by their maxima
+        into [0, 1] and unseen entries stay -1."""
+        if self.obs_encoding == "presence":
+            return list(self._presence_obs())
         if not self.normalise_obs:
             return list(obs)
         return [np.where(o < 0, -1.0, o / self._obs_high).astype(np.float32) for o in obs]
+
+    def _presence_obs(self) -> np.ndarray:
+        """(n_agents, obs_size): the presence encoding, computed for all agents at once."""
+        pos = np.array([p.position for p in self._players])
+        # lbforaging's window of agent i: rows max(r - sight, 0) .. min(r + sight + 1, rows), same for
+        # columns; local coordinates are relative to its origin (`_transform_to_neighborhood` agrees).
+        origin = np.maximum(pos - self._sight, 0)
+        food_slots = np.zeros((self.n_agents, self._n_food, 4), dtype=np.float32)
+        n = len(self._food_pos)
+        if n:
+            food = food_slots[:, :n]
+            levels = self._u.field[self._food_pos[:, 0], self._food_pos[:, 1]]
+            local = self._food_pos - origin[:, None]
+            end = np.minimum(pos + self._sight + 1, self._field_shape)
+            seen = ((local >= 0) & (self._food_pos < end[:, None])).all(-1) & (levels > 0)
+            # `where`, not a product with `seen`: an unseen negative coordinate times 0 would give -0.0.
+            food[..., :2] = np.where(seen[..., None], local / self._food_obs_scale[:2], 0.0)
+            food[..., 2] = levels * seen / self._food_obs_scale[2]
+            food[..., 3] = seen
+        players = np.zeros((self.n_agents, self.n_agents, self._player_width), dtype=np.float32)
+        local = pos[self._slot_order] - origin[:, None]
+        # lbforaging lists an agent when its local coordinates lie in [0, 2 * sight] (`_make_obs`).
+        seen = ((local >= 0) & (local <= 2 * self._sight)).all(-1)
+        players[..., :2] = np.where(seen[..., None], local / self._player_obs_scale[:2], 0.0)
+        if self._observe_levels:
+            levels = np.array([p.level for p in self._players])
+            players[..., 2] = levels[self._slot_order] * seen / self._player_obs_scale[2]
+        players[..., -1] = seen
+        return np.concatenate([food_slots.reshape(self.n_agents, -1), players.reshape(self.n_agents, -1)], axis=1)
 
     def get_obs(self) -> list[np.ndarray]:
         return self._obs
@@ -204,23 +272,29 @@ class LBFEnv(MultiAgentEnv):
     def get_state(self) -> np.ndarray:
         if self.state_type == "concat":
             return np.concatenate(self._obs)
-        state = np.full((self._n_food + self.n_agents, 3), -1.0, dtype=np.float32)
-        state[:, 2] = 0.0
+        presence = self.obs_encoding == "presence"
+        state = np.zeros((self._n_food + self.n_agents, 4 if presence else 3), dtype=np.float32)
+        if not presence:
+            state[: self._n_food, :2] = -1.0
         n = len(self._food_pos)
         if n:
             levels = self._u.field[self._food_pos[:, 0], self._food_pos[:, 1]]
             left = levels > 0
             state[:n][left, :2] = self._food_pos[left] / self._pos_scale
             state[:n, 2] = levels / self._food_level_scale
+            if presence:
+                state[:n, 3] = left
         players = state[self._n_food :]
         players[:, :2] = np.array([p.position for p in self._players]) / self._pos_scale
         players[:, 2] = np.array([p.level for p in self._players]) / self._player_level_scale
+        if presence:
+            players[:, 3] = 1.0
         return state.reshape(-1)
 
     def get_state_size(self) -> int:
         if self.state_type == "concat":
             return self.n_agents * self._obs_size
-        return 3 * (self._n_food + self.n_agents)
+        return (4 if self.obs_encoding == "presence" else 3) * (self._n_food + self.n_agents)
 
     def get_avail_actions(self) -> list[np.ndarray]:
         if self._avail is None:
