@@ -227,7 +227,7 @@ def test_fits_a_small_deterministic_env(residual: bool) -> None:
 
 # ----- the feed-forward (step) VAE world model -----
 
-STEP_ARGS = {**SMALL, "wm_activation": "elu", "wm_use_sale": True, "wm_kl_alpha": 0.8, "wm_free_nats": 1.0, "wm_kl_beta": 1.0,
+STEP_ARGS = {**SMALL, "wm_activation": "elu", "wm_use_sale": True, "wm_sale_detach": False, "wm_kl_alpha": 0.8, "wm_free_nats": 1.0, "wm_kl_beta": 1.0,
              "wm_sale_coef": 1.0, "wm_reward_coef": 1.0, "wm_term_coef": 1.0, "wm_avail_coef": 1.0, "wm_balance_rare": True,
              "wm_rng": "global"}
 

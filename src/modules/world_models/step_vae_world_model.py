@@ -7,9 +7,13 @@ observations, which the next step reads. With x_t = [s_t, o_t^1..n] (flattened) 
 
     e_t     = enc(x_t)                                   encoder
     c_t     = g_joint(f_joint(x_t), u_t)                 joint SALE (TD7's f on the state, g on the action)
-    h_t     = trans([e_t, c_t])                          deterministic path
+    h_t     = trans([e_t, u_t, c_t])                     deterministic path; as TD7's critic, it reads the
+                                                         raw action beside the embedding, and with
+                                                         `wm_sale_detach` c_t carries no gradient from it
+                                                         (the SALE loss alone trains f and g, as in TD7)
     p(z_{t+1} | h_t), q(z_{t+1} | h_t, enc_post(x_{t+1}))  diagonal Gaussians (prior, posterior)
-    x_{t+1} = x_t + delta([h_t, z_{t+1}])                the change from the previous step (residual)
+    x_{t+1} = x_t + delta_det(h_t) + delta_z([h_t, z_{t+1}])  the change from the previous step: a
+                                                         deterministic path and the latent's part
     r_t, term_t from h_t; the next step's available actions from enc(x_{t+1})
 
 Loss over valid transitions (every term a mean over its elements, so none drowns the others):
@@ -102,11 +106,13 @@ class StepVAEWorldModel(nn.Module):
         else:
             self.transition_embed = JointActionEmbedding(action_dim, self.sale_dim)
         self.encoder = nn.Sequential(_mlp(self.x_dim, hidden, hidden, act), activation_module(act))
-        self.trans = nn.Sequential(_mlp(hidden + self.sale_dim, hidden, hidden, act), activation_module(act))
+        self.sale_detach = args.wm_sale_detach
+        self.trans = nn.Sequential(_mlp(hidden + action_dim + self.sale_dim, hidden, hidden, act), activation_module(act))
         self.post_encoder = nn.Sequential(nn.Linear(self.x_dim, hidden), activation_module(act))
         self.prior_net = _mlp(hidden, hidden, 2 * self.latent_dim, act)
         self.posterior_net = _mlp(2 * hidden, hidden, 2 * self.latent_dim, act)
-        self.delta_head = _mlp(hidden + self.latent_dim, hidden, self.x_dim, act)
+        self.delta_head = _mlp(hidden, hidden, self.x_dim, act)
+        self.latent_delta_head = _mlp(hidden + self.latent_dim, hidden, self.x_dim, act)
         self.avail_head = _mlp(hidden, hidden, action_dim, act)
         self.reward_head = _mlp(hidden, hidden, 1, act)
         self.term_head = _mlp(hidden, hidden, 1, act)
@@ -135,7 +141,12 @@ class StepVAEWorldModel(nn.Module):
     def _transition(self, x: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x [N, x_dim], u [N, n * A] -> (h [N, hidden], c [N, sale])."""
         c = self.transition_embed(x, u)
-        return self.trans(torch.cat([self.encoder(x), c], dim=-1)), c
+        read = c.detach() if self.sale_detach else c
+        return self.trans(torch.cat([self.encoder(x), u, read], dim=-1)), c
+
+    def _delta(self, h: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """The predicted change of x: the deterministic path's plus the latent's, [N, x_dim]."""
+        return self.delta_head(h) + self.latent_delta_head(torch.cat([h, z], dim=-1))
 
     def imagine_step(
         self, d: torch.Tensor, z: torch.Tensor, actions_onehot: torch.Tensor, sample: bool = False
@@ -145,7 +156,7 @@ class StepVAEWorldModel(nn.Module):
         h, _ = self._transition(d, actions_onehot.flatten(-2).float())
         mean, std = gaussian_params(self.prior_net(h), MIN_STD)
         z_next = mean + std * self._noise(std) if sample else mean
-        return d + self.delta_head(torch.cat([h, z_next], dim=-1)), z_next
+        return d + self._delta(h, z_next), z_next
 
     def decode(
         self, d: torch.Tensor, z: torch.Tensor, prev_obs: torch.Tensor | None = None, prev_state: torch.Tensor | None = None
@@ -190,7 +201,7 @@ class StepVAEWorldModel(nn.Module):
         kl_loss, kl_value = balanced_free_kl(post_mean, post_std, prior_mean, prior_std, every, self.kl_alpha, self.free_nats)
 
         delta = x_next - x_t
-        delta_err = (self.delta_head(torch.cat([h, z], dim=-1)) - delta).pow(2)
+        delta_err = (self._delta(h, z) - delta).pow(2)
         all_elems = torch.ones_like(delta_err, dtype=torch.bool)
         reward = batch["reward"][:, :-1][valid].float()  # [N, 1]
         term = batch["terminated"][:, :-1][valid].float()
