@@ -262,9 +262,9 @@ def test_step_model_registry_shapes_and_gradients(small_batch: EpisodeBatch) -> 
 
 def test_step_model_with_a_zero_change_head_is_copy_last(small_batch: EpisodeBatch) -> None:
     model = make_step_model()
-    last = model.delta_head[-1]
-    last.weight.data.zero_()
-    last.bias.data.zero_()
+    for head in (model.delta_head, model.latent_delta_head):
+        head[-1].weight.data.zero_()
+        head[-1].bias.data.zero_()
     errors = model.rollout_error(small_batch, horizon=3)
     assert errors["obs_mse"] == pytest.approx(errors["obs_mse_copy_last"], rel=1e-6)
     assert errors["obs_changed_mse"] == pytest.approx(errors["obs_changed_mse_copy_last"], rel=1e-6)
