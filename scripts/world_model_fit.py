@@ -2,7 +2,7 @@
 
     python scripts/world_model_fit.py --env-config lbf with env_args.key=Foraging-8x8-2p-3f-v3 world_model=step_vae
     python scripts/world_model_fit.py --env-config smax --episodes 1000 --steps 3000 with env_args.map_name=3m
-    python scripts/world_model_fit.py --env-config lbf --compare wm_balance_rare=True wm_balance_rare=False
+    python scripts/world_model_fit.py --env-config lbf --compare wm_change_gate=True wm_change_gate=False
 
 Episodes come from the runner with uniformly random available actions (epsilon 1): `--episodes` for
 training (the replay buffer) and `--held-out` more that the model never trains on. The world model, its

@@ -20,7 +20,7 @@ from modules.world_models import REGISTRY
 from modules.world_models.gaussian import balanced_kl
 from modules.world_models.joint_sale import JointSALE
 from modules.world_models.rollout_eval import ERROR_COUNTS, add_sums, finish_rollout_error, rollout_error_sums
-from modules.world_models.step_vae_world_model import StepVAEWorldModel, balanced_free_kl, balanced_mean
+from modules.world_models.step_vae_world_model import StepVAEWorldModel, balanced_free_kl
 from modules.world_models.vae_world_model import VAEWorldModel
 from run import build_scheme
 
@@ -228,7 +228,7 @@ def test_fits_a_small_deterministic_env(residual: bool) -> None:
 # ----- the feed-forward (step) VAE world model -----
 
 STEP_ARGS = {**SMALL, "wm_activation": "elu", "wm_use_sale": True, "wm_sale_detach": False, "wm_kl_alpha": 0.8, "wm_free_nats": 1.0, "wm_kl_beta": 1.0,
-             "wm_sale_coef": 1.0, "wm_reward_coef": 1.0, "wm_term_coef": 1.0, "wm_avail_coef": 1.0, "wm_balance_rare": True,
+             "wm_sale_coef": 1.0, "wm_reward_coef": 1.0, "wm_term_coef": 1.0, "wm_avail_coef": 1.0, "wm_change_gate": True,
              "wm_rng": "global"}
 
 
@@ -271,12 +271,15 @@ def test_step_model_with_a_zero_change_head_is_copy_last(small_batch: EpisodeBat
     assert errors["state_mse"] == pytest.approx(errors["state_mse_copy_last"], rel=1e-6)
 
 
-def test_balanced_mean_weighs_rare_elements_as_much_as_common_ones() -> None:
-    err = torch.tensor([1.0, 1.0, 1.0, 9.0])
-    rare = torch.tensor([False, False, False, True])
-    every = torch.ones(4, dtype=torch.bool)
-    assert balanced_mean(err, rare, every).item() == pytest.approx(9.0 + 1.0)
-    assert balanced_mean(err, torch.zeros(4, dtype=torch.bool), every).item() == pytest.approx(3.0)  # no rare element
+def test_change_gate_keeps_elements_predicted_not_to_change() -> None:
+    torch.manual_seed(0)
+    model = make_step_model()
+    h, z = torch.randn(5, SMALL["wm_hidden_dim"]), torch.randn(5, SMALL["wm_latent_dim"])
+    value, logit = model._change(h, z)
+    delta = model._delta(h, z)
+    assert torch.equal(delta[logit > 0], value[logit > 0]) and (delta[logit <= 0] == 0).all()
+    plain = make_step_model(wm_change_gate=False)
+    assert plain._change(h, z)[1] is None and plain._delta(h, z).shape == delta.shape
 
 
 def test_free_nats_apply_to_the_batch_mean_not_each_step() -> None:

@@ -17,12 +17,14 @@ observations, which the next step reads. With x_t = [s_t, o_t^1..n] (flattened) 
     r_t, term_t from h_t; the next step's available actions from enc(x_{t+1})
 
 Loss over valid transitions (every term a mean over its elements, so none drowns the others):
-    change (squared error of delta) + avail (Bernoulli) + reward_coef * reward + term_coef * term
+    change + avail (Bernoulli) + reward_coef * reward + term_coef * term
     + kl_beta * KL-balanced(alpha) with free nats on the batch mean (DreamerV2) + sale_coef * SALE.
-With `wm_balance_rare` the change, reward and termination terms weigh their rare cases as much as the
-common ones: each is the mean over the elements where something happens (a feature changes, a reward
-is paid, the episode ends) plus the mean over the rest, so an eaten food or a kill is not averaged away
-by the many steps where nothing happens.
+With `wm_change_gate` (default) each element of x gets a change logit beside its change value: the change
+term is the Bernoulli loss of "this element changes" plus the squared error of the value over the
+elements that did change, and a prediction changes an element only where its logit is positive. In a
+step of LBF or SMAX most elements do not move (food, far units, static features): an ungated regression
+spreads small errors over all of them and ends above the copy-last baseline, which is exact there.
+Without the gate the change term is the plain squared error of delta.
 
 It keeps the recurrent model's interface (`observe`, `imagine_step`, `decode`, `decode_transition`),
 which the imagination runner, the accuracy check and the foresight roll-outs use: here the carried
@@ -55,12 +57,6 @@ def _mlp(in_dim: int, hidden_dim: int, out_dim: int, act: str, layers: int = 2) 
         dim = hidden_dim
     mods.append(nn.Linear(dim, out_dim))
     return nn.Sequential(*mods)
-
-
-def balanced_mean(err: torch.Tensor, rare: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean of `err` over the masked elements where `rare` holds plus the mean over the other masked
-    elements (either mean is 0 when it has no element). All three tensors share one shape."""
-    return masked_mean(err, mask & rare) + masked_mean(err, mask & ~rare)
 
 
 def balanced_free_kl(
@@ -97,7 +93,7 @@ class StepVAEWorldModel(nn.Module):
         self.reward_coef = args.wm_reward_coef
         self.term_coef = args.wm_term_coef
         self.avail_coef = args.wm_avail_coef
-        self.balance_rare = args.wm_balance_rare
+        self.change_gate = args.wm_change_gate
 
         action_dim = n_agents * n_actions
         self.transition_embed: JointSALE | JointActionEmbedding
@@ -111,8 +107,9 @@ class StepVAEWorldModel(nn.Module):
         self.post_encoder = nn.Sequential(nn.Linear(self.x_dim, hidden), activation_module(act))
         self.prior_net = _mlp(hidden, hidden, 2 * self.latent_dim, act)
         self.posterior_net = _mlp(2 * hidden, hidden, 2 * self.latent_dim, act)
-        self.delta_head = _mlp(hidden, hidden, self.x_dim, act)
-        self.latent_delta_head = _mlp(hidden + self.latent_dim, hidden, self.x_dim, act)
+        change_dim = 2 * self.x_dim if self.change_gate else self.x_dim  # (value, change logit) per element
+        self.delta_head = _mlp(hidden, hidden, change_dim, act)
+        self.latent_delta_head = _mlp(hidden + self.latent_dim, hidden, change_dim, act)
         self.avail_head = _mlp(hidden, hidden, action_dim, act)
         self.reward_head = _mlp(hidden, hidden, 1, act)
         self.term_head = _mlp(hidden, hidden, 1, act)
@@ -144,9 +141,19 @@ class StepVAEWorldModel(nn.Module):
         read = c.detach() if self.sale_detach else c
         return self.trans(torch.cat([self.encoder(x), u, read], dim=-1)), c
 
+    def _change(self, h: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The change of x, the deterministic path's plus the latent's: (value [N, x_dim], change logit
+        [N, x_dim], or None without `wm_change_gate`)."""
+        out = self.delta_head(h) + self.latent_delta_head(torch.cat([h, z], dim=-1))
+        if not self.change_gate:
+            return out, None
+        value, logit = out.chunk(2, dim=-1)
+        return value, logit
+
     def _delta(self, h: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """The predicted change of x: the deterministic path's plus the latent's, [N, x_dim]."""
-        return self.delta_head(h) + self.latent_delta_head(torch.cat([h, z], dim=-1))
+        """The predicted change of x [N, x_dim]: the value where the element is predicted to change, else 0."""
+        value, logit = self._change(h, z)
+        return value if logit is None else torch.where(logit > 0, value, torch.zeros_like(value))
 
     def imagine_step(
         self, d: torch.Tensor, z: torch.Tensor, actions_onehot: torch.Tensor, sample: bool = False
@@ -201,26 +208,25 @@ class StepVAEWorldModel(nn.Module):
         kl_loss, kl_value = balanced_free_kl(post_mean, post_std, prior_mean, prior_std, every, self.kl_alpha, self.free_nats)
 
         delta = x_next - x_t
-        delta_err = (self._delta(h, z) - delta).pow(2)
-        all_elems = torch.ones_like(delta_err, dtype=torch.bool)
+        value, logit = self._change(h, z)
+        delta_err = (self._delta(h, z) - delta).pow(2).detach()  # the prediction's error, for the stats
+        if logit is None:
+            change = (value - delta).pow(2).mean()
+        else:
+            changed = delta.abs() > 1e-6
+            change = F.binary_cross_entropy_with_logits(logit, changed.float()) + masked_mean((value - delta).pow(2), changed)
         reward = batch["reward"][:, :-1][valid].float()  # [N, 1]
         term = batch["terminated"][:, :-1][valid].float()
-        reward_err = (self.reward_head(h) - reward).pow(2)
-        term_err = F.binary_cross_entropy_with_logits(self.term_head(h), term, reduction="none")
-        if self.balance_rare:
-            change = balanced_mean(delta_err, delta.abs() > 1e-6, all_elems)
-            reward_loss = balanced_mean(reward_err, reward.abs() > 1e-8, every.unsqueeze(-1))
-            term_loss = balanced_mean(term_err, term > 0.5, every.unsqueeze(-1))
-        else:
-            change, reward_loss, term_loss = delta_err.mean(), reward_err.mean(), term_err.mean()
+        reward_loss = (self.reward_head(h) - reward).pow(2).mean()
+        term_loss = F.binary_cross_entropy_with_logits(self.term_head(h), term)
 
         avail_logits = self.avail_head(self.encoder(x[step_mask]))
         avail = batch["avail_actions"][step_mask].float().flatten(-2)
         avail_loss = F.binary_cross_entropy_with_logits(avail_logits, avail)
         sale_loss = self._sale_loss(c, x_next)
 
-        obs_part = delta_err[:, self.state_dim :].mean().detach()
-        state_part = delta_err[:, : self.state_dim].mean().detach()
+        obs_part = delta_err[:, self.state_dim :].mean()
+        state_part = delta_err[:, : self.state_dim].mean()
         total = (
             change + self.avail_coef * avail_loss + self.reward_coef * reward_loss + self.term_coef * term_loss
             + self.kl_beta * kl_loss + self.sale_coef * sale_loss
