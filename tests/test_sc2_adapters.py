@@ -26,11 +26,18 @@ SCRIPT = ROOT / "scripts" / "install_sc2.sh"
 
 
 def make_sc2(
-    root: Path, maps: tuple[str, ...] = ("3m", "5m_vs_6m", "32x32_flat"), build: str = "Base75689"
+    root: Path,
+    maps: tuple[str, ...] = ("3m", "5m_vs_6m", "32x32_flat"),
+    build: str = "Base75689",
+    exit_code: int = 0,
 ) -> None:
+    """A StarCraft II folder whose SC2_x64 notes each start in `launches.txt` beside it and exits with
+    `exit_code` (0: the fake game starts; otherwise it fails to, as in tests/fake_smac.py)."""
     if build:
         (root / "Versions" / build).mkdir(parents=True)
-        (root / "Versions" / build / "SC2_x64").touch()
+        binary = root / "Versions" / build / "SC2_x64"
+        binary.write_text(f'#!/bin/sh\necho "$@" >> "$(dirname "$0")/launches.txt"\nexit {exit_code}\n')
+        binary.chmod(0o755)
     (root / "Maps" / "SMAC_Maps").mkdir(parents=True)
     for m in maps:
         (root / "Maps" / "SMAC_Maps" / f"{m}.SC2Map").touch()
@@ -264,7 +271,7 @@ def test_missing_packages_name_the_fix(sc2_home: Path, monkeypatch: pytest.Monke
     with pytest.raises(MissingDependencyError) as err:
         REGISTRY["sc2"](map_name="3m", seed=0)
     msg = str(err.value)
-    assert "`smac` (or `smacv2`)" in msg and "bash scripts/install_sc2.sh" in msg
+    assert "the Python package `smac` is not installed" in msg and "bash scripts/install_sc2.sh" in msg
     assert "--env-config=lbf" in msg and "--env-config=smax" in msg
     with pytest.raises(MissingDependencyError, match="`smacv2` is not installed"):
         REGISTRY["sc2v2"](map_name="protoss_5_vs_5", seed=0)
@@ -312,15 +319,12 @@ def test_missing_game_version_names_the_flag(sc2_home: Path) -> None:
 
 @pytest.fixture
 def fake_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Importable `smac` and `smacv2` stand-ins whose import calls random.shuffle(x, f) like pysc2 4.0."""
+    """Importable `smac` and `smacv2` stand-ins (like the real ones, they import without pysc2's shuffle)."""
     for package in ("smac", "smacv2"):
         env_dir = tmp_path / package / "env"
         env_dir.mkdir(parents=True)
         (tmp_path / package / "__init__.py").touch()
-        (env_dir / "__init__.py").write_text(
-            "import random\npalette = list(range(5))\nrandom.shuffle(palette, lambda: 0.5)\n"
-            "class StarCraft2Env:\n    pass\n"
-        )
+        (env_dir / "__init__.py").write_text("class StarCraft2Env:\n    pass\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     for name in ("smac", "smac.env", "smacv2", "smacv2.env"):
         monkeypatch.delitem(sys.modules, name, raising=False)
@@ -334,7 +338,7 @@ def fake_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
 
 def test_load_env_class_imports_once_and_excludes_the_other(fake_packages: Path) -> None:
     cls = load_env_class("smac", "StarCraft2Env")
-    assert cls.__module__ == "smac.env" and sys.modules["smac.env"].palette == [0, 3, 1, 4, 2]
+    assert cls.__module__ == "smac.env"
     assert os.environ["PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"] == "python"
     assert load_env_class("smac", "StarCraft2Env") is cls
     with pytest.raises(ConfigError, match="DuplicateMapError") as err:
@@ -383,7 +387,8 @@ def test_env_configs() -> None:
     assert v1["env"] == "sc2" and v1["env_args"]["map_name"] == "3m" and v1["env_args"]["difficulty"] == "7"
     assert v2["env"] == "sc2v2" and v2["env_args"]["map_name"] == "protoss_5_vs_5"
     for cfg in (v1, v2):
-        assert cfg["env_args"]["seed"] is None and cfg["t_max"] == 2050000 and cfg["test_nepisode"] == 32
+        assert cfg["env_args"]["seed"] is None and cfg["test_nepisode"] == 32
+    assert v1["t_max"] == 2050000 and v2["t_max"] == 10050000  # PyMARL's SMAC runs; SMACv2's baselines
     for env in ("sc2", "sc2v2"):
         assert build_config("qmix", env, [])["env"] == env
     # sc2v2.yaml must not set what the presets set, or it would override every scenario's value
