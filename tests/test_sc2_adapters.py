@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from envs import REGISTRY, sc2
-from envs.sc2 import SC2Env, legacy_shuffle, load_env_class
+from envs.sc2 import GameLaunchError, SC2Env, legacy_shuffle, load_env_class
 from envs.sc2v2 import PRESET_DIR, SC2v2Env, scenarios
 from fake_smac import FakeCapabilityWrapper, FakeStarCraft2Env
 from utils.config_loader import build_config
@@ -23,6 +23,7 @@ from utils.errors import ConfigError, MissingDependencyError
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "install_sc2.sh"
+BINARY = Path("Versions") / "Base75689" / "SC2_x64"
 
 
 def make_sc2(
@@ -163,6 +164,69 @@ def test_sc2_unknown_map_suggests_closest() -> None:
         SC2Env(map_name="3mm", env_cls=FakeStarCraft2Env)
     msg = str(err.value)
     assert "Did you mean '3m'?" in msg and "corridor" in msg and "2c_vs_64zg" in msg and "sc2v2" in msg
+
+
+def launches(root: Path) -> int:
+    log = root / BINARY.parent / "launches.txt"
+    return len(log.read_text().splitlines()) if log.exists() else 0
+
+
+def test_game_that_does_not_start_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_sc2(tmp_path, exit_code=1)
+    monkeypatch.setenv("SC2PATH", str(tmp_path))
+    env = SC2Env(map_name="3m", env_cls=FakeStarCraft2Env)
+    with pytest.raises(GameLaunchError) as err:
+        env.reset()
+    msg = str(err.value)
+    assert msg.startswith("StarCraft II did not start (ConnectError from pysc2: Failed to connect")
+    binary = tmp_path / BINARY
+    assert f"The game binary is {binary}" in msg and f"file {binary}" in msg and f"ldd {binary}" in msg
+    assert f"chmod +x {binary}" in msg and f"-dataDir {tmp_path}/" in msg and "needs no display" in msg
+    assert "is not restarted" in msg and launches(tmp_path) == 1
+    assert type(err.value.__cause__).__name__ == "ConnectError"
+
+
+def test_a_game_that_started_fails_later_as_an_env_error(sc2_home: Path) -> None:
+    env = SC2Env(map_name="3m", env_cls=FakeStarCraft2Env)
+    env.reset()
+    env.wrapped_env.reset = lambda: (_ for _ in ()).throw(ConnectionError("game crashed"))
+    with pytest.raises(ConnectionError, match="game crashed"):  # restart_failed_envs handles it
+        env.reset()
+    assert launches(sc2_home) == 1
+
+
+def test_binary_that_is_not_executable_is_found_before_the_run(sc2_home: Path) -> None:
+    (sc2_home / BINARY).chmod(0o644)
+    with pytest.raises(MissingDependencyError, match=f"{sc2_home / BINARY} is not executable: chmod \\+x"):
+        SC2Env(map_name="3m", env_cls=FakeStarCraft2Env)
+
+
+@pytest.mark.parametrize("runner", ["episode", "parallel"])
+def test_launch_failure_stops_the_run_without_restarts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_main: Any, runner: str
+) -> None:
+    home = tmp_path / "StarCraftII"
+    make_sc2(home, exit_code=1)
+    monkeypatch.setenv("SC2PATH", str(home))
+    monkeypatch.setitem(REGISTRY, "sc2", lambda **kw: SC2Env(env_cls=FakeStarCraft2Env, **kw))
+    with pytest.raises(GameLaunchError, match="StarCraft II did not start"):
+        run_main("qmix", "sc2", f"runner={runner}", "batch_size_run=2", "max_env_restarts=10")
+    assert 1 <= launches(home) <= 2  # one start per env at most: no env was restarted
+
+
+def test_render_runs_pysc2s_palette_shuffle(sc2_home: Path) -> None:
+    direct = FakeStarCraft2Env(map_name="3m")
+    direct.reset()
+    if sys.version_info >= (3, 11):  # what smac's render() does on 3.11 without the fix
+        with pytest.raises(TypeError, match="shuffle"):
+            direct.render()
+    env = SC2Env(map_name="3m", env_cls=FakeStarCraft2Env)
+    env.reset()
+    original = random.shuffle
+    frame = env.render()
+    # the pre-3.11 shuffle of range(8) with a constant 0.5 (worked by hand), restored afterwards
+    assert random.shuffle is original and env.wrapped_env.palette == [0, 5, 1, 7, 2, 6, 3, 4]
+    np.testing.assert_array_equal(frame, [[5, 1, 7, 2, 6, 3]])  # 3 allies and 3 enemies, all alive
 
 
 # --- sc2v2 (SMACv2) ---
@@ -407,3 +471,82 @@ def test_install_script_parses_and_helps() -> None:
     )
     bad = subprocess.run(["bash", str(SCRIPT), "--version", "5.0"], capture_output=True, text=True)
     assert bad.returncode == 2 and "4.10 or 4.6.2" in bad.stderr
+
+
+# --- protobuf before TensorBoard, and a launch failure through main.py (subprocesses: fresh imports) ---
+
+
+def python_env(extra_path: Path | None = None) -> dict[str, str]:
+    """This environment without a protobuf choice, with src/ and tests/ (and `extra_path`) importable."""
+    env = {k: v for k, v in os.environ.items() if k != "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"}
+    paths = [str(p) for p in (extra_path, ROOT / "src", ROOT / "tests") if p is not None]
+    env["PYTHONPATH"] = os.pathsep.join(paths + [env.get("PYTHONPATH", "")])
+    return env
+
+
+PROTOBUF_ORDER = """
+import os, sys
+seen = {}
+class Watch:  # notes the protobuf choice in force when torch and protobuf are first imported
+    def find_spec(self, name, path=None, target=None):
+        if name in ("torch", "google.protobuf") and name not in seen:
+            seen[name] = os.environ.get("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION")
+sys.meta_path.insert(0, Watch())
+import main
+config = main.prepare_config(["--config=qmix", "--env-config=" + sys.argv[1], "with", "use_tensorboard=True"])
+from torch.utils.tensorboard import SummaryWriter  # what run() does for use_tensorboard=True
+from google.protobuf.internal import api_implementation
+print(seen["torch"], seen["google.protobuf"], api_implementation.Type())
+"""
+
+
+@pytest.mark.parametrize("env", ["sc2", "sc2v2", "lbf"])
+def test_protobuf_is_chosen_before_torch_and_tensorboard_load(env: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", PROTOBUF_ORDER, env], capture_output=True, text=True, env=python_env(), timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    expected = "python python python" if env != "lbf" else "None None upb"  # other envs keep the fast one
+    assert done.stdout.split() == expected.split()
+
+
+def test_protobuf_loaded_too_early_is_named(fake_packages: Path) -> None:
+    code = (
+        "from google.protobuf import descriptor_pb2\n"  # protobuf starts, in its default (upb) implementation
+        "from envs.sc2 import load_env_class\n"
+        "load_env_class('smac', 'StarCraft2Env')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=python_env(fake_packages), timeout=60
+    )
+    assert done.returncode == 1 and "MissingDependencyError: protobuf's upb implementation" in done.stderr
+    assert "protobuf was imported before it was set" in done.stderr and "python src/main.py` does so" in done.stderr
+
+
+FAKE_SMAC_ENV = """import sys
+from google.protobuf.internal import api_implementation
+print("fake smac.env: protobuf", api_implementation.Type(), "after tensorboard:",
+      "torch.utils.tensorboard" in sys.modules, file=sys.stderr)
+from fake_smac import FakeStarCraft2Env as StarCraft2Env
+"""
+
+
+def test_main_with_tensorboard_stops_at_a_game_that_does_not_start(tmp_path: Path) -> None:
+    """The issue's check, with tests/fake_smac.py as the `smac` package: TensorBoard and smac load in one
+    process, and a binary that exits 1 ends the run with the launch message: rc 1, no traceback, no restart."""
+    packages = tmp_path / "packages"
+    (packages / "smac" / "env").mkdir(parents=True)
+    (packages / "smac" / "__init__.py").touch()
+    (packages / "smac" / "env" / "__init__.py").write_text(FAKE_SMAC_ENV)
+    home = tmp_path / "StarCraftII"
+    make_sc2(home, exit_code=1)
+    env = python_env(packages)
+    env["SC2PATH"] = str(home)
+    argv = [sys.executable, str(ROOT / "src" / "main.py"), "--config=qmix", "--env-config=sc2", "with",
+            "use_tensorboard=True", "use_cuda=False", f"local_results_path={tmp_path / 'results'}"]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert "fake smac.env: protobuf python after tensorboard: True" in done.stderr
+    assert "error: StarCraft II did not start (ConnectError from pysc2" in done.stderr
+    assert "Traceback" not in out and "restarted with fresh seeds" not in out and launches(home) == 1
