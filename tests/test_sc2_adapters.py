@@ -550,3 +550,83 @@ def test_main_with_tensorboard_stops_at_a_game_that_does_not_start(tmp_path: Pat
     assert "fake smac.env: protobuf python after tensorboard: True" in done.stderr
     assert "error: StarCraft II did not start (ConnectError from pysc2" in done.stderr
     assert "Traceback" not in out and "restarted with fresh seeds" not in out and launches(home) == 1
+
+
+# --- the install script's map and disk steps, with stand-ins for curl and df ---
+
+FAKE_CURL = """#!/bin/bash
+# curl stand-in: `-sIL URL` gives $FAKE_SIZE as Content-Length; `-fL --progress-bar -o FILE URL` copies the
+# zip standing for URL. Every call is noted in $FAKE_LOG.
+echo "$*" >> "$FAKE_LOG"
+if [[ "$1" == "-sIL" ]]; then printf 'HTTP/1.1 200 OK\\r\\nContent-Length: %s\\r\\n\\r\\n' "$FAKE_SIZE"; exit 0; fi
+case "$5" in
+  */Linux/*) cp "$FAKE_GAME_ZIP" "$4" ;;
+  *smacv2*) cp "$FAKE_SMACV2_ZIP" "$4" ;;
+  *smac*) cp "$FAKE_SMAC_ZIP" "$4" ;;
+  *) exit 22 ;;
+esac
+"""
+FAKE_DF = """#!/bin/bash
+echo "Filesystem 1024-blocks Used Available Capacity Mounted on"
+echo "fake 100000000 0 $FAKE_FREE_KB 0% /"
+"""
+
+
+def run_install(tmp_path: Path, *args: str, free_kb: int = 10**9, size: int = 0) -> subprocess.CompletedProcess:
+    import zipfile
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name, text in (("curl", FAKE_CURL), ("df", FAKE_DF)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    zips = {"smac": {"3m": "smac 3m", "8m": "8m"}, "smacv2": {"3m": "another 3m", "8m": "8m", "32x32_flat": "flat"}}
+    for package, maps in zips.items():
+        with zipfile.ZipFile(tmp_path / f"{package}.zip", "w") as z:
+            for name, text in maps.items():
+                z.writestr(f"SMAC_Maps/{name}.SC2Map", text)
+    with zipfile.ZipFile(tmp_path / "game.zip", "w") as z:  # unencrypted: unzip ignores -P for it
+        binary = zipfile.ZipInfo("StarCraftII/Versions/Base75689/SC2_x64")
+        binary.external_attr = 0o755 << 16
+        z.writestr(binary, "game")
+        z.writestr("StarCraftII/Libs/libfake.so", "lib")
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", FAKE_LOG=str(tmp_path / "calls.txt"),
+               FAKE_SIZE=str(size), FAKE_FREE_KB=str(free_kb), FAKE_SMAC_ZIP=str(tmp_path / "smac.zip"),
+               FAKE_SMACV2_ZIP=str(tmp_path / "smacv2.zip"), FAKE_GAME_ZIP=str(tmp_path / "game.zip"))  # fmt: skip
+    argv = ["bash", str(SCRIPT), "--sc2path", str(tmp_path / "StarCraftII"), "--no-packages", *args]
+    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_install_keeps_smac_maps_and_adds_smacv2s(tmp_path: Path) -> None:
+    done = run_install(tmp_path, "--no-game")
+    assert done.returncode == 0, done.stderr
+    maps = tmp_path / "StarCraftII" / "Maps" / "SMAC_Maps"
+    assert sorted(p.name for p in maps.iterdir()) == ["32x32_flat.SC2Map", "3m.SC2Map", "8m.SC2Map"]
+    assert (maps / "3m.SC2Map").read_text() == "smac 3m"  # SMACv2's differing copy does not replace it
+    left_out = [line for line in done.stdout.splitlines() if "left out" in line]
+    assert len(left_out) == 1 and "smacv2_maps's 3m.SC2Map" in left_out[0]  # 8m is the same: not reported
+    assert not list(tmp_path.glob(".install_sc2.*"))  # the work folder beside the game is gone
+
+
+def test_install_checks_free_disk_before_downloading_the_game(tmp_path: Path) -> None:
+    done = run_install(tmp_path, "--no-maps", free_kb=1000, size=4 * 10**9)
+    assert done.returncode == 1
+    assert "not enough free disk" in done.stderr and "8.0 GB needed, 0.0 GB free" in done.stderr
+    assert "--sc2path DIR" in done.stderr
+    assert (tmp_path / "calls.txt").read_text().splitlines() == [
+        "-sIL https://blzdistsc2-a.akamaihd.net/Linux/SC2.4.10.zip"
+    ]  # asked the size, downloaded nothing
+
+
+def test_install_moves_the_game_into_an_existing_folder(tmp_path: Path) -> None:
+    kept = tmp_path / "StarCraftII" / "Maps" / "SMAC_Maps" / "mine.SC2Map"
+    kept.parent.mkdir(parents=True)
+    kept.write_text("mine")
+    done = run_install(tmp_path, "--no-maps", size=300)
+    assert done.returncode == 0, done.stderr
+    binary = tmp_path / "StarCraftII" / BINARY
+    assert binary.read_text() == "game" and os.access(binary, os.X_OK)
+    assert (tmp_path / "StarCraftII" / "Libs" / "libfake.so").exists() and kept.read_text() == "mine"
+    assert not list(tmp_path.glob(".install_sc2.*"))
+    again = run_install(tmp_path, "--no-maps")  # that version is there: no second download
+    assert "already in" in again.stdout and len((tmp_path / "calls.txt").read_text().splitlines()) == 2
