@@ -177,6 +177,7 @@ if [[ "$INSTALL_PACKAGES" == 1 ]]; then
   echo "Installing smac and smacv2 (without their protobuf<3.21 pin) and pysc2 with $PYTHON -m pip"
   "$PYTHON" -m pip install --no-deps "$SMAC_SRC" "$SMACV2_SRC"
   # Their other dependencies, by name; protobuf stays as it is (pysc2 and s2clientprotocol accept any).
+  echo "(pip may then report that smac and smacv2 require protobuf<3.21: expected, see --help)"
   "$PYTHON" -m pip install "pysc2>=3.0.0" "s2clientprotocol>=4.10.1.75800.0" "absl-py>=0.1.0" "numpy>=1.10" \
     "pygame>=2.0.0"
   for package in smac smacv2; do  # one process each: importing both registers their maps twice
