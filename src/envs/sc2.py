@@ -258,7 +258,6 @@ class StarCraftAdapter(MultiAgentEnv):
         self._env_cls = env_cls
         self._kwargs = kwargs
         self._env: Any = None
-        self._launched = False
         self.game_binary = game_binary(kwargs.get("game_version"))
         self.seed(seed)
 

@@ -186,7 +186,10 @@ def _worker(
     except EOFError:
         pass
     except UserError as exc:
-        conn.send(("user_error", exc))
+        try:
+            conn.send(("user_error", exc))
+        except (BrokenPipeError, OSError):
+            pass
     except BaseException as exc:
         try:
             conn.send(("error", (current, f"{type(exc).__name__}: {exc}", traceback.format_exc())))
