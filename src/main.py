@@ -71,13 +71,24 @@ def prepare_config(argv: list[str]) -> dict[str, Any]:
     if resume:
         config = resume_config(str(resume), [o for o in overrides if not o.startswith("resume=")])
     else:
-        config = coerce_and_validate(build_config(alg, env, overrides))
+        config = build_config(alg, env, overrides)
+        configure_protobuf(config["env"])
+        config = coerce_and_validate(config)
         check_user_config(config)
     if config["seed"] is None:
         config["seed"] = int(np.random.SeedSequence().entropy % 2**31)
     config["env_args"]["seed"] = config["seed"]
     check_run_config(config)
     return config
+
+
+def configure_protobuf(env: str) -> None:
+    """sc2/sc2v2: StarCraft II's protocol needs protobuf's pure-Python implementation, which must be chosen
+    before anything imports protobuf (TensorBoard does); this runs before the config checks import torch."""
+    if env in ("sc2", "sc2v2"):
+        from envs.sc2 import use_python_protobuf
+
+        use_python_protobuf()
 
 
 def resume_config(path: str, overrides: list[str]) -> dict[str, Any]:
@@ -87,6 +98,7 @@ def resume_config(path: str, overrides: list[str]) -> dict[str, Any]:
 
     run_dir, models_dir = locate_run(path, get_console_logger().warning)
     config = apply_overrides(saved_config(run_dir), parse_overrides(overrides))
+    configure_protobuf(config["env"])
     config = coerce_and_validate(config)
     config.update(resume=run_dir, checkpoint_path=models_dir, load_step=0, evaluate=False)
     return config

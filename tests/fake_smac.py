@@ -7,11 +7,18 @@ range. The battle is won when all enemies are dead, lost when all allies are, an
 episode limit (counted in `timeouts`, like SMAC, which sets `info["episode_limit"]` only with
 `continuing_episode=True`). `FakeCapabilityWrapper` mirrors `StarCraftCapabilityEnvWrapper`: samplers
 built from `capability_config`, drawing with unseeded numpy Generators and Python's global `random`.
+
+Two things pysc2 does are mimicked: the first reset starts the game binary (and fails with a
+`ConnectError` like pysc2's when it does not start), and the first `render()` builds its palette with
+`random.shuffle(x, f)`, which Python 3.11 rejects.
 """
 
 from __future__ import annotations
 
+import glob
+import os
 import random
+import subprocess
 from typing import Any
 
 import numpy as np
@@ -23,6 +30,32 @@ N_NO_ATTACK = 6  # no-op, stop, north, south, east, west
 SHOOT_RANGE = 6.0
 ALLY_DAMAGE = 9.0
 ENEMY_DAMAGE = 3.0
+
+
+class ConnectError(Exception):
+    """Stands in for pysc2's ConnectError (a game that never accepted the connection); the adapter knows
+    that by its module and name, so it carries pysc2's."""
+
+
+ConnectError.__module__ = "pysc2.lib.remote_controller"
+
+
+def launch_game() -> None:
+    """Start the game as pysc2 does for SMAC's first reset: run the newest $SC2PATH/Versions/Base*/SC2_x64.
+    pysc2 fails with ConnectError when that process exits instead of listening; here a binary that exits
+    non-zero stands for that, and one that exits 0 for a game that started."""
+    root = os.path.expanduser(os.environ.get("SC2PATH", "~/StarCraftII"))
+    binaries = sorted(glob.glob(os.path.join(root, "Versions", "Base*", "SC2_x64")))
+    args = [binaries[-1], "-listen", "127.0.0.1", "-port", "15000", "-dataDir", root + "/"] if binaries else []
+    if not args or subprocess.run(args, capture_output=True).returncode != 0:
+        raise ConnectError("Failed to connect to the SC2 websocket. Is it up?")
+
+
+def fixed_palette() -> list[int]:
+    """pysc2's colors.shuffled_hue: a fixed shuffle, with the `random` argument Python 3.11 removed."""
+    palette = list(range(8))
+    random.shuffle(palette, lambda: 0.5)  # type: ignore[call-arg]
+    return palette
 
 
 class FakeStarCraft2Env:
@@ -59,13 +92,18 @@ class FakeStarCraft2Env:
         self.reward_scale_rate = reward_scale_rate
         self.battles_won = self.battles_game = self.timeouts = self.force_restarts = 0
         self.replays_saved = 0
+        self.launched = False
         self.closed = False
+        self.palette: list[int] | None = None
         self.episode_config: dict[str, Any] = {}
 
     def seed(self) -> int | None:
         return self._seed
 
     def reset(self, episode_config: dict[str, Any] | None = None) -> tuple[list[np.ndarray], np.ndarray]:
+        if not self.launched:
+            launch_game()
+            self.launched = True
         self.episode_config = episode_config or {}
         teams = self.episode_config.get("team_gen", {})
         self.ally_hp_max = np.array(
@@ -204,8 +242,12 @@ class FakeStarCraft2Env:
             "restarts": self.force_restarts,
         }
 
-    def render(self) -> None:
-        return None
+    def render(self) -> np.ndarray:
+        """A 1 x (allies + enemies) "frame" of palette indices (alive units coloured, dead ones 0)."""
+        if self.palette is None:
+            self.palette = fixed_palette()  # smac's render() imports its renderer (and pysc2's colors) here
+        alive = np.concatenate([self.ally_hp > 0, self.enemy_hp > 0])
+        return np.array([[self.palette[1 + i % 7] if a else self.palette[0] for i, a in enumerate(alive)]])
 
     def save_replay(self) -> None:
         self.replays_saved += 1

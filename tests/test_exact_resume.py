@@ -61,7 +61,7 @@ def test_lbf_rng_state_replays_the_same_episodes():
 
 @pytest.mark.parametrize("group", [LocalEnvs, SubprocEnvs])
 def test_env_groups_save_and_restore_every_envs_rng(group):
-    envs = group(functools.partial(lambda i: ToyEnv(seed=10 + i)), 2)
+    envs = group(functools.partial(lambda i, restarts: ToyEnv(seed=10 + i)), 2)
     try:
         envs.reset()
         states = envs.get_rng_states()

@@ -89,7 +89,7 @@ def test_episode_and_parallel_runners_collect_identical_data(toy_env_registered,
             assert torch.equal(first[key], second[key]), key
 
 
-def _toy(i, **kw):
+def _toy(i, restarts, **kw):
     return ToyEnv(seed=i, **kw)
 
 
@@ -110,7 +110,7 @@ def test_worker_exception_reaches_parent_with_traceback():
     assert all(not p.is_alive() for p in envs.procs)
 
 
-def _toy_env_3_crashes(i):
+def _toy_env_3_crashes(i, restarts):
     return ToyEnv(seed=i, crash_at=2 if i == 3 else None)
 
 

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from envs.sc2 import StarCraftAdapter, check_name, find_package, load_env_class, preflight
+from envs.sc2 import StarCraftAdapter, check_name, is_installed, load_env_class, preflight
 from utils.config_loader import recursive_update
 from utils.errors import ConfigError
 
@@ -108,7 +108,7 @@ class SC2v2Env(StarCraftAdapter):
         env_kwargs = scenario_kwargs(map_name, kwargs)
         game_version = env_kwargs.get("game_version")
         if env_cls is None:
-            preflight(MAP_FILE, game_version, None if find_package(("smacv2",)) else "`smacv2`")
+            preflight(MAP_FILE, game_version, None if is_installed("smacv2") else "`smacv2`")
             env_cls = load_env_class("smacv2", "StarCraftCapabilityEnvWrapper")
         else:
             preflight(MAP_FILE, game_version)
@@ -139,4 +139,4 @@ class SC2v2Env(StarCraftAdapter):
 
     def reset(self) -> None:
         with self._own_random_state():
-            self._env.reset()
+            super().reset()

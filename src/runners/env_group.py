@@ -5,8 +5,10 @@ Both answer the same calls with the same plain data, so the runner's episode loo
 `avail_actions`, `obs` (numpy) and a step_dict adds `reward`, `terminated` and `info`.
 
 An env that fails (raises, or its worker process dies) ends the call with `EnvWorkerError`, which names
-the env index and carries the traceback; `restart(index)` then replaces that env with a fresh one
-(same seed, `seed + index`), and the other envs stay as they are.
+the env index and carries the traceback; `restart(index)` then replaces that env with a fresh one, built
+as `env_fn(index, restarts)` with its restart count, which `env_seed` turns into a fresh seed, and the
+other envs stay as they are. A `UserError` raised by an env (e.g. a game that does not start) is raised
+as it is, in a worker process too: it is the user's to fix, and no restart would help.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import faulthandler
 import multiprocessing as mp
 import os
+import random
 import shutil
 import signal
 import sys
@@ -28,7 +31,25 @@ import numpy as np
 from envs.multiagentenv import MultiAgentEnv
 from utils.errors import UserError
 
-EnvFactory = Callable[[int], MultiAgentEnv]
+# env_fn(index, restarts): env `index`, built for the first time (restarts 0) or after its n-th restart.
+EnvFactory = Callable[[int, int], MultiAgentEnv]
+
+
+def env_seed(seed: int | None, index: int, restarts: int) -> int | None:
+    """The seed of env `index`: `seed + index`; after its n-th restart one derived from (seed, index, n),
+    so that a restarted env does not replay the episodes it started with."""
+    if seed is None:
+        return None
+    if restarts == 0:
+        return seed + index
+    return int(np.random.SeedSequence([seed, index, restarts]).generate_state(1)[0] % 2**31)
+
+
+def seed_process(seed: int | None) -> None:
+    """Seed this process's `random` and `numpy.random` (fresh OS entropy for None): a forked worker
+    otherwise inherits the parent's state, and every worker would draw the same numbers."""
+    random.seed(seed)
+    np.random.seed(None if seed is None else seed % 2**32)
 
 
 class EnvWorkerError(RuntimeError):
@@ -66,7 +87,8 @@ class LocalEnvs:
 
     def __init__(self, env_fn: EnvFactory, n: int):
         self.env_fn = env_fn
-        self.envs = [env_fn(i) for i in range(n)]
+        self.restarts = [0] * n
+        self.envs = [env_fn(i, 0) for i in range(n)]
 
     def __len__(self) -> int:
         return len(self.envs)
@@ -112,27 +134,32 @@ class LocalEnvs:
             self.envs[index].close()
         except Exception:  # a crashed env may not close cleanly; the new one replaces it either way
             pass
-        self.envs[index] = self.env_fn(index)
+        self.restarts[index] += 1
+        self.envs[index] = self.env_fn(index, self.restarts[index])
 
     def close(self) -> None:
         for env in self.envs:
             env.close()
 
 
-def _worker(conn: Any, env_fn: EnvFactory, indices: list[int], fault_path: str) -> None:
-    """Serve commands for the envs `indices` (slot k holds env indices[k]) until `close`. An exception goes
-    back to the parent with the env index and its traceback; a crash below Python (segfault, abort) writes
-    the Python stack to `fault_path` for the parent to read. SIGINT is ignored: Ctrl-C reaches the whole
-    process group, and the parent decides what happens."""
+def _worker(
+    conn: Any, env_fn: EnvFactory, indices: list[int], restarts: list[int], seed: int | None, fault_path: str
+) -> None:
+    """Serve commands for the envs `indices` (slot k holds env indices[k], built after restarts[k]
+    restarts) until `close`, with this process's `random` and `numpy.random` seeded from `seed`. An
+    exception goes back to the parent with the env index and its traceback (a UserError as itself); a
+    crash below Python (segfault, abort) writes the Python stack to `fault_path` for the parent to read.
+    SIGINT is ignored: Ctrl-C reaches the whole process group, and the parent decides what happens."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     fault_file = open(fault_path, "w")
     faulthandler.enable(file=fault_file)
+    seed_process(seed)
     envs: list[MultiAgentEnv] = []
     current = indices[0]
     try:
-        for index in indices:
+        for index, count in zip(indices, restarts):
             current = index
-            envs.append(env_fn(index))
+            envs.append(env_fn(index, count))
         while True:
             cmd, data = conn.recv()
             if cmd == "step":
@@ -158,6 +185,11 @@ def _worker(conn: Any, env_fn: EnvFactory, indices: list[int], fault_path: str) 
                 conn.send(("ok", getattr(envs[slot], cmd)(*args)))
     except EOFError:
         pass
+    except UserError as exc:
+        try:
+            conn.send(("user_error", exc))
+        except (BrokenPipeError, OSError):
+            pass
     except BaseException as exc:
         try:
             conn.send(("error", (current, f"{type(exc).__name__}: {exc}", traceback.format_exc())))
@@ -188,8 +220,10 @@ def default_start_method() -> str:
 
 
 class SubprocEnvs:
-    """Envs in worker processes, `envs_per_worker` per process (env i in worker i // envs_per_worker),
-    seeds `seed + index`. A worker steps its envs one after the other; fewer workers mean fewer messages
+    """Envs in worker processes, `envs_per_worker` per process (env i in worker i // envs_per_worker). A
+    worker seeds its process's `random` and `numpy.random` with `env_seed(seed, i, restarts)` of its first
+    env i, so workers draw different numbers, and the same ones in every run with that seed. A worker
+    steps its envs one after the other; fewer workers mean fewer messages
     and process wake-ups per step, which pays when the envs are cheap and the cores few.
 
     A worker that raises, dies or does not answer within `timeout` seconds ends the current call with
@@ -205,6 +239,7 @@ class SubprocEnvs:
         start_method: str | None = None,
         timeout: float | None = None,
         envs_per_worker: int = 1,
+        seed: int | None = None,
     ):
         if envs_per_worker < 1:
             raise ValueError(f"envs_per_worker must be >= 1, got {envs_per_worker}")
@@ -212,6 +247,8 @@ class SubprocEnvs:
         self.env_fn = env_fn
         self.timeout = timeout
         self.n = n
+        self.seed = seed
+        self.restarts = [0] * n
         self.groups = [list(range(w, min(n, w + envs_per_worker))) for w in range(0, n, envs_per_worker)]
         self.fault_dir = tempfile.mkdtemp(prefix="env_workers_")
         self.conns: list[Any] = [None] * len(self.groups)
@@ -239,7 +276,10 @@ class SubprocEnvs:
 
     def _start(self, worker: int) -> None:
         parent, child = self.ctx.Pipe()
-        args = (child, self.env_fn, self.groups[worker], self._fault_path(worker))
+        envs = self.groups[worker]
+        restarts = [self.restarts[i] for i in envs]
+        seed = env_seed(self.seed, envs[0], restarts[0])
+        args = (child, self.env_fn, envs, restarts, seed, self._fault_path(worker))
         proc = self.ctx.Process(target=_worker, args=args, daemon=True)
         proc.start()
         child.close()
@@ -281,6 +321,9 @@ class SubprocEnvs:
             if status == "ok":
                 self.pending[worker] = None
                 return payload
+            if status == "user_error":
+                self._stop(worker)
+                raise payload
             if status == "error":
                 index, message, tb = payload
                 self._stop(worker)
@@ -366,6 +409,8 @@ class SubprocEnvs:
             return
         self._stop(w)
         self.pending[w] = None
+        for i in self.groups[w]:
+            self.restarts[i] += 1
         self._start(w)
 
     def close(self, force: bool = False) -> None:

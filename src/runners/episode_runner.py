@@ -18,15 +18,16 @@ import torch
 from components.action_spaces import BoxActions, is_continuous
 from components.episode_buffer import EpisodeBatch
 from envs import REGISTRY as env_REGISTRY
-from runners.env_group import EnvWorkerError, LocalEnvs
+from runners.env_group import EnvWorkerError, LocalEnvs, env_seed
 from runners.env_restarts import EnvRestarts
 
 
-def make_env(env_name: str, env_args: dict[str, Any], index: int) -> Any:
-    """Env `index` of a runner: same args, seed `env_args['seed'] + index`."""
+def make_env(env_name: str, env_args: dict[str, Any], index: int, restarts: int) -> Any:
+    """Env `index` of a runner after `restarts` restarts: same args, seed `env_seed(env_args['seed'], index,
+    restarts)` (`seed + index` until its first restart)."""
     kwargs = dict(env_args)
-    if kwargs.get("seed") is not None:
-        kwargs["seed"] = int(kwargs["seed"]) + index
+    seed = kwargs.get("seed")
+    kwargs["seed"] = env_seed(None if seed is None else int(seed), index, restarts)
     return env_REGISTRY[env_name](**kwargs)
 
 

@@ -13,4 +13,5 @@ class ParallelRunner(EpisodeRunner):
     def _make_envs(self, env_fn: Any) -> Any:
         timeout = getattr(self.args, "env_worker_timeout", None)
         per_worker = getattr(self.args, "envs_per_worker", 1)
-        return SubprocEnvs(env_fn, self.batch_size, timeout=timeout, envs_per_worker=per_worker)
+        seed = self.args.env_args.get("seed")
+        return SubprocEnvs(env_fn, self.batch_size, timeout=timeout, envs_per_worker=per_worker, seed=seed)
