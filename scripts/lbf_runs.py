@@ -17,7 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from results_io import COMPLETED, RunRecord, iter_runs
+from results_groups import differing_keys, experiment_id, leave_out_reason
+from results_io import RunRecord, iter_runs
 from results_stats import area_under_curve
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,10 +56,11 @@ def run_one(alg: str, task: str, seed: int, t_max: int, out: Path, extra: list[s
 
 
 def completed_jobs(out: Path) -> set[tuple[str, str, int, int]]:
-    """(alg, task, seed, t_max) of the runs under `out` that completed, so a grid started again skips them."""
+    """(alg, task, seed, t_max) of the training runs under `out` that completed, so a grid started again
+    skips them (an evaluate-only run does not count)."""
     if not out.is_dir():
         return set()
-    return {(run.alg, run.task, run.seed, run.config.get("t_max")) for run in iter_runs(out) if run.status == COMPLETED}
+    return {(run.alg, run.task, run.seed, run.config.get("t_max")) for run in iter_runs(out) if leave_out_reason(run) is None}
 
 
 def run_grid(jobs: list[tuple[str, str, int, int]], out: Path, extra: list[str], n_jobs: int,
@@ -88,17 +90,21 @@ def _wall_seconds(run_json: dict[str, Any]) -> float:
 
 
 def completed_metrics(out: Path) -> Iterator[tuple[RunRecord, dict[str, Any]]]:
-    """Every completed run under `out` that wrote metrics, with its metrics.json."""
+    """Every completed training run under `out` that wrote metrics, with its metrics.json (evaluate-only,
+    failed and unfinished runs are left out)."""
     for run in iter_runs(out):
         metrics_file = run.path / "metrics.json"
-        if run.status == COMPLETED and metrics_file.is_file():
+        if leave_out_reason(run) is None and metrics_file.is_file():
             yield run, json.loads(metrics_file.read_text())
 
 
 def collect(out: Path, metric: str = "test_return_mean") -> dict[tuple[str, str], list[dict[str, Any]]]:
     """Completed runs under `out`, grouped by (alg name, task): seed, final, best, AUC of `metric`, the
-    last t_env, steps/s and wall-clock seconds per 10k env steps."""
+    last t_env, steps/s and wall-clock seconds per 10k env steps. Where one (alg, task) holds runs of
+    different experiments (say two t_max), a warning on stderr names the keys they differ in
+    (compare.py keeps such runs apart)."""
     rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    configs: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     for run, metrics in completed_metrics(out):
         curve = metrics.get(metric, {"values": [], "steps": []})
         if not curve["values"]:
@@ -111,6 +117,12 @@ def collect(out: Path, metric: str = "test_return_mean") -> dict[tuple[str, str]
             "sps": metrics.get("steps_per_sec", {"values": [float("nan")]})["values"][-1],
             "wall_10k": wall / max(t_env, 1) * 10_000,
         })
+        configs.setdefault((run.alg, run.task), {})[experiment_id(run.config)] = run.config
+    for (alg, task), experiments in sorted(configs.items()):
+        if len(experiments) > 1:
+            keys = ", ".join(differing_keys(list(experiments.values())))
+            print(f"warning: {alg} on {task}: the runs under {out} are {len(experiments)} different experiments "
+                  f"(they differ in {keys}), counted together here; compare.py keeps them apart", file=sys.stderr)
     return rows
 
 
