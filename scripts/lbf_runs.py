@@ -20,6 +20,7 @@ from typing import Any
 from results_groups import differing_keys, experiment_id, leave_out_reason
 from results_io import RunRecord, iter_runs
 from results_stats import area_under_curve
+from sweep_progress import Progress
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,9 +39,13 @@ def grid_parser(doc: str, algs: list[str], tasks: list[str], out: str) -> argpar
     return parser
 
 
+def log_path(out: Path, alg: str, task: str, seed: int) -> Path:
+    return out / "logs" / f"{alg}_{task}_seed{seed}.log"
+
+
 def run_one(alg: str, task: str, seed: int, t_max: int, out: Path, extra: list[str]) -> tuple[float, int]:
     """Train `alg` on LBF `task` for `t_max` steps with 40 test points; returns (wall seconds, exit code)."""
-    log = out / "logs" / f"{alg}_{task}_seed{seed}.log"
+    log = log_path(out, alg, task, seed)
     log.parent.mkdir(parents=True, exist_ok=True)
     test_interval = max(1000, t_max // 40)
     cmd = [
@@ -65,21 +70,31 @@ def completed_jobs(out: Path) -> set[tuple[str, str, int, int]]:
 
 def run_grid(jobs: list[tuple[str, str, int, int]], out: Path, extra: list[str], n_jobs: int,
              task_extra: dict[str, list[str]] | None = None) -> None:
-    """Run every (alg, task, seed, t_max) not completed under `out` already, `n_jobs` at a time, printing
-    one line per finished run. Each run gets its task's `task_extra` overrides, then `extra` (so `extra`
-    wins). The overrides are not compared: a grid rerun with other overrides needs its own `out`."""
+    """Run every (alg, task, seed, t_max) not completed under `out` already, `n_jobs` at a time, with
+    the sweep's progress display on stderr (a line per finished run, a live status line with ETA). Each
+    run gets its task's `task_extra` overrides, then `extra` (so `extra` wins). The overrides are not
+    compared: a grid rerun with other overrides needs its own `out`."""
     task_extra = task_extra or {}
     done_before = completed_jobs(out)
     skipped = [job for job in jobs if job in done_before]
     if skipped:
         print(f"{len(skipped)} of {len(jobs)} runs completed before under {out}: skipped", flush=True)
     jobs = [job for job in jobs if job not in done_before]
-    with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-        futures = [(job, pool.submit(run_one, *job, out, [*task_extra.get(job[1], []), *extra])) for job in jobs]
-        for done, ((alg, task, seed, _), fut) in enumerate(futures, 1):
-            wall, code = fut.result()
-            status = "ok" if code == 0 else f"FAILED (exit {code}, see {out}/logs)"
-            print(f"[{done}/{len(jobs)}] {alg} {task} seed {seed}: {wall / 60:.1f} min {status}", flush=True)
+    progress = Progress(len(jobs), n_jobs, skipped=len(skipped))
+
+    def run(job: tuple[str, str, int, int]) -> None:
+        alg, task, seed, _ = job
+        label = f"{alg} {task} seed {seed}"
+        progress.started(label)
+        wall, code = run_one(*job, out, [*task_extra.get(task, []), *extra])
+        progress.finished(label, code, str(log_path(out, alg, task, seed)), wall)
+
+    try:
+        with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+            for fut in [pool.submit(run, job) for job in jobs]:
+                fut.result()
+    finally:
+        progress.close()
 
 
 def _wall_seconds(run_json: dict[str, Any]) -> float:

@@ -26,6 +26,7 @@ import numpy as np
 from results_groups import finals, load_groups, report, select
 from results_io import Curve
 from results_stats import AGGREGATES, common_grid, performance_profile, smooth, stratified_bootstrap_ci
+from utils.timing import short_count
 
 N_TAUS = 101  # points of a performance profile
 
@@ -49,10 +50,7 @@ def aggregate(curves: list[Curve], agg: str, window: int = 1, name: str = "") ->
 
 def step_label(x: float, _pos: Any = None) -> str:
     """A short tick label for an env-step count: 500, 50k, 1.5M."""
-    for scale, suffix in ((1e6, "M"), (1e3, "k")):
-        if abs(x) >= scale:
-            return f"{x / scale:g}{suffix}"
-    return f"{x:g}"
+    return short_count(x)
 
 
 def output_paths(out: Path) -> tuple[Path, Path]:

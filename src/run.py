@@ -29,6 +29,7 @@ from utils.background import BackgroundCall
 from utils.checkpoint import load_latest, save_checkpoint
 from utils.logging import Logger
 from utils.malloc_tuning import keep_freed_memory
+from utils.progress import TrainingProgress
 from utils.render import save_gif
 from utils.resume import record_model_dir
 from utils.seeding import rng_state, set_rng_state, set_seed
@@ -184,6 +185,7 @@ class Experiment:
         self.episode = 0
         self.last_test_T = -args.test_interval - 1
         self.last_log_T = 0
+        self.previous_summary: tuple[int, float] | None = None  # (t_env, time) of this process's last summary
         self.model_save_time = 0
         self.update_credit = 0.0
         self.models_dir = os.path.join(args.results_dir, "models", args.unique_token)
@@ -229,10 +231,11 @@ class Experiment:
         start_time = time.time()
         start_t = runner.t_env
         self.console.info(f"Beginning training for {args.t_max} timesteps")
-        with StopOnSignal(self.console) as stop:
+        with StopOnSignal(self.console) as stop, TrainingProgress(args.t_max, start_t) as progress:
             try:
                 while runner.t_env <= args.t_max and not stop.requested:
                     self.iteration(start_time, start_t)
+                    progress.update(runner.t_env, self.logger.stats)
             except NonFiniteLossError as error:
                 self.console.error(f"{error}\nSaving a checkpoint of the last finite state")
                 self.save()
@@ -242,7 +245,10 @@ class Experiment:
                 raise KeyboardInterrupt(f"stopped by {stop.requested} at t_env {runner.t_env}; checkpoint saved")
         if args.save_model and self.model_save_time != runner.t_env:
             self.save()
-        self.console.info(f"Finished training: {runner.t_env} env steps in {format_duration(time.time() - start_time)}")
+        elapsed = time.time() - start_time
+        self.console.info(f"Finished training: {runner.t_env} env steps in {format_duration(elapsed)} "
+                          f"({(runner.t_env - start_t) / max(elapsed, 1e-9):.0f} steps/s)")
+        self.logger.print_final_stats()
 
     def iteration(self, start_time: float, start_t: int) -> None:
         """Collect one batch of episodes, learn, and test/log/save when their intervals have passed.
@@ -376,11 +382,17 @@ class Experiment:
             self.runner.run(test_mode=True)
 
     def log_progress(self, start_time: float, start_t: int) -> None:
+        """The summary: t_env, episodes, steps/s since the start, elapsed time and ETA (at the rate since
+        the previous summary), then every metric's latest value and recent mean."""
         self.finish_learning()
         t_env = self.runner.t_env
-        elapsed = time.time() - start_time
+        now = time.time()
+        elapsed = now - start_time
         rate = (t_env - start_t) / max(elapsed, 1e-9)
-        remaining = max(0, self.args.t_max - t_env) / max(rate, 1e-9)
+        since_t, since_time = self.previous_summary or (start_t, start_time)
+        recent_rate = (t_env - since_t) / max(now - since_time, 1e-9) if t_env > since_t else rate
+        self.previous_summary = (t_env, now)
+        remaining = max(0, self.args.t_max - t_env) / max(recent_rate, 1e-9)
         self.logger.log_stat("episode", self.episode, t_env)
         self.logger.log_stat("steps_per_sec", rate, t_env)
         self.console.info(
