@@ -95,15 +95,17 @@ def resume_config(path: str, overrides: list[str]) -> dict[str, Any]:
     return config
 
 
-def prepare_resume(config: dict[str, Any]) -> None:
+def prepare_resume(config: dict[str, Any]) -> dict[str, Any]:
     """Pick the checkpoint to resume from (the latest readable one) and rebuild the run's metrics.json up
-    to it, so the run continues with no missing and no duplicated steps; the run then loads that step."""
+    to it, so the run continues with no missing and no duplicated steps; the run then loads that step.
+    Returns what run.json records of this resume: the step, the checkpoint and whether it holds the buffer."""
     from utils.checkpoint import load_latest
     from utils.resume import restore_metrics
 
     step, folder, files = load_latest(config["checkpoint_path"], 0, ("state.th",), get_console_logger().warning)
     restore_metrics(config["resume"], files["state.th"]["logger"], os.path.getmtime(os.path.join(folder, "state.th")))
     config["load_step"] = step
+    return {"from_t_env": step, "checkpoint": folder, "buffer_saved": os.path.isfile(os.path.join(folder, "buffer.th"))}
 
 
 def run_experiment(config: dict[str, Any]) -> dict[str, Any]:
@@ -123,8 +125,7 @@ def run_experiment(config: dict[str, Any]) -> dict[str, Any]:
     stamp = datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     unique_token = f"{config['name']}_{task}_seed{config['seed']}_{stamp}"
     if config["resume"]:
-        prepare_resume(config)
-        observer: FileStorageObserver = ResumingFileStorageObserver(config["resume"])
+        observer: FileStorageObserver = ResumingFileStorageObserver(config["resume"], prepare_resume(config))
         unique_token = os.path.basename(os.path.normpath(config["checkpoint_path"]))
     else:
         observer = FileStorageObserver(sacred_dir)

@@ -145,6 +145,15 @@ class UpdateAhead:
     prepared: Future | None
 
 
+def restored_what(buffer_state: dict[str, Any] | None, buffer: ReplayBuffer) -> str:
+    """What loading a checkpoint to train on restored, for the console; above all whether the replay buffer was."""
+    restored = ": networks, optimisers, counters, RNG states and logged metrics restored; "
+    if buffer_state is not None:
+        return restored + f"replay buffer restored ({buffer.episodes_in_buffer} episodes)"
+    return restored + (f"replay buffer NOT restored (the run saved none: save_buffer=False), so it refills from "
+                       f"empty ({buffer.buffer_size} episodes) and the rest of the run differs from an uninterrupted one")
+
+
 class Experiment:
     """Holds the parts of a run and drives the loop."""
 
@@ -230,7 +239,10 @@ class Experiment:
         args, runner = self.args, self.runner
         start_time = time.time()
         start_t = runner.t_env
-        self.console.info(f"Beginning training for {args.t_max} timesteps")
+        if start_t:
+            self.console.info(f"Beginning training at t_env {start_t} of {args.t_max} ({max(0, args.t_max - start_t)} steps to go)")
+        else:
+            self.console.info(f"Beginning training for {args.t_max} timesteps")
         with StopOnSignal(self.console) as stop, TrainingProgress(args.t_max, start_t) as progress:
             try:
                 while runner.t_env <= args.t_max and not stop.requested:
@@ -455,4 +467,4 @@ class Experiment:
             self.logger.load_state_dict(state["logger"])
             if buffer_state is not None:
                 self.buffer.load_state_dict(buffer_state)
-        self.console.info(f"Loaded checkpoint {folder} (t_env {step})")
+        self.console.info(f"Loaded checkpoint {folder} (t_env {step}){'' if self.args.evaluate else restored_what(buffer_state, self.buffer)}")
