@@ -18,13 +18,6 @@ from utils.config_loader import apply_overrides, available, build_config, parse_
 from utils.errors import ConfigError, UserError
 from utils.logging import cap_log_intervals, get_console_logger
 
-USAGE = """usage: python src/main.py --config=ALG --env-config=ENV [with key=value ...]
-
-  --config       algorithm config in src/config/algs/ ({algs})
-  --env-config   environment config in src/config/envs/ ({envs})
-  with k=v       overrides, nested with dots: with t_max=200000 env_args.key=Foraging-8x8-2p-3f-v3 seed=3
-"""
-
 
 def parse_cli(argv: list[str]) -> tuple[str | None, str | None, list[str]]:
     alg = env = None
@@ -33,7 +26,10 @@ def parse_cli(argv: list[str]) -> tuple[str | None, str | None, list[str]]:
     while i < len(argv):
         token = argv[i]
         if token in ("-h", "--help"):
-            raise SystemExit(USAGE.format(algs=", ".join(available("algs")), envs=", ".join(available("envs"))))
+            from utils.config_help import help_text
+
+            print(help_text())
+            raise SystemExit(0)
         for flag in ("--config", "--env-config"):
             if token == flag or token.startswith(flag + "="):
                 if token == flag:
@@ -138,11 +134,30 @@ def run_experiment(config: dict[str, Any]) -> dict[str, Any]:
 
     @ex.main
     def _main(_run: Any, _config: Any) -> dict[str, Any]:
-        result.update(run(_run, dict(_config), console, results_dir, unique_token))
+        try:
+            result.update(run(_run, dict(_config), console, results_dir, unique_token))
+        except BaseException as exc:
+            log_stop(exc, console)
+            # sacred saves the captured output only at heartbeats and on completion: keep what came since
+            # the last heartbeat (the stop's messages, warnings) for the final heartbeat to write to cout.txt.
+            _run._get_captured_output()
+            raise
         return result
 
     ex.run()
     return result
+
+
+def log_stop(exc: BaseException, console: Any) -> None:
+    """Log why the run stops (a user's mistake or an interrupt) inside the run, so cout.txt has it too;
+    `main` then does not print it again."""
+    if isinstance(exc, KeyboardInterrupt):
+        console.warning(f"interrupted: {exc}" if str(exc) else "interrupted")
+    elif isinstance(exc, UserError):
+        console.error(f"error: {exc}")
+    else:
+        return
+    exc.logged = True  # type: ignore[attr-defined]
 
 
 def main(argv: list[str]) -> int:
@@ -150,10 +165,12 @@ def main(argv: list[str]) -> int:
         config = prepare_config(argv)
         run_experiment(config)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        if not getattr(exc, "logged", False):
+            print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as exc:
-        print(f"interrupted: {exc}" if str(exc) else "interrupted", file=sys.stderr)
+        if not getattr(exc, "logged", False):
+            print(f"interrupted: {exc}" if str(exc) else "interrupted", file=sys.stderr)
         return 130
     return 0
 

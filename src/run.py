@@ -32,6 +32,7 @@ from utils.malloc_tuning import keep_freed_memory
 from utils.progress import TrainingProgress
 from utils.render import save_gif
 from utils.resume import record_model_dir
+from utils.run_checks import check_buffer_fits
 from utils.seeding import rng_state, set_rng_state, set_seed
 from utils.side_thread import SideThread
 from utils.task_names import task_name
@@ -72,8 +73,12 @@ def test_rounds(test_nepisode: int, batch_size_run: int) -> int:
     return max(1, -(-test_nepisode // batch_size_run))
 
 
-def resolve_device(use_cuda: bool, console: Any) -> torch.device:
-    if use_cuda and not torch.cuda.is_available():
+def resolve_device(use_cuda: bool | str, console: Any) -> torch.device:
+    """`use_cuda`: "auto" takes the GPU when there is one, silently; True warns when there is none."""
+    available = torch.cuda.is_available()
+    if use_cuda == "auto":
+        return torch.device("cuda" if available else "cpu")
+    if use_cuda and not available:
         console.warning("use_cuda=True but no CUDA device is available: running on the CPU")
         return torch.device("cpu")
     return torch.device("cuda" if use_cuda else "cpu")
@@ -171,6 +176,7 @@ class Experiment:
         scheme, groups, preprocess = build_scheme(env_info)
         buffer_device = "cpu" if args.buffer_cpu_only else args.device
         buffer_args = (scheme, groups, args.buffer_size, env_info["episode_limit"] + 1)
+        check_buffer_fits(scheme, groups, preprocess, args.buffer_size, env_info["episode_limit"] + 1, buffer_device)
         if args.use_per:
             self.buffer = PrioritizedReplayBuffer(
                 *buffer_args, preprocess=preprocess, device=buffer_device, seed=args.seed,

@@ -85,3 +85,6 @@ def test_sigterm_saves_a_checkpoint_and_stops(tmp_path):
     assert len(steps) == 2 and steps[-1] > 0  # the first save at t=0... and the one on SIGTERM
     run_json = json.loads(next((tmp_path / "sacred").glob("*/*/*/run.json")).read_text())
     assert run_json["status"] == "INTERRUPTED"
+    cout = next((tmp_path / "sacred").glob("*/*/*/cout.txt")).read_text()
+    assert "SIGTERM received" in cout and "interrupted: stopped by SIGTERM at t_env" in cout
+    assert err.count("interrupted: stopped by SIGTERM") == 1  # main does not print it again
