@@ -145,7 +145,20 @@ def run_experiment(config: dict[str, Any]) -> dict[str, Any]:
         return result
 
     ex.run()
+    if not config["evaluate"]:
+        console.info(where_results_are(observer.dir, results_dir, unique_token))
     return result
+
+
+def where_results_are(run_dir: str, results_dir: str, unique_token: str) -> str:
+    """The end of a training run's log: where its files are, and the command that plots its curves."""
+    def short(path: str) -> str:
+        relative = os.path.relpath(path)
+        return path if relative.startswith("..") else relative
+
+    plots = os.path.join(results_dir, "plots", f"{unique_token}.png")
+    return (f"Results in {short(run_dir)}/ (metrics.json: every logged metric; cout.txt: this log; config.json, "
+            f"run.json). Plot the test return:\n    python scripts/plot.py {short(run_dir)} --out {short(plots)}")
 
 
 def log_stop(exc: BaseException, console: Any) -> None:
