@@ -65,7 +65,7 @@ def test_the_progress_line_shows_steps_rate_and_the_latest_test_return():
     assert log_file.getvalue() == ""
 
 
-def test_a_short_run_with_the_envs_long_log_intervals_prints_summaries_and_final_values(tmp_path: Path):
+def test_a_short_run_with_the_envs_long_log_intervals_prints_summaries_and_final_values(tmp_path: Path, capsys, monkeypatch):
     config = main.prepare_config([  # lbf.yaml's log intervals, 25000, are made for 2M-step runs
         "--config=qmix", "--env-config=lbf", "with", "t_max=600", "batch_size=4", "buffer_size=8",
         "test_nepisode=2", "use_cuda=False", f"local_results_path={tmp_path}", "seed=1"])
@@ -75,4 +75,12 @@ def test_a_short_run_with_the_envs_long_log_intervals_prints_summaries_and_final
     text = cout.read_text()
     assert text.count("Recent stats | t_env:") == 6  # every 60 steps, at most one per 50-step episode
     assert "Finished training: 6" in text and "steps/s)" in text and "Final values" in text
+    # the run ends by saying where its results are, with a plot command that works on them
+    err = capsys.readouterr().err
+    assert f"Results in {cout.parent}/ (metrics.json" in err
+    command = err.split("Plot the test return:\n    python scripts/plot.py ")[1].splitlines()[0].split()
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "scripts"))
+    import plot
+
+    assert plot.main(command) == 0 and Path(command[2]).is_file()
     assert get_console_logger().handlers  # the console logger is still set up for the next run
