@@ -261,6 +261,8 @@ class Experiment:
             if stop.requested and self.model_save_time != runner.t_env:
                 self.save()
                 raise KeyboardInterrupt(f"stopped by {stop.requested} at t_env {runner.t_env}; checkpoint saved")
+        if runner.t_env > self.last_test_T:
+            self.test()  # the final values: a test at the last step, not up to test_interval steps before it
         if args.save_model and self.model_save_time != runner.t_env:
             self.save()
         elapsed = time.time() - start_time
