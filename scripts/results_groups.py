@@ -24,14 +24,14 @@ import numpy as np
 
 from results_io import COMPLETED, Curve, RunRecord, get_dotted, iter_runs
 
-# Keys that do not change what a run trains: output places and switches, console/log intervals, and
-# speed options documented to give the same numbers (default.yaml). Dotted for nested keys.
+# Keys that do not change what a run trains: output places and switches, console/log intervals, the
+# device, and speed options documented to give the same numbers (default.yaml). Dotted for nested keys.
 NEUTRAL_KEYS = frozenset({
     "seed", "env_args.seed", "local_results_path", "unique_token", "results_dir", "label",
     "use_tensorboard", "save_model", "save_model_interval", "save_buffer", "keep_checkpoints", "save_replay",
     "render", "resume", "log_interval", "runner_log_interval", "learner_log_interval",
     "use_cuda", "buffer_cpu_only", "torch_threads", "keep_freed_memory", "parallel_learner", "learn_ahead",
-    "optimizer_impl", "env_worker_timeout", "envs_per_worker", "restart_failed_envs", "max_env_restarts",
+    "env_worker_timeout", "envs_per_worker", "restart_failed_envs", "max_env_restarts",
 })
 # A resumed run loads its own checkpoints: where they are says nothing about the experiment.
 RESUME_KEYS = frozenset({"checkpoint_path", "load_step"})
