@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from results_stats import area_under_curve
 from sweep_progress import Progress
 
 ROOT = Path(__file__).resolve().parents[1]
+REFRESH_SECONDS = 1.0
 
 
 def grid_parser(doc: str, algs: list[str], tasks: list[str], out: str) -> argparse.ArgumentParser:
@@ -91,8 +92,12 @@ def run_grid(jobs: list[tuple[str, str, int, int]], out: Path, extra: list[str],
 
     try:
         with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-            for fut in [pool.submit(run, job) for job in jobs]:
-                fut.result()
+            pending = {pool.submit(run, job) for job in jobs}
+            while pending:
+                done, pending = wait(pending, timeout=REFRESH_SECONDS)
+                for fut in done:
+                    fut.result()
+                progress.refresh()  # the live line's elapsed time and ETA move while runs go on
     finally:
         progress.close()
 
