@@ -13,14 +13,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
-from results_io import COMPLETED, RunRecord, iter_runs
+from results_groups import differing_keys, experiment_id, leave_out_reason
+from results_io import RunRecord, iter_runs
 from results_stats import area_under_curve
+from sweep_progress import Progress
 
 ROOT = Path(__file__).resolve().parents[1]
+REFRESH_SECONDS = 1.0
 
 
 def grid_parser(doc: str, algs: list[str], tasks: list[str], out: str) -> argparse.ArgumentParser:
@@ -37,9 +40,13 @@ def grid_parser(doc: str, algs: list[str], tasks: list[str], out: str) -> argpar
     return parser
 
 
+def log_path(out: Path, alg: str, task: str, seed: int) -> Path:
+    return out / "logs" / f"{alg}_{task}_seed{seed}.log"
+
+
 def run_one(alg: str, task: str, seed: int, t_max: int, out: Path, extra: list[str]) -> tuple[float, int]:
     """Train `alg` on LBF `task` for `t_max` steps with 40 test points; returns (wall seconds, exit code)."""
-    log = out / "logs" / f"{alg}_{task}_seed{seed}.log"
+    log = log_path(out, alg, task, seed)
     log.parent.mkdir(parents=True, exist_ok=True)
     test_interval = max(1000, t_max // 40)
     cmd = [
@@ -55,29 +62,44 @@ def run_one(alg: str, task: str, seed: int, t_max: int, out: Path, extra: list[s
 
 
 def completed_jobs(out: Path) -> set[tuple[str, str, int, int]]:
-    """(alg, task, seed, t_max) of the runs under `out` that completed, so a grid started again skips them."""
+    """(alg, task, seed, t_max) of the training runs under `out` that completed, so a grid started again
+    skips them (an evaluate-only run does not count)."""
     if not out.is_dir():
         return set()
-    return {(run.alg, run.task, run.seed, run.config.get("t_max")) for run in iter_runs(out) if run.status == COMPLETED}
+    return {(run.alg, run.task, run.seed, run.config.get("t_max")) for run in iter_runs(out) if leave_out_reason(run) is None}
 
 
 def run_grid(jobs: list[tuple[str, str, int, int]], out: Path, extra: list[str], n_jobs: int,
              task_extra: dict[str, list[str]] | None = None) -> None:
-    """Run every (alg, task, seed, t_max) not completed under `out` already, `n_jobs` at a time, printing
-    one line per finished run. Each run gets its task's `task_extra` overrides, then `extra` (so `extra`
-    wins). The overrides are not compared: a grid rerun with other overrides needs its own `out`."""
+    """Run every (alg, task, seed, t_max) not completed under `out` already, `n_jobs` at a time, with
+    the sweep's progress display on stderr (a line per finished run, a live status line with ETA). Each
+    run gets its task's `task_extra` overrides, then `extra` (so `extra` wins). The overrides are not
+    compared: a grid rerun with other overrides needs its own `out`."""
     task_extra = task_extra or {}
     done_before = completed_jobs(out)
     skipped = [job for job in jobs if job in done_before]
     if skipped:
         print(f"{len(skipped)} of {len(jobs)} runs completed before under {out}: skipped", flush=True)
     jobs = [job for job in jobs if job not in done_before]
-    with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-        futures = [(job, pool.submit(run_one, *job, out, [*task_extra.get(job[1], []), *extra])) for job in jobs]
-        for done, ((alg, task, seed, _), fut) in enumerate(futures, 1):
-            wall, code = fut.result()
-            status = "ok" if code == 0 else f"FAILED (exit {code}, see {out}/logs)"
-            print(f"[{done}/{len(jobs)}] {alg} {task} seed {seed}: {wall / 60:.1f} min {status}", flush=True)
+    progress = Progress(len(jobs), n_jobs, skipped=len(skipped))
+
+    def run(job: tuple[str, str, int, int]) -> None:
+        alg, task, seed, _ = job
+        label = f"{alg} {task} seed {seed}"
+        progress.started(label)
+        wall, code = run_one(*job, out, [*task_extra.get(task, []), *extra])
+        progress.finished(label, code, str(log_path(out, alg, task, seed)), wall)
+
+    try:
+        with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+            pending = {pool.submit(run, job) for job in jobs}
+            while pending:
+                done, pending = wait(pending, timeout=REFRESH_SECONDS)
+                for fut in done:
+                    fut.result()
+                progress.refresh()  # the live line's elapsed time and ETA move while runs go on
+    finally:
+        progress.close()
 
 
 def _wall_seconds(run_json: dict[str, Any]) -> float:
@@ -88,17 +110,21 @@ def _wall_seconds(run_json: dict[str, Any]) -> float:
 
 
 def completed_metrics(out: Path) -> Iterator[tuple[RunRecord, dict[str, Any]]]:
-    """Every completed run under `out` that wrote metrics, with its metrics.json."""
+    """Every completed training run under `out` that wrote metrics, with its metrics.json (evaluate-only,
+    failed and unfinished runs are left out)."""
     for run in iter_runs(out):
         metrics_file = run.path / "metrics.json"
-        if run.status == COMPLETED and metrics_file.is_file():
+        if leave_out_reason(run) is None and metrics_file.is_file():
             yield run, json.loads(metrics_file.read_text())
 
 
 def collect(out: Path, metric: str = "test_return_mean") -> dict[tuple[str, str], list[dict[str, Any]]]:
     """Completed runs under `out`, grouped by (alg name, task): seed, final, best, AUC of `metric`, the
-    last t_env, steps/s and wall-clock seconds per 10k env steps."""
+    last t_env, steps/s and wall-clock seconds per 10k env steps. Where one (alg, task) holds runs of
+    different experiments (say two t_max), a warning on stderr names the keys they differ in
+    (compare.py keeps such runs apart)."""
     rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    configs: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     for run, metrics in completed_metrics(out):
         curve = metrics.get(metric, {"values": [], "steps": []})
         if not curve["values"]:
@@ -111,6 +137,12 @@ def collect(out: Path, metric: str = "test_return_mean") -> dict[tuple[str, str]
             "sps": metrics.get("steps_per_sec", {"values": [float("nan")]})["values"][-1],
             "wall_10k": wall / max(t_env, 1) * 10_000,
         })
+        configs.setdefault((run.alg, run.task), {})[experiment_id(run.config)] = run.config
+    for (alg, task), experiments in sorted(configs.items()):
+        if len(experiments) > 1:
+            keys = ", ".join(differing_keys(list(experiments.values())))
+            print(f"warning: {alg} on {task}: the runs under {out} are {len(experiments)} different experiments "
+                  f"(they differ in {keys}), counted together here; compare.py keeps them apart", file=sys.stderr)
     return rows
 
 

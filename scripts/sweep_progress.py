@@ -1,7 +1,8 @@
 """The sweep's progress display on stderr: a line per finished run and a status line with counts and ETA.
 
-On a terminal the status line is redrawn in place; elsewhere (a log file, CI) it is printed once at the
-start and after each finished run, so the output stays readable.
+On a terminal the status line is a live tqdm bar, redrawn in place (the lines of finished runs print
+above it); elsewhere (a log file, CI) it is printed once at the start and after each finished run, so
+the output stays readable.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import threading
 import time
 from collections.abc import Callable
 from typing import TextIO
+
+from tqdm import tqdm
 
 
 def format_duration(seconds: float) -> str:
@@ -38,6 +41,8 @@ class Progress:
         self.done = self.failed = 0
         self._last = ""
         self._lock = threading.Lock()
+        self.bar = tqdm(total=total, file=self.stream, disable=not self.live, dynamic_ncols=True,
+                        bar_format="[sweep] {percentage:3.0f}%|{bar:20}| {desc}")
 
     @property
     def queued(self) -> int:
@@ -89,19 +94,22 @@ class Progress:
     def close(self) -> None:
         with self._lock:
             if self.live:
-                self.stream.write("\n")
+                self.bar.close()
+                self.stream.write(self.status_line() + "\n")
                 self.stream.flush()
 
     def _print(self, line: str) -> None:
         if self.live:
-            self.stream.write("\r\033[K")
-        self.stream.write(line + "\n")
+            self.bar.write(line, file=self.stream)
+        else:
+            self.stream.write(line + "\n")
         self._last = ""
 
     def _draw(self) -> None:
         line = self.status_line()
         if self.live:
-            self.stream.write("\r\033[K" + line)
+            self.bar.n = self.done + self.failed
+            self.bar.set_description_str(line.removeprefix("[sweep] "))
         elif not self._last:
             self.stream.write(line + "\n")
         self._last = line

@@ -16,14 +16,7 @@ import numpy as np
 
 from utils.config_loader import apply_overrides, available, build_config, parse_overrides
 from utils.errors import ConfigError, UserError
-from utils.logging import get_console_logger
-
-USAGE = """usage: python src/main.py --config=ALG --env-config=ENV [with key=value ...]
-
-  --config       algorithm config in src/config/algs/ ({algs})
-  --env-config   environment config in src/config/envs/ ({envs})
-  with k=v       overrides, nested with dots: with t_max=200000 env_args.key=Foraging-8x8-2p-3f-v3 seed=3
-"""
+from utils.logging import cap_log_intervals, get_console_logger
 
 
 def parse_cli(argv: list[str]) -> tuple[str | None, str | None, list[str]]:
@@ -33,7 +26,10 @@ def parse_cli(argv: list[str]) -> tuple[str | None, str | None, list[str]]:
     while i < len(argv):
         token = argv[i]
         if token in ("-h", "--help"):
-            raise SystemExit(USAGE.format(algs=", ".join(available("algs")), envs=", ".join(available("envs"))))
+            from utils.config_help import help_text
+
+            print(help_text())
+            raise SystemExit(0)
         for flag in ("--config", "--env-config"):
             if token == flag or token.startswith(flag + "="):
                 if token == flag:
@@ -79,6 +75,9 @@ def prepare_config(argv: list[str]) -> dict[str, Any]:
         config["seed"] = int(np.random.SeedSequence().entropy % 2**31)
     config["env_args"]["seed"] = config["seed"]
     check_run_config(config)
+    shortened = cap_log_intervals(config)
+    if shortened:
+        get_console_logger().info(f"t_max {config['t_max']}: log intervals shortened to log ten times: {', '.join(shortened)}")
     return config
 
 
@@ -104,15 +103,17 @@ def resume_config(path: str, overrides: list[str]) -> dict[str, Any]:
     return config
 
 
-def prepare_resume(config: dict[str, Any]) -> None:
+def prepare_resume(config: dict[str, Any]) -> dict[str, Any]:
     """Pick the checkpoint to resume from (the latest readable one) and rebuild the run's metrics.json up
-    to it, so the run continues with no missing and no duplicated steps; the run then loads that step."""
+    to it, so the run continues with no missing and no duplicated steps; the run then loads that step.
+    Returns what run.json records of this resume: the step, the checkpoint and whether it holds the buffer."""
     from utils.checkpoint import load_latest
     from utils.resume import restore_metrics
 
     step, folder, files = load_latest(config["checkpoint_path"], 0, ("state.th",), get_console_logger().warning)
     restore_metrics(config["resume"], files["state.th"]["logger"], os.path.getmtime(os.path.join(folder, "state.th")))
     config["load_step"] = step
+    return {"from_t_env": step, "checkpoint": folder, "buffer_saved": os.path.isfile(os.path.join(folder, "buffer.th"))}
 
 
 def run_experiment(config: dict[str, Any]) -> dict[str, Any]:
@@ -132,8 +133,7 @@ def run_experiment(config: dict[str, Any]) -> dict[str, Any]:
     stamp = datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     unique_token = f"{config['name']}_{task}_seed{config['seed']}_{stamp}"
     if config["resume"]:
-        prepare_resume(config)
-        observer: FileStorageObserver = ResumingFileStorageObserver(config["resume"])
+        observer: FileStorageObserver = ResumingFileStorageObserver(config["resume"], prepare_resume(config))
         unique_token = os.path.basename(os.path.normpath(config["checkpoint_path"]))
     else:
         observer = FileStorageObserver(sacred_dir)
@@ -146,11 +146,43 @@ def run_experiment(config: dict[str, Any]) -> dict[str, Any]:
 
     @ex.main
     def _main(_run: Any, _config: Any) -> dict[str, Any]:
-        result.update(run(_run, dict(_config), console, results_dir, unique_token))
+        try:
+            result.update(run(_run, dict(_config), console, results_dir, unique_token))
+        except BaseException as exc:
+            log_stop(exc, console)
+            # sacred saves the captured output only at heartbeats and on completion: keep what came since
+            # the last heartbeat (the stop's messages, warnings) for the final heartbeat to write to cout.txt.
+            _run._get_captured_output()
+            raise
         return result
 
     ex.run()
+    if not config["evaluate"]:
+        console.info(where_results_are(observer.dir, results_dir, unique_token))
     return result
+
+
+def where_results_are(run_dir: str, results_dir: str, unique_token: str) -> str:
+    """The end of a training run's log: where its files are, and the command that plots its curves."""
+    def short(path: str) -> str:
+        relative = os.path.relpath(path)
+        return path if relative.startswith("..") else relative
+
+    plots = os.path.join(results_dir, "plots", f"{unique_token}.png")
+    return (f"Results in {short(run_dir)}/ (metrics.json: every logged metric; cout.txt: this log; config.json, "
+            f"run.json). Plot the test return:\n    python scripts/plot.py {short(run_dir)} --out {short(plots)}")
+
+
+def log_stop(exc: BaseException, console: Any) -> None:
+    """Log why the run stops (a user's mistake or an interrupt) inside the run, so cout.txt has it too;
+    `main` then does not print it again."""
+    if isinstance(exc, KeyboardInterrupt):
+        console.warning(f"interrupted: {exc}" if str(exc) else "interrupted")
+    elif isinstance(exc, UserError):
+        console.error(f"error: {exc}")
+    else:
+        return
+    exc.logged = True  # type: ignore[attr-defined]
 
 
 def main(argv: list[str]) -> int:
@@ -158,10 +190,12 @@ def main(argv: list[str]) -> int:
         config = prepare_config(argv)
         run_experiment(config)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        if not getattr(exc, "logged", False):
+            print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as exc:
-        print(f"interrupted: {exc}" if str(exc) else "interrupted", file=sys.stderr)
+        if not getattr(exc, "logged", False):
+            print(f"interrupted: {exc}" if str(exc) else "interrupted", file=sys.stderr)
         return 130
     return 0
 

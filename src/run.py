@@ -29,8 +29,10 @@ from utils.background import BackgroundCall
 from utils.checkpoint import load_latest, save_checkpoint
 from utils.logging import Logger
 from utils.malloc_tuning import keep_freed_memory
+from utils.progress import TrainingProgress
 from utils.render import save_gif
 from utils.resume import record_model_dir
+from utils.run_checks import check_buffer_fits
 from utils.seeding import rng_state, set_rng_state, set_seed
 from utils.side_thread import SideThread
 from utils.task_names import task_name
@@ -71,8 +73,12 @@ def test_rounds(test_nepisode: int, batch_size_run: int) -> int:
     return max(1, -(-test_nepisode // batch_size_run))
 
 
-def resolve_device(use_cuda: bool, console: Any) -> torch.device:
-    if use_cuda and not torch.cuda.is_available():
+def resolve_device(use_cuda: bool | str, console: Any) -> torch.device:
+    """`use_cuda`: "auto" takes the GPU when there is one, silently; True warns when there is none."""
+    available = torch.cuda.is_available()
+    if use_cuda == "auto":
+        return torch.device("cuda" if available else "cpu")
+    if use_cuda and not available:
         console.warning("use_cuda=True but no CUDA device is available: running on the CPU")
         return torch.device("cpu")
     return torch.device("cuda" if use_cuda else "cpu")
@@ -144,6 +150,15 @@ class UpdateAhead:
     prepared: Future | None
 
 
+def restored_what(buffer_state: dict[str, Any] | None, buffer: ReplayBuffer) -> str:
+    """What loading a checkpoint to train on restored, for the console; above all whether the replay buffer was."""
+    restored = ": networks, optimisers, counters, RNG states and logged metrics restored; "
+    if buffer_state is not None:
+        return restored + f"replay buffer restored ({buffer.episodes_in_buffer} episodes)"
+    return restored + (f"replay buffer NOT restored (the run saved none: save_buffer=False), so it refills from "
+                       f"empty ({buffer.buffer_size} episodes) and the rest of the run differs from an uninterrupted one")
+
+
 class Experiment:
     """Holds the parts of a run and drives the loop."""
 
@@ -161,6 +176,7 @@ class Experiment:
         scheme, groups, preprocess = build_scheme(env_info)
         buffer_device = "cpu" if args.buffer_cpu_only else args.device
         buffer_args = (scheme, groups, args.buffer_size, env_info["episode_limit"] + 1)
+        check_buffer_fits(scheme, groups, preprocess, args.buffer_size, env_info["episode_limit"] + 1, buffer_device)
         if args.use_per:
             self.buffer = PrioritizedReplayBuffer(
                 *buffer_args, preprocess=preprocess, device=buffer_device, seed=args.seed,
@@ -184,6 +200,7 @@ class Experiment:
         self.episode = 0
         self.last_test_T = -args.test_interval - 1
         self.last_log_T = 0
+        self.previous_summary: tuple[int, float] | None = None  # (t_env, time) of this process's last summary
         self.model_save_time = 0
         self.update_credit = 0.0
         self.models_dir = os.path.join(args.results_dir, "models", args.unique_token)
@@ -228,11 +245,15 @@ class Experiment:
         args, runner = self.args, self.runner
         start_time = time.time()
         start_t = runner.t_env
-        self.console.info(f"Beginning training for {args.t_max} timesteps")
-        with StopOnSignal(self.console) as stop:
+        if start_t:
+            self.console.info(f"Beginning training at t_env {start_t} of {args.t_max} ({max(0, args.t_max - start_t)} steps to go)")
+        else:
+            self.console.info(f"Beginning training for {args.t_max} timesteps")
+        with StopOnSignal(self.console) as stop, TrainingProgress(args.t_max, start_t) as progress:
             try:
                 while runner.t_env <= args.t_max and not stop.requested:
                     self.iteration(start_time, start_t)
+                    progress.update(runner.t_env, self.logger.stats)
             except NonFiniteLossError as error:
                 self.console.error(f"{error}\nSaving a checkpoint of the last finite state")
                 self.save()
@@ -240,9 +261,14 @@ class Experiment:
             if stop.requested and self.model_save_time != runner.t_env:
                 self.save()
                 raise KeyboardInterrupt(f"stopped by {stop.requested} at t_env {runner.t_env}; checkpoint saved")
+        if runner.t_env > self.last_test_T:
+            self.test()  # the final values: a test at the last step, not up to test_interval steps before it
         if args.save_model and self.model_save_time != runner.t_env:
             self.save()
-        self.console.info(f"Finished training: {runner.t_env} env steps in {format_duration(time.time() - start_time)}")
+        elapsed = time.time() - start_time
+        self.console.info(f"Finished training: {runner.t_env} env steps in {format_duration(elapsed)} "
+                          f"({(runner.t_env - start_t) / max(elapsed, 1e-9):.0f} steps/s)")
+        self.logger.print_final_stats()
 
     def iteration(self, start_time: float, start_t: int) -> None:
         """Collect one batch of episodes, learn, and test/log/save when their intervals have passed.
@@ -386,11 +412,17 @@ class Experiment:
             self.runner.run(test_mode=True)
 
     def log_progress(self, start_time: float, start_t: int) -> None:
+        """The summary: t_env, episodes, steps/s since the start, elapsed time and ETA (at the rate since
+        the previous summary), then every metric's latest value and recent mean."""
         self.finish_learning()
         t_env = self.runner.t_env
-        elapsed = time.time() - start_time
+        now = time.time()
+        elapsed = now - start_time
         rate = (t_env - start_t) / max(elapsed, 1e-9)
-        remaining = max(0, self.args.t_max - t_env) / max(rate, 1e-9)
+        since_t, since_time = self.previous_summary or (start_t, start_time)
+        recent_rate = (t_env - since_t) / max(now - since_time, 1e-9) if t_env > since_t else rate
+        self.previous_summary = (t_env, now)
+        remaining = max(0, self.args.t_max - t_env) / max(recent_rate, 1e-9)
         self.logger.log_stat("episode", self.episode, t_env)
         self.logger.log_stat("steps_per_sec", rate, t_env)
         self.console.info(
@@ -453,4 +485,4 @@ class Experiment:
             self.logger.load_state_dict(state["logger"])
             if buffer_state is not None:
                 self.buffer.load_state_dict(buffer_state)
-        self.console.info(f"Loaded checkpoint {folder} (t_env {step})")
+        self.console.info(f"Loaded checkpoint {folder} (t_env {step}){'' if self.args.evaluate else restored_what(buffer_state, self.buffer)}")

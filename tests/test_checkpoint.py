@@ -26,7 +26,7 @@ def q_values(exp, batch):
         return exp.mac.unroll(batch)
 
 
-def test_save_load_round_trip_gives_identical_q_values(run_main, tmp_path):
+def test_save_load_round_trip_gives_identical_q_values(run_main, tmp_path, capsys):
     config, _ = run_main("qmix", "lbf", "save_model=True", "save_model_interval=100", "save_buffer=True")
     root = tmp_path / "models"
     (token,) = os.listdir(root)
@@ -51,6 +51,13 @@ def test_save_load_round_trip_gives_identical_q_values(run_main, tmp_path):
     assert b.runner.t_env == step
     a.runner.close_env()
     b.runner.close_env()
+
+    capsys.readouterr()
+    c = build_experiment(dict(config, checkpoint_path=str(root / token)), tmp_path, "c")
+    c.load(str(root / token), 0)  # to train on: says that the replay buffer came back, and how full
+    assert c.buffer.episodes_in_buffer > 0
+    assert f"replay buffer restored ({c.buffer.episodes_in_buffer} episodes)" in capsys.readouterr().err
+    c.runner.close_env()
 
 
 def test_evaluate_mode_runs_test_episodes(run_main, tmp_path):

@@ -45,7 +45,7 @@ CASES = [
     (QMIX + ["gamma=1.5"], ["gamma=1.5", "in [0, 1]"]),
     (QMIX + ["td_lambda=2"], ["td_lambda=2", "in [0, 1]"]),
     (QMIX + ["double_q=1"], ["double_q=1", "true/false"]),
-    (QMIX + ["use_cuda=maybe"], ["use_cuda='maybe'", "true/false"]),
+    (QMIX + ["use_cuda=maybe"], ["use_cuda='maybe'", "true, false or auto"]),
     (QMIX + ["batch_size=2.5"], ["batch_size=2.5", "an integer"]),
     (QMIX + ["buffer_size=0"], ["buffer_size=0", ">= 1"]),
     (QMIX + ["batch_size_run=0"], ["batch_size_run=0", ">= 1"]),

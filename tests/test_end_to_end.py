@@ -45,6 +45,7 @@ def test_tensorboard_logs(run_main, tmp_path):
 def test_every_test_point_is_logged_when_test_nepisode_is_not_a_multiple_of_the_envs(run_main, tmp_path):
     run_main("qmix", "lbf", "runner=parallel", "batch_size_run=2", "test_nepisode=3")
     metrics = json.loads((sacred_run_dir(tmp_path) / "metrics.json").read_text())
-    # 2 envs play 100 steps per call; the tests at t_env 100 and 300 each play 2 calls (4 >= 3 episodes).
-    # With 3 // 2 = 1 call per test, the first test's 2 episodes were never logged on their own.
-    assert metrics["test_return_mean"]["steps"] == [100, 300]
+    # 2 envs play 100 steps per call; the tests at t_env 100 and 300, and the final one at 400 where
+    # training ends, each play 2 calls (4 >= 3 episodes). With 3 // 2 = 1 call per test, the first test's
+    # 2 episodes were never logged on their own.
+    assert metrics["test_return_mean"]["steps"] == [100, 300, 400]

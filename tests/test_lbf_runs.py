@@ -82,3 +82,14 @@ def test_salemb_diagnostics_read_the_gate_model_error_and_embedding_spread(tmp_p
     assert (row["spread_first"], row["spread_last"]) == (0.5, 0.2)
     print_diagnostics(rows)
     assert "0.75" in capsys.readouterr().out
+
+
+def test_collect_leaves_out_evaluate_only_runs_and_warns_when_experiments_mix(tmp_path, capsys):
+    write_run(tmp_path, "qmix", "T", 1, [0, 2000], [0.0, 1.0])
+    write_run(tmp_path, "qmix", "T", 2, [0, 4000], [0.0, 0.5], t_max=4000)
+    evaluate = tmp_path / "sacred" / "T" / "qmix" / "3"
+    write_run(tmp_path, "qmix", "T", 3, [2000], [0.9])
+    (evaluate / "config.json").write_text(json.dumps({"name": "qmix", "seed": 3, "env_args": {"key": "T"}, "t_max": 2000, "evaluate": True}))
+    rows = collect(tmp_path)
+    assert sorted(r["seed"] for r in rows[("qmix", "T")]) == [1, 2]
+    assert f"warning: qmix on T: the runs under {tmp_path} are 2 different experiments (they differ in t_max)" in capsys.readouterr().err

@@ -15,8 +15,17 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
 
 import compare  # noqa: E402
 import plot  # noqa: E402
-from results_io import load_curves, select, task_name  # noqa: E402
-from results_stats import area_under_curve, common_grid, iqm, smooth, stratified_bootstrap_ci  # noqa: E402
+from results_groups import load_curves, load_groups, select  # noqa: E402
+from results_io import task_name  # noqa: E402
+from results_stats import (  # noqa: E402
+    area_under_curve,
+    common_grid,
+    iqm,
+    performance_profile,
+    probability_of_improvement,
+    smooth,
+    stratified_bootstrap_ci,
+)
 
 QMIX_FINALS = [0.1, 0.5, 0.6, 0.7, 2.0]
 
@@ -104,27 +113,83 @@ def test_loading_groups_completed_runs_by_task_and_algorithm(tree):
         load_curves(tree, "test_battle_won_mean")
 
 
-def test_a_repeated_seed_counts_once_and_split_keys_make_labels(tmp_path, capsys):
-    write_run(tmp_path, "qmix", {"key": "T"}, 1, [0, 10], [0.0, 1.0], start="2026-01-01T10:00:00", lr=0.001)
-    newer = write_run(tmp_path, "qmix", {"key": "T"}, 1, [0, 10], [0.0, 3.0], start="2026-01-02T10:00:00", lr=0.001)
+def test_a_repeated_seed_counts_once_and_other_configs_make_their_own_groups(tmp_path):
+    older = write_run(tmp_path, "qmix", {"key": "T"}, 1, [0, 10], [0.0, 1.0], start="2026-01-01T10:00:00", lr=0.001)
+    newer = write_run(tmp_path, "qmix", {"key": "T"}, 1, [0, 10], [0.0, 3.0], start="2026-01-02T10:00:00", lr=0.001,
+                      unique_token="b", local_results_path="/elsewhere")  # output keys: the same experiment
     write_run(tmp_path, "qmix", {"key": "T"}, 2, [0, 10], [0.0, 5.0], lr=0.01)
-    groups = load_curves(tmp_path, "test_return_mean")
-    assert [c.values[-1] for c in groups[("T", "qmix")]] == [3.0, 5.0]
-    assert "ran twice; using " + str(newer) in capsys.readouterr().err
-    split = load_curves(tmp_path, "test_return_mean", split_keys=("lr",))
-    assert sorted(split) == [("T", "qmix lr=0.001"), ("T", "qmix lr=0.01")]
-    assert [c.values[-1] for c in split[("T", "qmix lr=0.001")]] == [3.0]
-    assert sorted(select(split, None, ["qmix"])) == sorted(split)
+    loaded = load_groups(tmp_path, "test_return_mean")
+    assert sorted(loaded.curves) == [("T", "qmix lr=0.001"), ("T", "qmix lr=0.01")]
+    assert [c.values[-1] for c in loaded.curves[("T", "qmix lr=0.001")]] == [3.0]
+    assert [(lo.path, lo.reason) for lo in loaded.left_out] == [
+        (older, f"same experiment and seed 1 as {newer}, which started later")]
+    assert loaded.splits == {("T", "qmix"): ["lr"]}
+    assert sorted(select(loaded.curves, None, ["qmix"])) == sorted(loaded.curves)
+    split = load_curves(tmp_path, "test_return_mean", split_keys=("env_args.key",))
+    assert sorted(split) == [("T", "qmix key=T lr=0.001"), ("T", "qmix key=T lr=0.01")]
 
 
+def test_a_mixed_folder_groups_by_experiment_and_lists_what_it_left_out(tmp_path, capsys):
+    """Different t_max, an evaluate-only run, a failed and an unfinished run: no run is pooled with
+    another experiment's, and every run left out is named with why, in compare.py's and plot.py's output."""
+    lbf = {"key": "T1"}
+    short = [write_run(tmp_path, "qmix", lbf, s, [0, 100, 200], [0.0, 0.2, 0.3], t_max=200) for s in (1, 2)]
+    long = [write_run(tmp_path, "qmix", lbf, s, [0, 200, 400], [0.0, 0.5, 0.9], t_max=400) for s in (1, 2, 3)]
+    salemb = [write_run(tmp_path, "salemb", lbf, s, [0, 200, 400], [0.0, 0.4, v], t_max=400) for s, v in ((1, 0.5), (2, 0.7))]
+    evaluate = write_run(tmp_path, "qmix", lbf, 1, [400], [0.95], t_max=400, evaluate=True, checkpoint_path="/m")
+    failed = write_run(tmp_path, "qmix", lbf, 4, [0, 100], [0.0, 0.1], status="FAILED", t_max=400)
+    running = write_run(tmp_path, "salemb", lbf, 3, [0, 100], [0.0, 0.1], status="RUNNING", t_max=400)
 
-def test_a_seed_repeated_with_another_config_names_the_keys_to_split_by(tmp_path, capsys):
-    write_run(tmp_path, "salemb", {"key": "T", "seed": 1}, 1, [0, 10], [0.0, 1.0], start="2026-01-01T10:00:00",
-              sale_refresh_tau=0.0, unique_token="a", local_results_path="/x")
-    write_run(tmp_path, "salemb", {"key": "T", "seed": 1}, 1, [0, 10], [0.0, 2.0], start="2026-01-02T10:00:00",
-              sale_refresh_tau=0.01, unique_token="b", local_results_path="/y")
-    load_curves(tmp_path, "test_return_mean")
-    assert "(their configs differ in sale_refresh_tau: --split sale_refresh_tau keeps both)" in capsys.readouterr().err
+    loaded = load_groups(tmp_path, "test_return_mean")
+    assert {key: [c.run.path for c in curves] for key, curves in loaded.curves.items()} == {
+        ("T1", "qmix t_max=200"): short, ("T1", "qmix t_max=400"): long, ("T1", "salemb"): salemb}
+    reasons = {lo.path: lo.reason for lo in loaded.left_out}
+    assert reasons == {
+        evaluate: "evaluate-only run (evaluate=True): no training curve",
+        failed: "failed (status FAILED; --unfinished includes it)",
+        running: "unfinished (status RUNNING: still running, killed or interrupted; --unfinished includes it)",
+    }
+    with_unfinished = load_groups(tmp_path, "test_return_mean", include_unfinished=True)
+    assert len(with_unfinished.curves[("T1", "qmix t_max=400")]) == 4 and len(with_unfinished.left_out) == 1
+
+    assert compare.main([str(tmp_path), "--baseline", "qmix t_max=400"]) == 0
+    out, err = capsys.readouterr()
+    assert "| T1 | qmix t_max=200 | 2 | 0.300 ± 0.000 |" in out and "| T1 | qmix t_max=400 | 3 | 0.900 ± 0.000 |" in out
+    assert "| T1 | salemb | 2 | 0.600 ± 0.141 |" in out and "| 0.67 |" in out
+    assert "| qmix t_max=200 | qmix t_max=400 | 0.00 [0.00, 0.00] |\n| salemb | qmix t_max=400 | 0.00 [0.00, 0.00] |" in out
+    assert "qmix on T1 ran as 2 different experiments (they differ in t_max)" in err
+    assert "left out 3 run(s):" in err and f"{evaluate}: evaluate-only run" in err and f"{failed}: failed" in err
+    assert compare.main([str(tmp_path), "--baseline", "qmix"]) == 2
+    assert "--baseline qmix: on T1 it names 2 groups (qmix t_max=200; qmix t_max=400)" in capsys.readouterr().err
+
+    assert plot.main([str(tmp_path), "--out", str(tmp_path / "p.png")]) == 0
+    out, err = capsys.readouterr()
+    assert "T1                           qmix t_max=400           seeds 3: 1, 2, 3" in out
+    assert f"{running}: unfinished" in err
+    assert (tmp_path / "p_profile.png").is_file() and (tmp_path / "p_profile.pdf").is_file()
+
+
+def test_plot_names_the_runs_whose_curves_do_not_overlap(tmp_path, capsys):
+    early = write_run(tmp_path, "qmix", {"key": "T"}, 1, [0, 100], [0.0, 1.0], status="INTERRUPTED")
+    late = write_run(tmp_path, "qmix", {"key": "T"}, 2, [200, 300], [0.0, 1.0], status="INTERRUPTED")
+    assert plot.main([str(tmp_path), "--unfinished", "--out", str(tmp_path / "p.png")]) == 2
+    err = capsys.readouterr().err
+    assert f"qmix on T: the seeds' curves share no steps: {late} (seed 2) starts at step 200, after {early} (seed 1) ends at 100" in err
+
+
+def test_probability_of_improvement_and_performance_profiles_from_rliable():
+    # P(X > Y): of the 2 x 3 pairs, X wins 4, loses 1, ties 1 (half).
+    assert probability_of_improvement([np.array([1.0, 3.0])], [np.array([0.0, 1.0, 2.0])])[0] == pytest.approx(4.5 / 6)
+    p, low, high = probability_of_improvement([np.array([1.0, 2.0]), np.zeros(3)], [np.zeros(2), np.ones(3)])
+    assert (p, low, high) == (0.5, 0.5, 0.5)  # the mean of 1 (task 1) and 0 (task 2), in every resample
+    p, low, high = probability_of_improvement([np.array(QMIX_FINALS)], [np.full(3, 0.55)])
+    assert p == pytest.approx(0.6) and 0.0 <= low < p < high <= 1.0
+    profiles = performance_profile({"a": np.array([0.1, 0.5, 0.9]), "b": np.ones(2)}, np.array([0.0, 0.3, 0.95]))
+    fraction, low, high = profiles["a"]
+    np.testing.assert_allclose(fraction, [1.0, 2 / 3, 0.0])
+    assert np.all(low <= fraction) and np.all(fraction <= high)
+    np.testing.assert_allclose(profiles["b"][0], [1.0, 1.0, 1.0])
+
 
 def test_compare_table_has_the_known_final_auc_iqm_and_ratio(tree, tmp_path, capsys):
     rows = {(r.task, r.algorithm): r for r in compare.build_rows(load_curves(tree, "test_return_mean"), "qmix")}
@@ -174,7 +239,11 @@ def test_plot_aggregates_and_writes_png_and_pdf(tree, tmp_path, capsys):
     assert plot.main([str(tree), "--metric", "test_return_mean", "--out", str(out), "--agg", "iqm", "--smooth", "2"]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "plots" / "lbf.pdf").read_bytes()[:5] == b"%PDF-"
-    assert "T1                           qmix                     seeds 5: 1, 2, 3, 4, 5" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "T1                           qmix                     seeds 5: 1, 2, 3, 4, 5" in out
+    assert "plots/lbf_profile.png" in out and (tmp_path / "plots" / "lbf_profile.pdf").read_bytes()[:5] == b"%PDF-"
+    assert "left out 1 run(s):" in err and "failed (status FAILED" in err
+    assert plot.step_label(50000) == "50k" and plot.step_label(1500000) == "1.5M" and plot.step_label(500) == "500"
     assert plot.main([str(tree), "--tasks", "T1", "--algs", "vdn", "--out", str(tmp_path / "one.pdf")]) == 0
     assert (tmp_path / "one.png").is_file() and (tmp_path / "one.pdf").is_file()
     assert plot.main([str(tree), "--out", str(tmp_path / "x.jpg")]) == 2

@@ -20,9 +20,19 @@ def test_resume_continues_the_same_sacred_run(run_main, tmp_path):
     config, _ = run_main("qmix", "lbf", "save_model=True", "save_model_interval=100", "t_max=200")
     (run_dir,) = [p for p in (tmp_path / "sacred").glob("*/*/*") if p.name.isdigit()]
     before = metrics_of(run_dir)
+    first_run = json.loads((run_dir / "run.json").read_text())
     argv = ["with", f"resume={run_dir}", "t_max=400"]
     stats = main.run_experiment(main.prepare_config(argv))
     assert stats["episode"] > 0
+    run_json = json.loads((run_dir / "run.json").read_text())
+    assert run_json["start_time"] == first_run["start_time"] and run_json["status"] == "COMPLETED"
+    (resume,) = run_json["resumes"]
+    assert resume["from_t_env"] == 248 and resume["buffer_saved"] is False and resume["previous_status"] == "COMPLETED"
+    assert resume["checkpoint"].endswith("248") and resume["previous_stop_time"] == first_run["stop_time"]
+    cout = (run_dir / "cout.txt").read_text()
+    assert "Beginning training for 200 timesteps" in cout  # the first part's lines are kept
+    assert "(t_env 248): networks, optimisers, counters, RNG states and logged metrics restored; replay buffer NOT restored" in cout
+    assert "Beginning training at t_env 248 of 400 (152 steps to go)" in cout
     assert [p for p in (tmp_path / "sacred").glob("*/*/*") if p.name.isdigit()] == [run_dir]
     after = metrics_of(run_dir)
     for key, series in after.items():
@@ -75,3 +85,6 @@ def test_sigterm_saves_a_checkpoint_and_stops(tmp_path):
     assert len(steps) == 2 and steps[-1] > 0  # the first save at t=0... and the one on SIGTERM
     run_json = json.loads(next((tmp_path / "sacred").glob("*/*/*/run.json")).read_text())
     assert run_json["status"] == "INTERRUPTED"
+    cout = next((tmp_path / "sacred").glob("*/*/*/cout.txt")).read_text()
+    assert "SIGTERM received" in cout and "interrupted: stopped by SIGTERM at t_env" in cout
+    assert err.count("interrupted: stopped by SIGTERM") == 1  # main does not print it again

@@ -19,6 +19,7 @@ class MultiAgentEnv:
 
     n_agents: int
     episode_limit: int
+    recording: list[np.ndarray] | None = None  # frames kept since start_recording (None: not recording)
 
     def reset(self) -> None:
         raise NotImplementedError
@@ -66,12 +67,23 @@ class MultiAgentEnv:
         return None
 
     def start_recording(self) -> None:
-        """Keep rendered frames from the next reset on (`render=True` with `evaluate=True`)."""
-        raise ConfigError(f"{type(self).__name__} cannot record frames; render=True works with the mamujoco env")
+        """Keep a rendered frame after each reset and step from now on (`render=True` with `evaluate=True`).
+        The env groups call `record_frame` after each; this works for any env whose `render` returns an RGB
+        frame (an env may record otherwise by overriding all three, as mamujoco does)."""
+        if type(self).render is MultiAgentEnv.render:
+            raise ConfigError(f"{type(self).__name__} draws no frames, so it cannot record a GIF; render=True "
+                              "works with the lbf, smax and mamujoco envs")
+        self.recording = []
+
+    def record_frame(self) -> None:
+        """Keep the current frame while recording (called after each reset and step)."""
+        if self.recording is not None:
+            self.recording.append(np.asarray(self.render(), dtype=np.uint8))
 
     def stop_recording(self) -> list[np.ndarray]:
         """The frames recorded since `start_recording`, each `[height, width, 3]` uint8."""
-        raise ConfigError(f"{type(self).__name__} cannot record frames; render=True works with the mamujoco env")
+        frames, self.recording = self.recording or [], None
+        return frames
 
     def get_rng_state(self) -> Any:
         """The env's random state between episodes, for checkpoints (any picklable object); None where

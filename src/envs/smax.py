@@ -300,3 +300,20 @@ class SMAXEnv(MultiAgentEnv):
 
     def get_total_actions(self) -> int:
         return self._n_actions
+
+    def render(self) -> np.ndarray:
+        """The current state as an RGB frame `[height, width, 3]` uint8 (see `envs.smax_render`)."""
+        from envs.smax_render import draw_units
+
+        if self._state is None:
+            raise RuntimeError("SMAXEnv.render() was called before reset().")
+        s = self._jax.device_get(self._state.state)
+        env = self._env
+        types = np.asarray(s.unit_types)
+        alive = np.asarray(s.unit_alive)
+        caption = (f"SMAX {self.map_name}  step {int(s.step)}  allies {int(alive[:self.n_agents].sum())}/{self.n_agents}  "
+                   f"enemies {int(alive[self.n_agents:].sum())}/{self.n_enemies}")
+        return draw_units(
+            np.asarray(s.unit_positions), alive, np.asarray(s.unit_teams),
+            np.asarray(s.unit_health) / np.asarray(env.unit_type_health)[types], np.asarray(env.unit_type_radiuses)[types],
+            [env.unit_type_names[t][0] for t in types], (float(env.map_width), float(env.map_height)), caption)

@@ -72,6 +72,7 @@ def observe(env: MultiAgentEnv) -> dict[str, Any]:
 
 def step_env(env: MultiAgentEnv, actions: np.ndarray) -> dict[str, Any]:
     reward, terminated, info = env.step(actions)
+    env.record_frame()
     data = observe(env)
     data.update(reward=reward, terminated=terminated, info=info)
     return data
@@ -79,6 +80,7 @@ def step_env(env: MultiAgentEnv, actions: np.ndarray) -> dict[str, Any]:
 
 def reset_env(env: MultiAgentEnv) -> dict[str, Any]:
     env.reset()
+    env.record_frame()
     return observe(env)
 
 

@@ -21,6 +21,11 @@ NULLABLE_TYPES: dict[str, tuple[type, ...]] = {
     "env_worker_timeout": (int, float),
 }
 
+# Keys that take values of more than one type: the values allowed, and how to name them.
+MIXED: dict[str, tuple[tuple[Any, ...], str]] = {
+    "use_cuda": ((True, False, "auto"), "true, false or auto"),
+}
+
 Check = Callable[[Any], bool]
 AT_LEAST_1: tuple[Check, str] = (lambda v: v >= 1, ">= 1")
 NON_NEGATIVE: tuple[Check, str] = (lambda v: v >= 0, ">= 0")
@@ -202,6 +207,11 @@ def coerce_and_validate(config: dict[str, Any]) -> dict[str, Any]:
     for key, value in config.items():
         default = defaults.get(key)
         if key not in defaults:
+            continue
+        if key in MIXED:
+            allowed, names = MIXED[key]
+            if not any(value is a or (isinstance(a, str) and value == a) for a in allowed):
+                raise ConfigError(f"{key}={value!r} is not valid: must be {names}")
             continue
         if isinstance(default, int) and not isinstance(default, bool) and isinstance(value, float) and value.is_integer():
             value = config[key] = int(value)

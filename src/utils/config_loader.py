@@ -122,9 +122,18 @@ def apply_overrides(config: dict[str, Any], overrides: dict[str, Any]) -> dict[s
     return out
 
 
+NEAREST_KEYS = 5  # an unknown key's error names at most this many of the keys nearest to it
+
+
 def unknown_key(key: str, node: dict[str, Any]) -> ConfigError:
+    """The error for a key the config lacks: the nearest keys (by spelling) where there are any, and where
+    to find all of them."""
     leaf = key.split(".")[-1]
-    return ConfigError(f"unknown config key '{key}'.{closest(leaf, list(node))} Keys at this level: {', '.join(sorted(node))}")
+    near = difflib.get_close_matches(leaf, list(node), n=NEAREST_KEYS, cutoff=0.5)
+    hint = f" Did you mean '{near[0]}'?" if near else ""
+    if len(near) > 1:
+        hint += f" Other near keys: {', '.join(near[1:])}."
+    return ConfigError(f"unknown config key '{key}'.{hint} `python src/main.py --help` lists every key with its doc")
 
 
 def action_space_form(alg_cfg: dict[str, Any], continuous: bool, alg: str) -> dict[str, Any]:

@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import logging
+import math
 import sys
 from collections import defaultdict
 from typing import Any
 
 import numpy as np
 
+from utils.progress import paused_for_output
+
+RECENT = 5  # a summary's recent mean covers this many of a metric's latest logs (test metrics: 1)
+IN_HEADER = ("episode", "steps_per_sec")  # shown in a summary's header line, not among the metrics
+LOG_INTERVAL_KEYS = ("log_interval", "runner_log_interval", "learner_log_interval")
+SHORT_RUN_LOGS = 10  # logs of each kind in a run shorter than twice its env's log intervals
+
 
 class _CurrentStderr:
-    """Writes to whatever `sys.stderr` is now, so sacred's output capture (cout.txt) sees the log lines."""
+    """Writes to whatever `sys.stderr` is now, so sacred's output capture (cout.txt) sees the log lines;
+    a live progress line on the terminal is cleared first and redrawn after."""
 
     def write(self, text: str) -> int:
-        return sys.stderr.write(text)
+        with paused_for_output():
+            written = sys.stderr.write(text)
+            sys.stderr.flush()
+        return written
 
     def flush(self) -> None:
         sys.stderr.flush()
@@ -29,6 +41,24 @@ def get_console_logger(name: str = "salemb") -> logging.Logger:
         logger.setLevel(logging.INFO)
         logger.propagate = False
     return logger
+
+
+def cap_log_intervals(config: dict[str, Any]) -> list[str]:
+    """Where `log_interval`, `runner_log_interval` or `learner_log_interval` is longer than half of t_max
+    (env configs set them for runs of millions of steps), shorten it to t_max / 10 (rounded up), so a
+    short run prints summaries and logs its training stats ten times instead of once at step 0. Only
+    what is logged changes, never what is trained. Returns `key old -> new` for each one shortened."""
+    cap = max(1, math.ceil(config["t_max"] / SHORT_RUN_LOGS))
+    changed = []
+    for key in LOG_INTERVAL_KEYS:
+        if 2 * config[key] > config["t_max"]:
+            changed.append(f"{key} {config[key]} -> {cap}")
+            config[key] = cap
+    return changed
+
+
+def _columns(items: list[str], per_line: int) -> list[str]:
+    return ["   ".join(items[i : i + per_line]).rstrip() for i in range(0, len(items), per_line)]
 
 
 class Logger:
@@ -75,20 +105,28 @@ class Logger:
         return self.stats[key][-1][1] if self.stats.get(key) else None
 
     def print_recent_stats(self) -> None:
+        """Every metric's latest value and, in brackets, the mean of its last `RECENT` logs (test
+        metrics: the latest alone), under a header line with t_env and the episode count."""
         if "episode" not in self.stats:
             return
         t, episode = self.stats["episode"][-1]
-        lines = [f"Recent stats | t_env: {t:>10} | Episode: {int(episode):>8}"]
+        lines = [f"Recent stats | t_env: {t:>10} | Episode: {int(episode):>8} | latest value (mean of the last {RECENT} logs)"]
         items = []
         for key in sorted(self.stats):
-            if key == "episode":
+            if key in IN_HEADER:
                 continue
-            window = 1 if key.startswith("test_") else 5
-            vals = [v for _, v in self.stats[key][-window:]]
-            items.append(f"{key + ':':<26}{np.mean(vals):>10.4f}")
-        for i in range(0, len(items), 4):
-            lines.append("    ".join(items[i : i + 4]))
-        self.console_logger.info("\n".join(lines))
+            latest = self.stats[key][-1][1]
+            recent = "" if key.startswith("test_") else f"({np.mean([v for _, v in self.stats[key][-RECENT:]]):.4f})"
+            items.append(f"{key + ':':<24}{latest:>9.4f} {recent:<11}")
+        self.console_logger.info("\n".join(lines + _columns(items, 3)))
+
+    def print_final_stats(self) -> None:
+        """Every metric's final value and the t_env it was logged at."""
+        items = [f"{key + ':':<24}{series[-1][1]:>9.4f} @{series[-1][0]:<10}"
+                 for key, series in sorted(self.stats.items()) if series and key not in IN_HEADER]
+        if items:
+            self.console_logger.info("\n".join(["Final values (the last logged value of each metric, @ the t_env it was logged at)"]
+                                               + _columns(items, 3)))
 
     def close(self) -> None:
         if self.tb_writer is not None:

@@ -94,11 +94,25 @@ def restore_metrics(run_dir: str, logger_state: dict[str, Any], saved_at: float)
 
 
 class ResumingFileStorageObserver(FileStorageObserver):
-    """A FileStorageObserver that writes into an existing run folder (metrics.json keeps growing)."""
+    """A FileStorageObserver that writes into an existing run folder: metrics.json and cout.txt keep
+    growing, and run.json keeps the run's first `start_time` and gains a `resumes` entry per resume (when
+    it started, how the previous part ended, and `resumed_from`: the step, checkpoint, buffer or not)."""
 
-    def __init__(self, run_dir: str):
+    def __init__(self, run_dir: str, resumed_from: dict[str, Any]):
         super().__init__(os.path.dirname(run_dir))
         self.resume_dir = run_dir
+        self.resumed_from = resumed_from
 
     def _make_run_dir(self, _id: Any) -> None:
         self.dir = self.resume_dir
+
+    def started_event(self, ex_info: Any, command: Any, host_info: Any, start_time: datetime.datetime,
+                      config: Any, meta_info: Any, _id: Any) -> Any:
+        previous = read_json(os.path.join(self.resume_dir, "run.json"))
+        result = super().started_event(ex_info, command, host_info, start_time, config, meta_info, _id)
+        resume = {"start_time": start_time.isoformat(), "previous_status": previous.get("status"),
+                  "previous_stop_time": previous.get("stop_time") or previous.get("heartbeat"), **self.resumed_from}
+        self.run_entry["start_time"] = previous.get("start_time") or self.run_entry["start_time"]
+        self.run_entry["resumes"] = [*previous.get("resumes", []), resume]
+        self.save_json(self.run_entry, "run.json")
+        return result

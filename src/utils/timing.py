@@ -1,4 +1,4 @@
-"""Human-readable durations for progress lines."""
+"""Human-readable durations and step counts for progress lines and plots."""
 
 
 def format_duration(seconds: float) -> str:
@@ -13,3 +13,11 @@ def format_duration(seconds: float) -> str:
     if minutes:
         return f"{minutes}m {secs}s"
     return f"{secs}s"
+
+
+def short_count(x: float) -> str:
+    """A short label for a count of env steps: 500, 50k, 1.5M (three significant digits at most)."""
+    for scale, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(x) >= scale:
+            return f"{x / scale:.3g}{suffix}"
+    return f"{x:g}"

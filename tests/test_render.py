@@ -1,0 +1,70 @@
+"""Watching a policy: `evaluate=True render=True` records env 0's first test episode as a GIF for any env
+whose `render` draws a frame (LBF, SMAX here; MaMuJoCo in test_mamujoco.py), headless."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from envs.lbf import LBFEnv
+from envs.smax_render import CAPTION_HEIGHT, TEAM_COLOURS, draw_units
+from toy_env import ToyEnv
+from utils.errors import ConfigError, MissingDependencyError
+
+
+def test_smax_frames_draw_living_units_in_their_team_colours():
+    frame = draw_units(
+        positions=np.array([[8.0, 24.0], [24.0, 8.0], [16.0, 16.0]]), alive=np.array([True, True, False]),
+        teams=np.array([0, 1, 1]), health_fraction=np.array([1.0, 0.5, 1.0]), radiuses=np.array([1.0, 1.0, 1.0]),
+        initials=["m", "m", "m"], map_size=(32.0, 32.0), caption="SMAX 3m step 4", width=320)
+    assert frame.shape == (320 + CAPTION_HEIGHT, 320, 3) and frame.dtype == np.uint8
+    # y is up on the map: the ally at (8, 24) is drawn in the upper left, the enemy at (24, 8) lower right
+    assert tuple(frame[CAPTION_HEIGHT + 80 + 6, 80 + 6]) == TEAM_COLOURS[0]
+    assert tuple(frame[CAPTION_HEIGHT + 240 + 6, 240 + 6]) == TEAM_COLOURS[1]
+    assert tuple(frame[CAPTION_HEIGHT + 160 + 6, 160 + 6]) == (245, 245, 240)  # the dead unit is not drawn
+
+
+def test_an_env_that_draws_nothing_says_which_envs_can_record():
+    with pytest.raises(ConfigError, match="ToyEnv draws no frames.*lbf, smax and mamujoco"):
+        ToyEnv().start_recording()
+
+
+def test_evaluate_render_writes_a_gif_of_an_lbf_test_episode(run_main, tmp_path: Path, capsys):
+    try:
+        _lbf_can_render()
+    except MissingDependencyError as e:
+        pytest.skip(str(e))
+    from PIL import Image
+
+    run_main("qmix", "lbf", "t_max=100", "save_model=True")
+    (models,) = (tmp_path / "models").iterdir()
+    run_main("qmix", "lbf", "evaluate=True", f"checkpoint_path={models}", "render=True", "test_nepisode=1")
+    (gif,) = (tmp_path / "renders").glob("*.gif")
+    assert f"Saved 51 frames of the first test episode to {gif}" in capsys.readouterr().err  # reset + 50 steps
+    with Image.open(gif) as image:  # (the GIF merges identical frames: an untrained policy often stands still)
+        assert image.size == (409, 409) and np.asarray(image.convert("RGB")).std() > 0
+
+
+def _lbf_can_render() -> None:
+    env = LBFEnv(seed=0)
+    env.reset()
+    env.render()
+    env.close()
+
+
+def test_smax_records_a_frame_after_each_reset_and_step():
+    pytest.importorskip("jaxmarl")
+    from envs.smax import SMAXEnv
+    from runners.env_group import reset_env, step_env
+
+    env = SMAXEnv(map_name="3m", seed=3)
+    env.start_recording()
+    reset_env(env)
+    for _ in range(4):
+        step_env(env, np.full(env.n_agents, 4))  # stop
+    frames = env.stop_recording()
+    assert len(frames) == 5 and frames[0].shape[2] == 3 and env.recording is None
+    colours = {tuple(c) for c in frames[-1].reshape(-1, 3)}
+    assert TEAM_COLOURS[0] in colours and TEAM_COLOURS[1] in colours
