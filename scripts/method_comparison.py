@@ -1,0 +1,152 @@
+"""The method's low-budget comparison: salemb against QMIX and VDN on three LBF tasks and SMAX 3m and 8m.
+
+    python scripts/method_comparison.py --seeds 5 --jobs 2                 # run what is missing, then report
+    python scripts/method_comparison.py --report-only                      # the tables from the runs so far
+    python scripts/method_comparison.py --algs qmix vdn --tasks 3m 8m      # a part of the grid
+    python scripts/method_comparison.py --algs salemb qmix_control=qmix:updates_per_env_step=0.02
+
+Every run: 100k env steps (`--t-max`), the parallel runner with 4 episodes per batch, 32 greedy test
+episodes every 2.5k steps, a checkpoint every 20k steps (an interrupted run resumes from it). Each
+algorithm is a config name, or `label=config:key=value,key=value` for a variant (its runs are named
+`label`), e.g. the control for a method that takes more Q-network updates per env step than QMIX. Runs
+go through `scripts/sweep.py` (one sweep per algorithm and env), so starting the script again skips the
+completed runs and resumes the interrupted ones.
+
+The report, per task and algorithm: seeds, the IQM over seeds of the AUC (the test-return curve's
+average height) and of the final test return, each with its 95% stratified-bootstrap interval (rliable);
+then per task salemb's IQM AUC over QMIX's, whether it is above VDN's (and every other algorithm's),
+and whether its AUC interval lies above QMIX's. The goal: salemb's IQM AUC at least 1.25x QMIX's and
+above the others on at least 4 of the 5 tasks, with intervals apart on at least 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from results_groups import load_groups, report
+from results_stats import area_under_curve, iqm, stratified_bootstrap_ci
+from sweep import main as sweep_main
+from sweep_grid import ROOT
+
+TASKS = {
+    "Foraging-8x8-2p-3f-v3": ("lbf", "env_args.key"),
+    "Foraging-8x8-2p-2f-coop-v3": ("lbf", "env_args.key"),
+    "Foraging-10x10-3p-3f-v3": ("lbf", "env_args.key"),
+    "3m": ("smax", "env_args.map_name"),
+    "8m": ("smax", "env_args.map_name"),
+}
+ALGS = ["salemb", "qmix", "vdn"]
+METHOD, BASELINE = "salemb", "qmix"
+GOAL_RATIO, GOAL_TASKS, GOAL_APART = 1.25, 4, 2
+
+
+def common_settings(t_max: int) -> list[str]:
+    test_interval = max(1000, t_max // 40)
+    return [
+        f"t_max={t_max}", "runner=parallel", "batch_size_run=4", f"test_interval={test_interval}", "test_nepisode=32",
+        f"log_interval={4 * test_interval}", f"runner_log_interval={4 * test_interval}",
+        f"learner_log_interval={4 * test_interval}", "save_model=True", f"save_model_interval={t_max // 5}",
+        "use_tensorboard=False",
+    ]
+
+
+def parse_alg(spec: str) -> tuple[str, str, list[str]]:
+    """`qmix` -> (qmix, qmix, []); `label=config:k=v,k=v` -> (label, config, [name=label, k=v, k=v])."""
+    if "=" not in spec.split(":")[0]:
+        return spec, spec, []
+    label, rest = spec.split("=", 1)
+    config, _, overrides = rest.partition(":")
+    if not label or not config:
+        raise SystemExit(f"--algs {spec!r}: a variant is label=config:key=value,..., e.g. qmix_control=qmix:updates_per_env_step=0.02")
+    return label, config, [f"name={label}", *[kv for kv in overrides.split(",") if kv]]
+
+
+def run_grid(algs: list[str], tasks: list[str], seeds: int, jobs: int, out: Path, t_max: int, extra: list[str]) -> int:
+    """One sweep per (algorithm, env config) over that env's tasks; returns the worst exit code."""
+    worst = 0
+    for spec in algs:
+        label, config, overrides = parse_alg(spec)
+        for env in sorted({TASKS[t][0] for t in tasks}):
+            env_tasks = [t for t in tasks if TASKS[t][0] == env]
+            key = TASKS[env_tasks[0]][1]
+            argv = ["--configs", config, "--env-config", env, "--set", f"{key}={','.join(env_tasks)}",
+                    "--seeds", str(seeds), "--jobs", str(jobs), "--out", str(out),
+                    *common_settings(t_max), *overrides, *extra]
+            print(f"== {label} on {env}: {', '.join(env_tasks)}", file=sys.stderr, flush=True)
+            worst = max(worst, sweep_main(argv))
+    return worst
+
+
+def scores(out: Path, tasks: list[str]) -> dict[tuple[str, str], dict[str, np.ndarray]]:
+    """{(task, alg label): {"auc": per-seed AUCs, "final": per-seed final test returns}}."""
+    groups = load_groups(out, "test_return_mean")
+    report(groups)
+    table = {}
+    for (task, label), curves in groups.curves.items():
+        if task in tasks:
+            table[(task, label)] = {
+                "auc": np.array([area_under_curve(c.steps, c.values) for c in curves]),
+                "final": np.array([c.values[-1] for c in curves]),
+            }
+    return table
+
+
+def interval(x: np.ndarray) -> tuple[float, float, float]:
+    low, high = stratified_bootstrap_ci([x], iqm)
+    return float(iqm(x)), float(low), float(high)
+
+
+def print_report(table: dict[tuple[str, str], dict[str, np.ndarray]], tasks: list[str]) -> None:
+    print("\n| task | algorithm | seeds | IQM AUC [95% CI] | IQM final [95% CI] |\n|---|---|---:|---:|---:|")
+    summary = {}
+    for task in tasks:
+        labels = sorted(label for t, label in table if t == task)
+        for label in labels:
+            s = table[(task, label)]
+            a, f = interval(s["auc"]), interval(s["final"])
+            summary[(task, label)] = a
+            print(f"| {task} | {label} | {len(s['auc'])} | {a[0]:.3f} [{a[1]:.3f}, {a[2]:.3f}] | {f[0]:.3f} [{f[1]:.3f}, {f[2]:.3f}] |")
+    print(f"\n| task | {METHOD} / {BASELINE} IQM AUC | above every other | {METHOD}'s interval above {BASELINE}'s |\n|---|---:|---|---|")
+    met = apart = 0
+    for task in tasks:
+        mine, base = summary.get((task, METHOD)), summary.get((task, BASELINE))
+        if mine is None or base is None:
+            print(f"| {task} | - | - | - |")
+            continue
+        others = [v[0] for (t, label), v in summary.items() if t == task and label != METHOD]
+        ratio = mine[0] / base[0] if base[0] > 0 else float("nan")
+        above = all(mine[0] > o for o in others)
+        is_apart = mine[1] > base[2]
+        met += int(ratio >= GOAL_RATIO and above)
+        apart += int(is_apart)
+        print(f"| {task} | {ratio:.2f} | {'yes' if above else 'no'} | {'yes' if is_apart else 'no'} |")
+    print(f"\ngoal: ratio >= {GOAL_RATIO} and above the others on >= {GOAL_TASKS} tasks (now {met}), "
+          f"intervals apart on >= {GOAL_APART} (now {apart}): {'met' if met >= GOAL_TASKS and apart >= GOAL_APART else 'not met'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--algs", nargs="+", default=ALGS, help="config names, or label=config:key=value,... variants")
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--t-max", type=int, default=100_000)
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "method_comparison")
+    parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("extra", nargs="*", help="key=value overrides for every run")
+    args = parser.parse_args(argv)
+    code = 0
+    if not args.report_only:
+        code = run_grid(args.algs, args.tasks, args.seeds, args.jobs, args.out, args.t_max, args.extra)
+    print_report(scores(args.out, args.tasks), args.tasks)
+    return code
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

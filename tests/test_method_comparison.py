@@ -1,0 +1,48 @@
+"""scripts/method_comparison.py: variant specs, the sweeps it starts and the goal's verdict."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
+
+import method_comparison as mc  # noqa: E402
+
+
+def test_variant_specs() -> None:
+    assert mc.parse_alg("qmix") == ("qmix", "qmix", [])
+    assert mc.parse_alg("qmix_control=qmix:updates_per_env_step=0.02,lr=0.0005") == (
+        "qmix_control", "qmix", ["name=qmix_control", "updates_per_env_step=0.02", "lr=0.0005"])
+    with pytest.raises(SystemExit, match="label=config:key=value"):
+        mc.parse_alg("=qmix:lr=1")
+
+
+def test_one_sweep_per_algorithm_and_env(monkeypatch, tmp_path) -> None:
+    calls = []
+    monkeypatch.setattr(mc, "sweep_main", lambda argv: calls.append(argv) or 0)
+    assert mc.run_grid(["qmix", "ctrl=qmix:lr=0.1"], ["3m", "Foraging-8x8-2p-3f-v3", "8m"], 5, 2, tmp_path, 100_000, ["x=1"]) == 0
+    assert [(a[a.index("--configs") + 1], a[a.index("--env-config") + 1], a[a.index("--set") + 1]) for a in calls] == [
+        ("qmix", "lbf", "env_args.key=Foraging-8x8-2p-3f-v3"), ("qmix", "smax", "env_args.map_name=3m,8m"),
+        ("qmix", "lbf", "env_args.key=Foraging-8x8-2p-3f-v3"), ("qmix", "smax", "env_args.map_name=3m,8m"),
+    ]
+    assert "t_max=100000" in calls[0] and "test_interval=2500" in calls[0] and calls[0][-1] == "x=1"
+    assert "name=ctrl" in calls[2] and "lr=0.1" in calls[2] and "name=ctrl" not in calls[0]
+
+
+def test_verdict_counts_ratio_above_others_and_intervals_apart(capsys) -> None:
+    seeds = np.ones(5)
+    table = {}
+    for task, (method, base, other) in {"a": (2.0, 1.0, 1.5), "b": (1.2, 1.0, 0.5), "c": (3.0, 1.0, 3.5)}.items():
+        spread = np.linspace(-0.05, 0.05, 5)
+        for label, value in (("salemb", method), ("qmix", base), ("vdn", other)):
+            table[(task, label)] = {"auc": value * seeds + spread, "final": value * seeds}
+    mc.print_report(table, ["a", "b", "c"])
+    out = capsys.readouterr().out
+    assert "| a | 2.00 | yes | yes |" in out
+    assert "| b | 1.20 | yes | yes |" in out   # above the others, but short of 1.25x
+    assert "| c | 3.00 | no | yes |" in out    # 3x QMIX, below VDN
+    assert "(now 1), intervals apart on >= 2 (now 3): not met" in out
