@@ -1,6 +1,7 @@
 """Continuous actions in the shared parts: the bounds mapping, the scheme, exploration, window sampling,
 the runner, the factored actor-critic learner, and the config checks and forms."""
 
+import math
 from types import SimpleNamespace
 
 import numpy as np
@@ -208,6 +209,16 @@ def test_imagined_roll_outs_have_the_real_scheme_with_the_actors_acting(toy_box,
     assert acted.abs().max() <= 1 and torch.all(acted[:, :, 1, 1] == 0) and acted.abs().sum() > 0
     assert torch.all(imagined["avail_actions"][:, 1:] == real["avail_actions"][0, 0])  # each agent's dimensions
     assert imagined["filled"][:, 0].sum() == 0 and torch.all(imagined["filled"][:, 1] == 1)
+
+
+def test_world_model_check_on_fresh_episodes(toy_box, tmp_path):
+    exp = experiment(tmp_path, "salemb", "wm_eval_interval=1", "wm_eval_episodes=2")
+    with torch.no_grad():
+        for t in (10, 20):
+            exp.learner.observe_new_episodes(exp.runner.run(), t)
+    stats = exp.logger.stats
+    assert stats["wm_eval_episodes"][-1][1] == 2 and math.isfinite(stats["wm_eval_obs_mse"][-1][1])
+    assert exp.learner.wm_eval_pool is None  # emptied by the check
 
 
 def test_target_values_use_the_target_actors_actions(toy_box, tmp_path):

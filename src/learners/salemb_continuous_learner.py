@@ -62,6 +62,7 @@ class SALEMBContinuousLearner(ActorCriticLearner):
             self.optimisers["wm"] = make_optimiser(self.groups["wm"], args, lr=args.wm_lr)
         self.params = [p for group in self.groups.values() for p in group]
         self.wm_eval_t = -args.wm_eval_interval - 1
+        self.wm_eval_pool: dict[str, float] | None = None
         self.wm_trusted = not args.imagine_gate
 
     # The same world-model accuracy check on fresh episodes, imagination gate and fixed-encoder refresh as
@@ -118,6 +119,7 @@ class SALEMBContinuousLearner(ActorCriticLearner):
             state["world_model"] = self.world_model.state_dict()
             state["wm_rng"] = self.world_model.rng_state()
         state["wm_eval_t"] = self.wm_eval_t
+        state["wm_eval_pool"] = self.wm_eval_pool
         state["wm_trusted"] = self.wm_trusted
         return state
 
@@ -127,4 +129,5 @@ class SALEMBContinuousLearner(ActorCriticLearner):
             self.world_model.load_state_dict(state["world_model"])
             self.world_model.set_rng_state(state.get("wm_rng"))
         self.wm_eval_t = state.get("wm_eval_t", self.wm_eval_t)
+        self.wm_eval_pool = state.get("wm_eval_pool", self.wm_eval_pool)
         self.wm_trusted = state.get("wm_trusted", self.wm_trusted)
