@@ -12,6 +12,11 @@ algorithm is a config name, or `label=config:key=value,key=value` for a variant 
 go through `scripts/sweep.py` (one sweep per algorithm and env), so starting the script again skips the
 completed runs and resumes the interrupted ones.
 
+Sessions on this machine do not keep `results/`, so every completed run's scores are also kept in
+`--record` (docs/data/method_comparison_runs.csv, committed): one row per run (task, algorithm label,
+seed, t_max, AUC, final, wall-clock minutes). A run recorded there is not run again, and the report reads
+the record together with the runs under `--out`.
+
 The report, per task and algorithm: seeds, the IQM over seeds of the AUC (the test-return curve's
 average height) and of the final test return, each with its 95% stratified-bootstrap interval (rliable);
 then per task salemb's IQM AUC over QMIX's, whether it is above VDN's (and every other algorithm's),
@@ -22,8 +27,11 @@ above the others on at least 4 of the 5 tasks, with intervals apart on at least 
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +51,7 @@ TASKS = {
 ALGS = ["salemb", "qmix", "vdn"]
 METHOD, BASELINE = "salemb", "qmix"
 GOAL_RATIO, GOAL_TASKS, GOAL_APART = 1.25, 4, 2
+RECORD_FIELDS = ["task", "alg", "seed", "t_max", "auc", "final", "minutes"]
 
 
 def common_settings(t_max: int) -> list[str]:
@@ -66,34 +75,83 @@ def parse_alg(spec: str) -> tuple[str, str, list[str]]:
     return label, config, [f"name={label}", *[kv for kv in overrides.split(",") if kv]]
 
 
-def run_grid(algs: list[str], tasks: list[str], seeds: int, jobs: int, out: Path, t_max: int, extra: list[str]) -> int:
-    """One sweep per (algorithm, env config) over that env's tasks; returns the worst exit code."""
+def run_grid(algs: list[str], tasks: list[str], seeds: int, jobs: int, out: Path, t_max: int, extra: list[str],
+             recorded: set[tuple[str, str, int, int]] | None = None) -> int:
+    """One sweep per (algorithm, env config) over that env's tasks and the seeds not in `recorded`
+    ((task, label, seed, t_max) of runs already kept); returns the worst exit code."""
     worst = 0
     for spec in algs:
         label, config, overrides = parse_alg(spec)
         for env in sorted({TASKS[t][0] for t in tasks}):
             env_tasks = [t for t in tasks if TASKS[t][0] == env]
-            key = TASKS[env_tasks[0]][1]
-            argv = ["--configs", config, "--env-config", env, "--set", f"{key}={','.join(env_tasks)}",
-                    "--seeds", str(seeds), "--jobs", str(jobs), "--out", str(out),
-                    *common_settings(t_max), *overrides, *extra]
-            print(f"== {label} on {env}: {', '.join(env_tasks)}", file=sys.stderr, flush=True)
-            worst = max(worst, sweep_main(argv))
+            for task in env_tasks:
+                todo = [s for s in range(1, seeds + 1) if (task, label, s, t_max) not in (recorded or set())]
+                if not todo:
+                    continue
+                argv = ["--configs", config, "--env-config", env, "--set", f"{TASKS[task][1]}={task}",
+                        "--seed-list", *map(str, todo), "--jobs", str(jobs), "--out", str(out),
+                        *common_settings(t_max), *overrides, *extra]
+                print(f"== {label} on {task}: seeds {todo}", file=sys.stderr, flush=True)
+                worst = max(worst, sweep_main(argv))
     return worst
 
 
-def scores(out: Path, tasks: list[str]) -> dict[tuple[str, str], dict[str, np.ndarray]]:
-    """{(task, alg label): {"auc": per-seed AUCs, "final": per-seed final test returns}}."""
-    groups = load_groups(out, "test_return_mean")
-    report(groups)
-    table = {}
-    for (task, label), curves in groups.curves.items():
-        if task in tasks:
-            table[(task, label)] = {
-                "auc": np.array([area_under_curve(c.steps, c.values) for c in curves]),
-                "final": np.array([c.values[-1] for c in curves]),
-            }
-    return table
+def read_record(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def write_record(path: Path, rows: list[dict[str, str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = sorted(rows, key=lambda r: (r["task"], r["alg"], int(r["t_max"]), int(r["seed"])))
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=RECORD_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def wall_minutes(run_dir: Path) -> float:
+    """Start to stop of a run, from its run.json (NaN when either is missing)."""
+    run = json.loads((run_dir / "run.json").read_text())
+    start, stop = run.get("start_time"), run.get("stop_time")
+    if not start or not stop:
+        return float("nan")
+    return (datetime.fromisoformat(stop) - datetime.fromisoformat(start)).total_seconds() / 60
+
+
+def record_runs(out: Path, tasks: list[str], t_max: int, record: Path) -> list[dict[str, str]]:
+    """Add the completed runs under `out` (if any) to the record file; returns the record's rows."""
+    rows = {(r["task"], r["alg"], r["seed"], r["t_max"]): r for r in read_record(record)}
+    if out.exists():
+        try:
+            groups = load_groups(out, "test_return_mean")
+        except ValueError:
+            groups = None
+        if groups is not None:
+            report(groups)
+            for (task, label), curves in groups.curves.items():
+                for c in curves:
+                    if task not in tasks or c.run.config.get("t_max") != t_max:
+                        continue
+                    row = {"task": task, "alg": label, "seed": str(c.run.seed), "t_max": str(t_max),
+                           "auc": f"{area_under_curve(c.steps, c.values):.5f}", "final": f"{c.values[-1]:.5f}",
+                           "minutes": f"{wall_minutes(c.run.path):.2f}"}
+                    rows[(row["task"], row["alg"], row["seed"], row["t_max"])] = row
+    write_record(record, list(rows.values()))
+    return list(rows.values())
+
+
+def scores(rows: list[dict[str, str]], tasks: list[str], t_max: int) -> dict[tuple[str, str], dict[str, np.ndarray]]:
+    """{(task, alg label): {"auc": per-seed AUCs, "final": per-seed finals}} of the recorded runs at `t_max`."""
+    table: dict[tuple[str, str], dict[str, list[float]]] = {}
+    for r in rows:
+        if r["task"] in tasks and int(r["t_max"]) == t_max:
+            entry = table.setdefault((r["task"], r["alg"]), {"auc": [], "final": []})
+            entry["auc"].append(float(r["auc"]))
+            entry["final"].append(float(r["final"]))
+    return {k: {m: np.array(v) for m, v in d.items()} for k, d in table.items()}
 
 
 def interval(x: np.ndarray) -> tuple[float, float, float]:
@@ -137,13 +195,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--t-max", type=int, default=100_000)
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "method_comparison")
+    parser.add_argument("--record", type=Path, default=ROOT / "docs" / "data" / "method_comparison_runs.csv",
+                        help="the committed record of completed runs' scores")
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("extra", nargs="*", help="key=value overrides for every run")
     args = parser.parse_args(argv)
+    rows = record_runs(args.out, args.tasks, args.t_max, args.record)
     code = 0
     if not args.report_only:
-        code = run_grid(args.algs, args.tasks, args.seeds, args.jobs, args.out, args.t_max, args.extra)
-    print_report(scores(args.out, args.tasks), args.tasks)
+        recorded = {(r["task"], r["alg"], int(r["seed"]), int(r["t_max"])) for r in rows}
+        code = run_grid(args.algs, args.tasks, args.seeds, args.jobs, args.out, args.t_max, args.extra, recorded)
+        rows = record_runs(args.out, args.tasks, args.t_max, args.record)
+    print_report(scores(rows, args.tasks, args.t_max), args.tasks)
     return code
 
 
