@@ -228,7 +228,7 @@ def test_fits_a_small_deterministic_env(residual: bool) -> None:
 # ----- the feed-forward (step) VAE world model -----
 
 STEP_ARGS = {**SMALL, "wm_activation": "elu", "wm_use_sale": True, "wm_sale_detach": False, "wm_kl_alpha": 0.8, "wm_free_nats": 1.0, "wm_kl_beta": 1.0,
-             "wm_sale_coef": 1.0, "wm_reward_coef": 1.0, "wm_term_coef": 1.0, "wm_avail_coef": 1.0, "wm_change_gate": True,
+             "wm_sale_coef": 1.0, "wm_reward_coef": 1.0, "wm_term_coef": 1.0, "wm_avail_coef": 1.0, "wm_change_gate": True, "wm_rare_weight": 1.0,
              "wm_rng": "global"}
 
 
@@ -320,3 +320,18 @@ def test_step_model_fits_the_small_env_better_than_copy_last() -> None:
     errors = model.rollout_error(held_out, horizon=3)
     assert errors["obs_mse"] < 0.2 * errors["obs_mse_copy_last"], errors
     assert errors["reward_mse"] < 0.5 * errors["reward_mse_zero"], errors
+
+
+def test_rare_weight_keeps_the_corrected_probability_calibrated() -> None:
+    """Positives weighed w times move the fitted logit up by log(w); taking log(w) off gives the true rate back."""
+    model = make_step_model(wm_rare_weight=10.0)
+    positive = torch.zeros(1000, 1, dtype=torch.bool)
+    positive[:50] = True  # a 5% event
+    raw = torch.zeros(1, requires_grad=True)
+    optimiser = torch.optim.Adam([raw], lr=0.05)
+    for _ in range(1500):
+        optimiser.zero_grad()
+        model._rare_bce(raw.expand(1000, 1), positive).backward()
+        optimiser.step()
+    assert torch.sigmoid(raw).item() == pytest.approx(0.5 / 1.45, abs=0.01)  # 10 x 0.05 against 0.95
+    assert torch.sigmoid(raw - math.log(10.0)).item() == pytest.approx(0.05, abs=0.005)

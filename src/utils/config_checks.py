@@ -83,6 +83,7 @@ RANGES: dict[str, tuple[Check, str]] = {
     "wm_update_interval": AT_LEAST_1,
     "wm_train_ratio": NON_NEGATIVE,
     "wm_window": (lambda v: v >= 2, ">= 2 (a transition and its next step)"),
+    "wm_rare_weight": (lambda v: v >= 1, ">= 1"),
     "wm_eval_episodes": AT_LEAST_1,
     "imagine_gate_margin": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "imagine_batch_size": AT_LEAST_1,

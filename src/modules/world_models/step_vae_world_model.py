@@ -24,7 +24,11 @@ term is the Bernoulli loss of "this element changes" plus the squared error of t
 elements that did change, and a prediction changes an element only where its logit is positive. In a
 step of LBF or SMAX most elements do not move (food, far units, static features): an ungated regression
 spreads small errors over all of them and ends above the copy-last baseline, which is exact there.
-Without the gate the change term is the plain squared error of delta.
+Without the gate the change term is the plain squared error of delta. Rewards are gated the same way
+(a logit "a reward is paid" and the reward's value where one is), and the prediction is their product.
+Eaten food, kills and rewards are rare (about 1% of LBF's random-action transitions): `wm_rare_weight`
+w weighs their positive cases w times in the change, reward and termination logits' Bernoulli losses,
+and the predictions take log(w) off those logits, the prior correction that keeps them calibrated.
 
 It keeps the recurrent model's interface (`observe`, `imagine_step`, `decode`, `decode_transition`),
 which the imagination runner, the accuracy check and the foresight roll-outs use: here the carried
@@ -34,6 +38,7 @@ latent of the transition into t.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -94,6 +99,7 @@ class StepVAEWorldModel(nn.Module):
         self.term_coef = args.wm_term_coef
         self.avail_coef = args.wm_avail_coef
         self.change_gate = args.wm_change_gate
+        self.rare_weight = float(args.wm_rare_weight)
 
         action_dim = n_agents * n_actions
         self.transition_embed: JointSALE | JointActionEmbedding
@@ -111,7 +117,7 @@ class StepVAEWorldModel(nn.Module):
         self.delta_head = _mlp(hidden, hidden, change_dim, act)
         self.latent_delta_head = _mlp(hidden + self.latent_dim, hidden, change_dim, act)
         self.avail_head = _mlp(hidden, hidden, action_dim, act)
-        self.reward_head = _mlp(hidden, hidden, 1, act)
+        self.reward_head = _mlp(hidden, hidden, 2 if self.change_gate else 1, act)  # (value, paid logit)
         self.term_head = _mlp(hidden, hidden, 1, act)
         self.rng = own_generator(args) if args.wm_rng == "own" else None
 
@@ -148,7 +154,7 @@ class StepVAEWorldModel(nn.Module):
         if not self.change_gate:
             return out, None
         value, logit = out.chunk(2, dim=-1)
-        return value, logit
+        return value, logit - math.log(self.rare_weight)
 
     def _delta(self, h: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """The predicted change of x [N, x_dim]: the value where the element is predicted to change, else 0."""
@@ -181,7 +187,19 @@ class StepVAEWorldModel(nn.Module):
         """d = x_t [..., x_dim], joint action [..., n_agents, A] -> reward [..., 1], term_logit [..., 1]."""
         lead = d.shape[:-1]
         h, _ = self._transition(d.reshape(-1, self.x_dim), actions_onehot.flatten(-2).float().reshape(-1, self.n_agents * self.n_actions))
-        return {"reward": self.reward_head(h).view(*lead, 1), "term_logit": self.term_head(h).view(*lead, 1)}
+        return {"reward": self._reward(h).view(*lead, 1), "term_logit": self._term_logit(h).view(*lead, 1)}
+
+    def _reward(self, h: torch.Tensor) -> torch.Tensor:
+        """The expected reward [N, 1]: with the gate P(paid) x the value where paid, else the regression."""
+        out = self.reward_head(h)
+        if not self.change_gate:
+            return out
+        value, logit = out.chunk(2, dim=-1)
+        return torch.sigmoid(logit - math.log(self.rare_weight)) * value
+
+    def _term_logit(self, h: torch.Tensor) -> torch.Tensor:
+        """The termination logit [N, 1], calibrated (the rare-case weight taken off)."""
+        return self.term_head(h) - math.log(self.rare_weight)
 
     def observe(self, batch: Any, sample: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """d = x [B, T, x_dim] (the real steps) and z [B, T, latent] (zeros: no step reads it)."""
@@ -210,15 +228,18 @@ class StepVAEWorldModel(nn.Module):
         delta = x_next - x_t
         value, logit = self._change(h, z)
         delta_err = (self._delta(h, z) - delta).pow(2).detach()  # the prediction's error, for the stats
-        if logit is None:
-            change = (value - delta).pow(2).mean()
-        else:
-            changed = delta.abs() > 1e-6
-            change = F.binary_cross_entropy_with_logits(logit, changed.float()) + masked_mean((value - delta).pow(2), changed)
         reward = batch["reward"][:, :-1][valid].float()  # [N, 1]
         term = batch["terminated"][:, :-1][valid].float()
-        reward_loss = (self.reward_head(h) - reward).pow(2).mean()
-        term_loss = F.binary_cross_entropy_with_logits(self.term_head(h), term)
+        term_loss = self._rare_bce(self.term_head(h), term > 0.5)
+        if logit is None:
+            change = (value - delta).pow(2).mean()
+            reward_loss = (self.reward_head(h) - reward).pow(2).mean()
+        else:
+            changed = delta.abs() > 1e-6
+            change = self._rare_bce(logit + math.log(self.rare_weight), changed) + masked_mean((value - delta).pow(2), changed)
+            reward_value, reward_logit = self.reward_head(h).chunk(2, dim=-1)
+            paid = reward.abs() > 1e-8
+            reward_loss = self._rare_bce(reward_logit, paid) + masked_mean((reward_value - reward).pow(2), paid)
 
         avail_logits = self.avail_head(self.encoder(x[step_mask]))
         avail = batch["avail_actions"][step_mask].float().flatten(-2)
@@ -237,6 +258,11 @@ class StepVAEWorldModel(nn.Module):
             "wm_sale": sale_loss.detach(), "wm_kl": kl_value, "wm_loss": total.detach(),
         }
         return total, stats
+
+    def _rare_bce(self, raw_logit: torch.Tensor, positive: torch.Tensor) -> torch.Tensor:
+        """Bernoulli loss of an uncorrected logit, the positive (rare) cases weighing `wm_rare_weight` each."""
+        weight = torch.where(positive, torch.full_like(raw_logit, self.rare_weight), torch.ones_like(raw_logit))
+        return F.binary_cross_entropy_with_logits(raw_logit, positive.float(), weight=weight)
 
     def _sale_loss(self, c: torch.Tensor, x_next: torch.Tensor) -> torch.Tensor:
         """MSE(g(f(x_t), u_t), sg(f(x_{t+1}))) over the transitions; 0 without SALE. c [N, sale], x_next [N, x_dim]."""
