@@ -159,7 +159,7 @@ def interval(x: np.ndarray) -> tuple[float, float, float]:
     return float(iqm(x)), float(low), float(high)
 
 
-def print_report(table: dict[tuple[str, str], dict[str, np.ndarray]], tasks: list[str]) -> None:
+def print_report(table: dict[tuple[str, str], dict[str, np.ndarray]], tasks: list[str], method: str = METHOD) -> None:
     print("\n| task | algorithm | seeds | IQM AUC [95% CI] | IQM final [95% CI] |\n|---|---|---:|---:|---:|")
     summary = {}
     for task in tasks:
@@ -169,14 +169,14 @@ def print_report(table: dict[tuple[str, str], dict[str, np.ndarray]], tasks: lis
             a, f = interval(s["auc"]), interval(s["final"])
             summary[(task, label)] = a
             print(f"| {task} | {label} | {len(s['auc'])} | {a[0]:.3f} [{a[1]:.3f}, {a[2]:.3f}] | {f[0]:.3f} [{f[1]:.3f}, {f[2]:.3f}] |")
-    print(f"\n| task | {METHOD} / {BASELINE} IQM AUC | above every other | {METHOD}'s interval above {BASELINE}'s |\n|---|---:|---|---|")
+    print(f"\n| task | {method} / {BASELINE} IQM AUC | above every other | {method}'s interval above {BASELINE}'s |\n|---|---:|---|---|")
     met = apart = 0
     for task in tasks:
-        mine, base = summary.get((task, METHOD)), summary.get((task, BASELINE))
+        mine, base = summary.get((task, method)), summary.get((task, BASELINE))
         if mine is None or base is None:
             print(f"| {task} | - | - | - |")
             continue
-        others = [v[0] for (t, label), v in summary.items() if t == task and label != METHOD]
+        others = [v[0] for (t, label), v in summary.items() if t == task and label != method]
         ratio = mine[0] / base[0] if base[0] > 0 else float("nan")
         above = all(mine[0] > o for o in others)
         is_apart = mine[1] > base[2]
@@ -191,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--algs", nargs="+", default=ALGS, help="config names, or label=config:key=value,... variants")
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
+    parser.add_argument("--method", default=METHOD, help="the label whose AUC the verdict compares with QMIX's and the rest")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--t-max", type=int, default=100_000)
@@ -206,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         recorded = {(r["task"], r["alg"], int(r["seed"]), int(r["t_max"])) for r in rows}
         code = run_grid(args.algs, args.tasks, args.seeds, args.jobs, args.out, args.t_max, args.extra, recorded)
         rows = record_runs(args.out, args.tasks, args.t_max, args.record)
-    print_report(scores(rows, args.tasks, args.t_max), args.tasks)
+    print_report(scores(rows, args.tasks, args.t_max), args.tasks, args.method)
     return code
 
 
