@@ -50,8 +50,9 @@ from modules.sale import activation_module
 from modules.world_models.gaussian import diag_gaussian_kl, gaussian_params
 from modules.world_models.joint_sale import JointActionEmbedding, JointSALE
 from modules.world_models.masks import masked_mean, step_and_transition_masks
+from modules.world_models.model_rng import ModelRNG
 from modules.world_models.rollout_eval import rollout_error
-from modules.world_models.vae_world_model import MIN_STD, own_generator
+from modules.world_models.vae_world_model import MIN_STD
 
 
 def _mlp(in_dim: int, hidden_dim: int, out_dim: int, act: str, layers: int = 2) -> nn.Sequential:
@@ -77,7 +78,7 @@ def balanced_free_kl(
     return loss, to_post.detach()
 
 
-class StepVAEWorldModel(nn.Module):
+class StepVAEWorldModel(ModelRNG, nn.Module):
     def __init__(self, state_dim: int, obs_dim: int, n_agents: int, n_actions: int, args: Any):
         super().__init__()
         self.state_dim = state_dim
@@ -119,21 +120,7 @@ class StepVAEWorldModel(nn.Module):
         self.avail_head = _mlp(hidden, hidden, action_dim, act)
         self.reward_head = _mlp(hidden, hidden, 2 if self.change_gate else 1, act)  # (value, paid logit)
         self.term_head = _mlp(hidden, hidden, 1, act)
-        self.rng = own_generator(args) if args.wm_rng == "own" else None
-
-    # ----- random draws -----
-
-    def _noise(self, std: torch.Tensor) -> torch.Tensor:
-        if self.rng is None:
-            return torch.randn_like(std)
-        return torch.randn(std.shape, generator=self.rng, dtype=std.dtype, device=std.device)
-
-    def rng_state(self) -> torch.Tensor | None:
-        return None if self.rng is None else self.rng.get_state()
-
-    def set_rng_state(self, state: torch.Tensor | None) -> None:
-        if self.rng is not None and state is not None:
-            self.rng.set_state(state)
+        self.init_rng(args)
 
     # ----- pieces -----
 

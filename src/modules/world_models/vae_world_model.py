@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -34,6 +33,7 @@ from modules.sale import activation_module
 from modules.world_models.gaussian import balanced_kl, gaussian_params
 from modules.world_models.joint_sale import JointActionEmbedding, JointSALE
 from modules.world_models.masks import masked_mean, step_and_transition_masks
+from modules.world_models.model_rng import ModelRNG
 from modules.world_models.rollout_eval import rollout_error
 
 MIN_STD = 0.1
@@ -43,20 +43,12 @@ def _mlp(in_dim: int, hidden_dim: int, out_dim: int, act: str) -> nn.Sequential:
     return nn.Sequential(nn.Linear(in_dim, hidden_dim), activation_module(act), nn.Linear(hidden_dim, out_dim))
 
 
-def own_generator(args: Any) -> torch.Generator:
-    """A generator for the world model alone, seeded from the run's seed (a stream apart from the global one's)."""
-    seed = np.random.SeedSequence(entropy=int(getattr(args, "seed", 0) or 0), spawn_key=(1,)).generate_state(1)[0]
-    generator = torch.Generator(device=getattr(args, "device", "cpu"))
-    generator.manual_seed(int(seed))
-    return generator
-
-
 def shift_in_zeros(x: torch.Tensor) -> torch.Tensor:
     """[B, T, ...] -> the previous step's values [B, T, ...], zeros at t = 0."""
     return torch.cat([torch.zeros_like(x[:, :1]), x[:, :-1]], dim=1)
 
 
-class VAEWorldModel(nn.Module):
+class VAEWorldModel(ModelRNG, nn.Module):
     def __init__(self, state_dim: int, obs_dim: int, n_agents: int, n_actions: int, args: Any):
         super().__init__()
         self.state_dim = state_dim
@@ -94,23 +86,7 @@ class VAEWorldModel(nn.Module):
         self.avail_head = _mlp(feat_dim, hidden, action_dim, act)
         self.reward_head = _mlp(feat_dim + action_dim, hidden, 1, act)
         self.term_head = _mlp(feat_dim + action_dim, hidden, 1, act)
-        self.rng = own_generator(args) if getattr(args, "wm_rng", "global") == "own" else None
-
-    # ----- random draws -----
-
-    def _noise(self, std: torch.Tensor) -> torch.Tensor:
-        """Standard normal noise shaped like `std`, from the model's own generator (`wm_rng: own`) or torch's global one."""
-        if self.rng is None:
-            return torch.randn_like(std)
-        return torch.randn(std.shape, generator=self.rng, dtype=std.dtype, device=std.device)
-
-    def rng_state(self) -> torch.Tensor | None:
-        """The own generator's state (for checkpoints), None with `wm_rng: global`."""
-        return None if self.rng is None else self.rng.get_state()
-
-    def set_rng_state(self, state: torch.Tensor | None) -> None:
-        if self.rng is not None and state is not None:
-            self.rng.set_state(state)
+        self.init_rng(args)
 
     # ----- one-step pieces -----
 

@@ -1,0 +1,44 @@
+"""Where a world model's random draws come from: torch's global generator, or one of its own.
+
+With `wm_rng: own` the model draws from a generator seeded from the run's seed (a stream apart from the
+global one's) and kept in checkpoints, so training it draws nothing from the generator acting draws
+from, and salemb's update can be prepared while the runner acts (`learn_ahead`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def own_generator(args: Any) -> torch.Generator:
+    """A generator for the world model alone, seeded from the run's seed (a stream apart from the global one's)."""
+    seed = np.random.SeedSequence(entropy=int(getattr(args, "seed", 0) or 0), spawn_key=(1,)).generate_state(1)[0]
+    generator = torch.Generator(device=getattr(args, "device", "cpu"))
+    generator.manual_seed(int(seed))
+    return generator
+
+
+class ModelRNG:
+    """Mixin for world models: `self.rng` is the own generator (`wm_rng: own`) or None (global)."""
+
+    rng: torch.Generator | None
+
+    def init_rng(self, args: Any) -> None:
+        self.rng = own_generator(args) if getattr(args, "wm_rng", "global") == "own" else None
+
+    def _noise(self, std: torch.Tensor) -> torch.Tensor:
+        """Standard normal noise shaped like `std`, from the model's own generator (`wm_rng: own`) or torch's global one."""
+        if self.rng is None:
+            return torch.randn_like(std)
+        return torch.randn(std.shape, generator=self.rng, dtype=std.dtype, device=std.device)
+
+    def rng_state(self) -> torch.Tensor | None:
+        """The own generator's state (for checkpoints), None with `wm_rng: global`."""
+        return None if self.rng is None else self.rng.get_state()
+
+    def set_rng_state(self, state: torch.Tensor | None) -> None:
+        if self.rng is not None and state is not None:
+            self.rng.set_state(state)
