@@ -75,6 +75,12 @@ def parse_alg(spec: str) -> tuple[str, str, list[str]]:
     return label, config, [f"name={label}", *[kv for kv in overrides.split(",") if kv]]
 
 
+def is_variant(spec: str) -> bool:
+    """`label=config[:...]` where config is a file in src/config/algs (otherwise it is a key=value override)."""
+    config = spec.split("=", 1)[1].split(":", 1)[0]
+    return (ROOT / "src" / "config" / "algs" / f"{config}.yaml").exists()
+
+
 def run_grid(algs: list[str], tasks: list[str], seeds: int, jobs: int, out: Path, t_max: int, extra: list[str],
              recorded: set[tuple[str, str, int, int]] | None = None) -> int:
     """One sweep per (algorithm, env config) over that env's tasks and the seeds not in `recorded`
@@ -201,6 +207,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("extra", nargs="*", help="key=value overrides for every run")
     args = parser.parse_args(argv)
+    # `--algs qmix t_max=1` would hand t_max=1 to --algs: an item whose value names no alg config is an override
+    overrides = [a for a in args.algs if "=" in a and not is_variant(a)]
+    args.algs = [a for a in args.algs if a not in overrides]
+    args.extra = overrides + args.extra
     rows = record_runs(args.out, args.tasks, args.t_max, args.record)
     code = 0
     if not args.report_only:

@@ -21,6 +21,15 @@ def test_variant_specs() -> None:
         mc.parse_alg("=qmix:lr=1")
 
 
+def test_overrides_after_algs_are_taken_as_overrides(monkeypatch, tmp_path) -> None:
+    calls = []
+    monkeypatch.setattr(mc, "sweep_main", lambda argv: calls.append(argv) or 0)
+    mc.main(["--tasks", "3m", "--seeds", "1", "--out", str(tmp_path / "out"), "--record", str(tmp_path / "r.csv"),
+             "--algs", "qmix", "ctrl=qmix:lr=0.1", "env_args.enemy_shoots=False"])
+    assert len(calls) == 2 and all(c[-1] == "env_args.enemy_shoots=False" for c in calls)
+    assert mc.is_variant("ctrl=qmix") and not mc.is_variant("env_args.map_name=3m")
+
+
 def test_one_sweep_per_algorithm_and_task_skipping_recorded_seeds(monkeypatch, tmp_path) -> None:
     calls = []
     monkeypatch.setattr(mc, "sweep_main", lambda argv: calls.append(argv) or 0)
