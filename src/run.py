@@ -261,10 +261,12 @@ class Experiment:
             if stop.requested and self.model_save_time != runner.t_env:
                 self.save()
                 raise KeyboardInterrupt(f"stopped by {stop.requested} at t_env {runner.t_env}; checkpoint saved")
-        if runner.t_env > self.last_test_T:
-            self.test()  # the final values: a test at the last step, not up to test_interval steps before it
+        # The checkpoint comes before the final test, so that a run resumed from it with a larger t_max
+        # goes on exactly as an uninterrupted run, which does not test at this step.
         if args.save_model and self.model_save_time != runner.t_env:
             self.save()
+        if runner.t_env > self.last_test_T:
+            self.test()  # the final values: a test at the last step, not up to test_interval steps before it
         elapsed = time.time() - start_time
         self.console.info(f"Finished training: {runner.t_env} env steps in {format_duration(elapsed)} "
                           f"({(runner.t_env - start_t) / max(elapsed, 1e-9):.0f} steps/s)")
