@@ -59,9 +59,6 @@ def parse_cli(argv: list[str]) -> tuple[str | None, str | None, list[str]]:
 
 def prepare_config(argv: list[str]) -> dict[str, Any]:
     """Parse and validate everything a run needs before it starts."""
-    from utils.config_checks import coerce_and_validate
-    from utils.run_checks import check_run_config, check_user_config
-
     alg, env, overrides = parse_cli(argv)
     resume = parse_overrides(overrides).get("resume")
     if resume:
@@ -69,11 +66,17 @@ def prepare_config(argv: list[str]) -> dict[str, Any]:
     else:
         config = build_config(alg, env, overrides)
         configure_protobuf(config["env"])
+        # imported after the protobuf choice: they load torch, and torch loads protobuf
+        from utils.config_checks import coerce_and_validate
+        from utils.run_checks import check_user_config
+
         config = coerce_and_validate(config)
         check_user_config(config)
     if config["seed"] is None:
         config["seed"] = int(np.random.SeedSequence().entropy % 2**31)
     config["env_args"]["seed"] = config["seed"]
+    from utils.run_checks import check_run_config  # after the protobuf choice (resume_config makes it too)
+
     check_run_config(config)
     shortened = cap_log_intervals(config)
     if shortened:

@@ -14,8 +14,6 @@ import zipfile
 from collections.abc import Callable
 from typing import Any
 
-import torch
-
 from utils.errors import ConfigError
 
 COMPLETE_MARKER = "state.th"
@@ -23,6 +21,8 @@ COMPLETE_MARKER = "state.th"
 
 def save_checkpoint(root: str, t_env: int, files: dict[str, Any], keep: int = 0) -> str:
     """Write `files` (name -> object for torch.save) as `<root>/<t_env>/`; keep the newest `keep` (0 = all)."""
+    import torch  # here, not at the top: resuming reads checkpoint folders before the protobuf choice (main.py)
+
     os.makedirs(root, exist_ok=True)
     remove_temporary(root)
     final = os.path.join(root, str(t_env))
@@ -72,6 +72,8 @@ def find_checkpoint(root: str, load_step: int = 0) -> tuple[int, str]:
 
 
 def load_file(folder: str, name: str) -> Any:
+    import torch
+
     return torch.load(os.path.join(folder, name), map_location="cpu", weights_only=False)
 
 
