@@ -1,5 +1,6 @@
 """Watching a policy: `evaluate=True render=True` records env 0's first test episode as a GIF for any env
-whose `render` draws a frame (LBF, SMAX here; MaMuJoCo in test_mamujoco.py), headless."""
+whose `render` draws a frame, headless: LBF and SMAX's frames here (SMAX's recording is in test_smax.py,
+which loads jax; MaMuJoCo's in test_mamujoco.py)."""
 
 from __future__ import annotations
 
@@ -56,19 +57,3 @@ def _lbf_can_render() -> None:
     env.reset()
     env.render()
     env.close()
-
-
-def test_smax_records_a_frame_after_each_reset_and_step():
-    pytest.importorskip("jaxmarl")
-    from envs.smax import SMAXEnv
-    from runners.env_group import reset_env, step_env
-
-    env = SMAXEnv(map_name="3m", seed=3)
-    env.start_recording()
-    reset_env(env)
-    for _ in range(4):
-        step_env(env, np.full(env.n_agents, 4))  # stop
-    frames = env.stop_recording()
-    assert len(frames) == 5 and frames[0].shape[2] == 3 and env.recording is None
-    colours = {tuple(c) for c in frames[-1].reshape(-1, 3)}
-    assert TEAM_COLOURS[0] in colours and TEAM_COLOURS[1] in colours
