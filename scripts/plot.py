@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,12 @@ def _figure(groups: dict[tuple[str, str], list[Curve]]) -> tuple[Any, Any, list[
     return fig, axes, tasks, colours
 
 
+def _title(fig: Any, text: str) -> None:
+    """A figure title wrapped to the figure's width (a one-panel figure is narrow)."""
+    columns = max(1, int(fig.get_figwidth() / 4.8))
+    fig.suptitle(textwrap.fill(text, width=48 * columns), fontsize="medium")
+
+
 def _save(fig: Any, out: Path) -> tuple[Path, Path]:
     import matplotlib.pyplot as plt
 
@@ -115,7 +122,7 @@ def plot(groups: dict[tuple[str, str], list[Curve]], metric: str, agg: str, wind
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small", title="alg (seeds)", title_fontsize="small")
-    fig.suptitle(f"{metric}: {agg} over seeds, 95% bootstrap CI" + (f", smoothed over {window} points" if window > 1 else ""))
+    _title(fig, f"{metric}: {agg} over seeds, 95% bootstrap CI" + (f", smoothed over {window} points" if window > 1 else ""))
     return _save(fig, out)
 
 
@@ -138,7 +145,7 @@ def plot_profiles(groups: dict[tuple[str, str], list[Curve]], metric: str, out: 
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small", title="alg (seeds)", title_fontsize="small")
-    fig.suptitle(f"performance profiles of the final {metric} (rliable), 95% bootstrap CI")
+    _title(fig, f"performance profiles of the final {metric} (rliable), 95% bootstrap CI")
     return _save(fig, out)
 
 

@@ -21,9 +21,8 @@ from results_io import COMPLETED, RunRecord, iter_runs, task_name
 from sweep_grid import ConfigCache, RunSpec
 
 UNFINISHED = ("RUNNING", "INTERRUPTED", "TIMED_OUT", "QUEUED")
-# Keys that differ between runs of one grid point without changing what is trained (main.py shortens
-# the log intervals of a short run, see utils.logging.cap_log_intervals).
-IGNORED = ("local_results_path", "log_interval", "runner_log_interval", "learner_log_interval")
+# Keys that differ between runs of one grid point without changing what is trained.
+IGNORED = ("local_results_path",)
 # Set in config.json by a resumed run.
 RESUME_KEYS = ("resume", "checkpoint_path", "load_step", "evaluate")
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from utils.config_loader import apply_overrides, available, build_config, parse_overrides
 from utils.errors import ConfigError, UserError
-from utils.logging import cap_log_intervals, get_console_logger
+from utils.logging import get_console_logger
 
 
 def parse_cli(argv: list[str]) -> tuple[str | None, str | None, list[str]]:
@@ -78,9 +78,6 @@ def prepare_config(argv: list[str]) -> dict[str, Any]:
     from utils.run_checks import check_run_config  # after the protobuf choice (resume_config makes it too)
 
     check_run_config(config)
-    shortened = cap_log_intervals(config)
-    if shortened:
-        get_console_logger().info(f"t_max {config['t_max']}: log intervals shortened to log ten times: {', '.join(shortened)}")
     return config
 
 

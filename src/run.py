@@ -27,7 +27,7 @@ from learners.nonfinite import NonFiniteLossError
 from runners import REGISTRY as r_REGISTRY
 from utils.background import BackgroundCall
 from utils.checkpoint import load_latest, save_checkpoint
-from utils.logging import Logger
+from utils.logging import Logger, summary_interval
 from utils.malloc_tuning import keep_freed_memory
 from utils.progress import TrainingProgress
 from utils.render import save_gif
@@ -201,6 +201,7 @@ class Experiment:
         self.last_test_T = -args.test_interval - 1
         self.last_log_T = 0
         self.previous_summary: tuple[int, float] | None = None  # (t_env, time) of this process's last summary
+        self.summary_interval = summary_interval(args.log_interval, args.t_max)
         self.model_save_time = 0
         self.update_credit = 0.0
         self.models_dir = os.path.join(args.results_dir, "models", args.unique_token)
@@ -261,12 +262,14 @@ class Experiment:
             if stop.requested and self.model_save_time != runner.t_env:
                 self.save()
                 raise KeyboardInterrupt(f"stopped by {stop.requested} at t_env {runner.t_env}; checkpoint saved")
-        # The checkpoint comes before the final test, so that a run resumed from it with a larger t_max
-        # goes on exactly as an uninterrupted run, which does not test at this step.
         if args.save_model and self.model_save_time != runner.t_env:
             self.save()
+        # The final values: the training episodes' stats since their last log, and a test at the last step
+        # (not up to test_interval steps before it). They come after the last checkpoint, so a run extended
+        # from it (resume= with a larger t_max) goes on exactly as one run to the larger t_max would.
+        runner.log_train_stats()
         if runner.t_env > self.last_test_T:
-            self.test()  # the final values: a test at the last step, not up to test_interval steps before it
+            self.test()
         elapsed = time.time() - start_time
         self.console.info(f"Finished training: {runner.t_env} env steps in {format_duration(elapsed)} "
                           f"({(runner.t_env - start_t) / max(elapsed, 1e-9):.0f} steps/s)")
@@ -310,7 +313,8 @@ class Experiment:
             self.learn_world_model()
         if (runner.t_env - self.last_test_T) / args.test_interval >= 1.0:
             self.test()
-        if runner.t_env - self.last_log_T >= args.log_interval:
+        last_summary_t = self.previous_summary[0] if self.previous_summary else start_t
+        if runner.t_env - self.last_log_T >= args.log_interval or runner.t_env - last_summary_t >= self.summary_interval:
             self.log_progress(start_time, start_t)
         if args.save_model and (runner.t_env - self.model_save_time >= args.save_model_interval or self.model_save_time == 0):
             self.save()
@@ -414,8 +418,10 @@ class Experiment:
             self.runner.run(test_mode=True)
 
     def log_progress(self, start_time: float, start_t: int) -> None:
-        """The summary: t_env, episodes, steps/s since the start, elapsed time and ETA (at the rate since
-        the previous summary), then every metric's latest value and recent mean."""
+        """The console summary: t_env, episodes, steps/s since the start, elapsed time and ETA (at the
+        rate since the previous summary), then every metric's latest value and recent mean. Every
+        `log_interval` steps it also logs `episode` and `steps_per_sec`; a short run's extra summaries
+        (see `summary_interval`) log nothing."""
         self.finish_learning()
         t_env = self.runner.t_env
         now = time.time()
@@ -425,14 +431,15 @@ class Experiment:
         recent_rate = (t_env - since_t) / max(now - since_time, 1e-9) if t_env > since_t else rate
         self.previous_summary = (t_env, now)
         remaining = max(0, self.args.t_max - t_env) / max(recent_rate, 1e-9)
-        self.logger.log_stat("episode", self.episode, t_env)
-        self.logger.log_stat("steps_per_sec", rate, t_env)
+        if t_env - self.last_log_T >= self.args.log_interval:
+            self.logger.log_stat("episode", self.episode, t_env)
+            self.logger.log_stat("steps_per_sec", rate, t_env)
+            self.last_log_T = t_env
         self.console.info(
             f"t_env {t_env}/{self.args.t_max} | episodes {self.episode} | {rate:.0f} steps/s | "
             f"elapsed {format_duration(elapsed)} | ETA {format_duration(remaining)}"
         )
-        self.logger.print_recent_stats()
-        self.last_log_T = t_env
+        self.logger.print_recent_stats(t_env, self.episode, since_t)
 
     def state_dict(self) -> dict[str, Any]:
         return {

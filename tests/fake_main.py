@@ -20,7 +20,6 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 
 from utils.config_loader import build_config, parse_overrides  # noqa: E402
-from utils.logging import cap_log_intervals  # noqa: E402
 from utils.resume import MODEL_DIR_FILE  # noqa: E402
 
 
@@ -61,7 +60,6 @@ def main(argv: list[str]) -> int:
         env = argv[1].split("=", 1)[1]
         config = build_config(alg, env, overrides)
         config["env_args"]["seed"] = config["seed"]
-        cap_log_intervals(config)
         outcome = json.loads(os.environ.get("FAKE_MAIN_BEHAVIOUR", "{}")).get(f"{alg}:{config['seed']}", "ok")
         time.sleep(float(os.environ.get("FAKE_MAIN_SLEEP", "0")))
         status = {"ok": "COMPLETED", "fail": "FAILED"}.get(outcome, "RUNNING")

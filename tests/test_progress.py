@@ -4,11 +4,12 @@ latest value beside the recent mean, and the final values."""
 from __future__ import annotations
 
 import io
+import json
 import logging
 from pathlib import Path
 
 import main
-from utils.logging import Logger, cap_log_intervals, get_console_logger
+from utils.logging import Logger, get_console_logger, summary_interval
 from utils.progress import TrainingProgress, latest_test_text, paused_for_output
 
 
@@ -17,12 +18,10 @@ class FakeTerminal(io.StringIO):
         return True
 
 
-def test_short_runs_get_log_intervals_of_a_tenth_of_t_max():
-    config = {"t_max": 6000, "log_interval": 25000, "runner_log_interval": 2000, "learner_log_interval": 3001}
-    assert cap_log_intervals(config) == ["log_interval 25000 -> 600", "learner_log_interval 3001 -> 600"]
-    assert config == {"t_max": 6000, "log_interval": 600, "runner_log_interval": 2000, "learner_log_interval": 600}
-    long_run = {"t_max": 2_050_000, "log_interval": 25000, "runner_log_interval": 25000, "learner_log_interval": 25000}
-    assert cap_log_intervals(long_run) == [] and long_run["log_interval"] == 25000
+def test_a_short_run_prints_ten_summaries_and_a_long_one_one_per_log_interval():
+    assert summary_interval(25000, 6000) == 600
+    assert summary_interval(25000, 2_050_000) == 25000
+    assert summary_interval(2000, 5) == 1
 
 
 def test_summaries_show_the_latest_value_beside_the_recent_mean_and_the_final_values():
@@ -37,11 +36,13 @@ def test_summaries_show_the_latest_value_beside_the_recent_mean_and_the_final_va
     logger.log_stat("test_return_mean", 0.25, 300, to_sacred=False)
     logger.log_stat("episode", 12, 500, to_sacred=False)
     logger.log_stat("steps_per_sec", 412.0, 500, to_sacred=False)
-    logger.print_recent_stats()
+    logger.print_recent_stats(500, 12, since=400)
     logger.print_final_stats()
     text = stream.getvalue()
+    assert "Recent stats | t_env:        500 | Episode:       12 |" in text
     assert "epsilon:                   0.5000 (0.7000)" in text  # latest, then the mean of the last 5
-    assert "test_return_mean:          0.2500\n" in text  # a test metric: its latest value alone
+    assert "test_return_mean:          0.2500 @300\n" in text  # a test metric: its latest value alone, and
+    # as it was logged before the previous summary (step 400), the step it was logged at
     assert "steps_per_sec" not in text  # one steps/s figure: the summary's header line
     assert "epsilon:                   0.5000 @500" in text and "test_return_mean:          0.2500 @300" in text
 
@@ -66,14 +67,15 @@ def test_the_progress_line_shows_steps_rate_and_the_latest_test_return():
 
 
 def test_a_short_run_with_the_envs_long_log_intervals_prints_summaries_and_final_values(tmp_path: Path, capsys, monkeypatch):
-    config = main.prepare_config([  # lbf.yaml's log intervals, 25000, are made for 2M-step runs
+    config = main.prepare_config([  # lbf.yaml's log_interval, 25000, is made for 2M-step runs
         "--config=qmix", "--env-config=lbf", "with", "t_max=600", "batch_size=4", "buffer_size=8",
         "test_nepisode=2", "use_cuda=False", f"local_results_path={tmp_path}", "seed=1"])
-    assert (config["log_interval"], config["runner_log_interval"], config["learner_log_interval"]) == (60, 60, 60)
     main.run_experiment(config)
     (cout,) = tmp_path.glob("sacred/*/*/*/cout.txt")
     text = cout.read_text()
     assert text.count("Recent stats | t_env:") == 6  # every 60 steps, at most one per 50-step episode
+    metrics = json.loads((cout.parent / "metrics.json").read_text())
+    assert "episode" not in metrics  # the extra summaries log nothing: the metrics keep lbf.yaml's intervals
     assert "Finished training: 6" in text and "steps/s)" in text and "Final values" in text
     # the run ends by saying where its results are, with a plot command that works on them
     err = capsys.readouterr().err

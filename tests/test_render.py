@@ -1,5 +1,6 @@
 """Watching a policy: `evaluate=True render=True` records env 0's first test episode as a GIF for any env
-whose `render` draws a frame (LBF, SMAX here; MaMuJoCo in test_mamujoco.py), headless."""
+whose `render` draws a frame, headless: LBF and SMAX's frames here (SMAX's recording is in test_smax.py,
+which loads jax; MaMuJoCo's in test_mamujoco.py)."""
 
 from __future__ import annotations
 
@@ -9,21 +10,25 @@ import numpy as np
 import pytest
 
 from envs.lbf import LBFEnv
-from envs.smax_render import CAPTION_HEIGHT, TEAM_COLOURS, draw_units
+from envs.smax_render import CAPTION_HEIGHT, TEAM_COLOURS, draw_units, episode_view
 from toy_env import ToyEnv
 from utils.errors import ConfigError, MissingDependencyError
 
 
-def test_smax_frames_draw_living_units_in_their_team_colours():
+def test_smax_frames_draw_living_units_in_their_team_colours_in_the_episodes_view():
+    positions = np.array([[8.0, 24.0], [24.0, 8.0], [16.0, 16.0]])
+    view = episode_view(positions, (32.0, 32.0))
+    assert view == (4.0, 4.0, 24.0)  # the units' 16 x 16 box with a margin of 4
+    assert episode_view(np.array([[10.0, 10.0], [11.0, 10.0]]), (32.0, 32.0)) == (2.5, 2.0, 16.0)  # at least 16
     frame = draw_units(
-        positions=np.array([[8.0, 24.0], [24.0, 8.0], [16.0, 16.0]]), alive=np.array([True, True, False]),
-        teams=np.array([0, 1, 1]), health_fraction=np.array([1.0, 0.5, 1.0]), radiuses=np.array([1.0, 1.0, 1.0]),
-        initials=["m", "m", "m"], map_size=(32.0, 32.0), caption="SMAX 3m step 4", width=320)
-    assert frame.shape == (320 + CAPTION_HEIGHT, 320, 3) and frame.dtype == np.uint8
-    # y is up on the map: the ally at (8, 24) is drawn in the upper left, the enemy at (24, 8) lower right
-    assert tuple(frame[CAPTION_HEIGHT + 80 + 6, 80 + 6]) == TEAM_COLOURS[0]
-    assert tuple(frame[CAPTION_HEIGHT + 240 + 6, 240 + 6]) == TEAM_COLOURS[1]
-    assert tuple(frame[CAPTION_HEIGHT + 160 + 6, 160 + 6]) == (245, 245, 240)  # the dead unit is not drawn
+        positions=positions, alive=np.array([True, True, False]), teams=np.array([0, 1, 1]),
+        health_fraction=np.array([1.0, 0.5, 1.0]), radiuses=np.array([0.5, 0.5, 0.5]), initials=["m", "m", "m"],
+        view=view, caption="SMAX 3m step 4", width=240)
+    assert frame.shape == (240 + CAPTION_HEIGHT, 240, 3) and frame.dtype == np.uint8
+    # 10 px per map unit; y is up: the ally at (8, 24) is drawn upper left, the enemy at (24, 8) lower right
+    assert tuple(frame[CAPTION_HEIGHT + 40 + 3, 40 + 3]) == TEAM_COLOURS[0]
+    assert tuple(frame[CAPTION_HEIGHT + 200 + 3, 200 + 3]) == TEAM_COLOURS[1]
+    assert tuple(frame[CAPTION_HEIGHT + 120 + 3, 120 + 3]) == (245, 245, 240)  # the dead unit is not drawn
 
 
 def test_an_env_that_draws_nothing_says_which_envs_can_record():
@@ -52,19 +57,3 @@ def _lbf_can_render() -> None:
     env.reset()
     env.render()
     env.close()
-
-
-def test_smax_records_a_frame_after_each_reset_and_step():
-    pytest.importorskip("jaxmarl")
-    from envs.smax import SMAXEnv
-    from runners.env_group import reset_env, step_env
-
-    env = SMAXEnv(map_name="3m", seed=3)
-    env.start_recording()
-    reset_env(env)
-    for _ in range(4):
-        step_env(env, np.full(env.n_agents, 4))  # stop
-    frames = env.stop_recording()
-    assert len(frames) == 5 and frames[0].shape[2] == 3 and env.recording is None
-    colours = {tuple(c) for c in frames[-1].reshape(-1, 3)}
-    assert TEAM_COLOURS[0] in colours and TEAM_COLOURS[1] in colours

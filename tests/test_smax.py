@@ -288,3 +288,19 @@ def test_smoke_run_on_3m(run_main, alg):
     assert 0 < stats["test_ep_length_mean"] <= 60 and 0 <= stats["test_return_mean"] <= 2
     if alg == "salemb":
         assert np.isfinite(stats["wm_loss"]) and "loss_td_imagined" in stats
+
+
+@needs_jaxmarl
+def test_smax_records_a_frame_after_each_reset_and_step():
+    from envs.smax_render import TEAM_COLOURS
+    from runners.env_group import reset_env, step_env
+
+    env = SMAXEnv(map_name="3m", seed=3)
+    env.start_recording()
+    reset_env(env)
+    for _ in range(4):
+        step_env(env, np.full(env.n_agents, STOP))
+    frames = env.stop_recording()
+    assert len(frames) == 5 and frames[0].shape[2] == 3 and env.recording is None
+    colours = {tuple(c) for c in frames[-1].reshape(-1, 3)}
+    assert TEAM_COLOURS[0] in colours and TEAM_COLOURS[1] in colours

@@ -224,6 +224,7 @@ class SMAXEnv(MultiAgentEnv):
         self._state_size = int(self._env.state_size)
         self._state: Any = None
         self._out: dict[str, np.ndarray] = {}
+        self._view: tuple[float, float, float] | None = None  # the part of the map render shows this episode
         self.seed(seed)
 
     @property
@@ -247,6 +248,7 @@ class SMAXEnv(MultiAgentEnv):
         self._key = self._jax.numpy.asarray(state, dtype=self._jax.numpy.uint32)
 
     def reset(self) -> None:
+        self._view = None
         self._key, self._state, out = self._reset_fn(self._key)
         self._out = self._jax.device_get(out)
 
@@ -303,7 +305,7 @@ class SMAXEnv(MultiAgentEnv):
 
     def render(self) -> np.ndarray:
         """The current state as an RGB frame `[height, width, 3]` uint8 (see `envs.smax_render`)."""
-        from envs.smax_render import draw_units
+        from envs.smax_render import draw_units, episode_view
 
         if self._state is None:
             raise RuntimeError("SMAXEnv.render() was called before reset().")
@@ -311,9 +313,12 @@ class SMAXEnv(MultiAgentEnv):
         env = self._env
         types = np.asarray(s.unit_types)
         alive = np.asarray(s.unit_alive)
+        map_size = (float(env.map_width), float(env.map_height))
+        if self._view is None:  # the episode's first frame fixes the view around where its units are
+            self._view = episode_view(np.asarray(s.unit_positions)[alive], map_size)
         caption = (f"SMAX {self.map_name}  step {int(s.step)}  allies {int(alive[:self.n_agents].sum())}/{self.n_agents}  "
                    f"enemies {int(alive[self.n_agents:].sum())}/{self.n_enemies}")
         return draw_units(
             np.asarray(s.unit_positions), alive, np.asarray(s.unit_teams),
             np.asarray(s.unit_health) / np.asarray(env.unit_type_health)[types], np.asarray(env.unit_type_radiuses)[types],
-            [env.unit_type_names[t][0] for t in types], (float(env.map_width), float(env.map_height)), caption)
+            [env.unit_type_names[t][0] for t in types], self._view, caption)

@@ -144,11 +144,18 @@ class EpisodeRunner:
             if len(self.test_returns) >= self.args.test_nepisode:
                 self._log(self.test_returns, self.test_stats, "test_")
         elif self.t_env - self.log_train_stats_t >= self.args.runner_log_interval:
-            self._log(self.train_returns, self.train_stats, "")
-            epsilon = getattr(self.mac.action_selector, "epsilon", None)
-            if epsilon is not None:
-                self.logger.log_stat("epsilon", float(epsilon), self.t_env)
-            self.log_train_stats_t = self.t_env
+            self.log_train_stats()
+
+    def log_train_stats(self) -> None:
+        """Log the stats of the training episodes played since the last log, and epsilon (nothing when
+        no episode was played since)."""
+        if not self.train_returns:
+            return
+        self._log(self.train_returns, self.train_stats, "")
+        epsilon = getattr(self.mac.action_selector, "epsilon", None)
+        if epsilon is not None:
+            self.logger.log_stat("epsilon", float(epsilon), self.t_env)
+        self.log_train_stats_t = self.t_env
 
     def _log(self, returns: list[float], stats: dict[str, float], prefix: str) -> None:
         self.logger.log_stat(prefix + "return_mean", float(np.mean(returns)), self.t_env)

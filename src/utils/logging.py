@@ -14,8 +14,7 @@ from utils.progress import paused_for_output
 
 RECENT = 5  # a summary's recent mean covers this many of a metric's latest logs (test metrics: 1)
 IN_HEADER = ("episode", "steps_per_sec")  # shown in a summary's header line, not among the metrics
-LOG_INTERVAL_KEYS = ("log_interval", "runner_log_interval", "learner_log_interval")
-SHORT_RUN_LOGS = 10  # logs of each kind in a run shorter than twice its env's log intervals
+SHORT_RUN_SUMMARIES = 10  # console summaries of a run shorter than ten log intervals
 
 
 class _CurrentStderr:
@@ -43,18 +42,12 @@ def get_console_logger(name: str = "salemb") -> logging.Logger:
     return logger
 
 
-def cap_log_intervals(config: dict[str, Any]) -> list[str]:
-    """Where `log_interval`, `runner_log_interval` or `learner_log_interval` is longer than half of t_max
-    (env configs set them for runs of millions of steps), shorten it to t_max / 10 (rounded up), so a
-    short run prints summaries and logs its training stats ten times instead of once at step 0. Only
-    what is logged changes, never what is trained. Returns `key old -> new` for each one shortened."""
-    cap = max(1, math.ceil(config["t_max"] / SHORT_RUN_LOGS))
-    changed = []
-    for key in LOG_INTERVAL_KEYS:
-        if 2 * config[key] > config["t_max"]:
-            changed.append(f"{key} {config[key]} -> {cap}")
-            config[key] = cap
-    return changed
+def summary_interval(log_interval: int, t_max: int) -> int:
+    """Env steps between console summaries: `log_interval`, or t_max / 10 (rounded up) where that is
+    shorter, so a run shorter than the env's log interval (set for runs of millions of steps) still
+    prints ten summaries. Only the console changes: the metrics are logged every `log_interval` steps
+    whatever t_max is, so a run extended later (resume= with a larger t_max) logs as one run would."""
+    return max(1, min(log_interval, math.ceil(t_max / SHORT_RUN_SUMMARIES)))
 
 
 def _columns(items: list[str], per_line: int) -> list[str]:
@@ -104,20 +97,19 @@ class Logger:
     def latest(self, key: str) -> float | None:
         return self.stats[key][-1][1] if self.stats.get(key) else None
 
-    def print_recent_stats(self) -> None:
+    def print_recent_stats(self, t_env: int, episode: int, since: int) -> None:
         """Every metric's latest value and, in brackets, the mean of its last `RECENT` logs (test
-        metrics: the latest alone), under a header line with t_env and the episode count."""
-        if "episode" not in self.stats:
-            return
-        t, episode = self.stats["episode"][-1]
-        lines = [f"Recent stats | t_env: {t:>10} | Episode: {int(episode):>8} | latest value (mean of the last {RECENT} logs)"]
+        metrics: the latest alone), under a header line with t_env and the episode count; a value logged
+        before step `since` (the previous summary) carries the step it was logged at."""
+        lines = [f"Recent stats | t_env: {t_env:>10} | Episode: {episode:>8} | latest value (mean of the last {RECENT} logs)"]
         items = []
         for key in sorted(self.stats):
-            if key in IN_HEADER:
+            if key in IN_HEADER or not self.stats[key]:
                 continue
-            latest = self.stats[key][-1][1]
+            t, latest = self.stats[key][-1]
             recent = "" if key.startswith("test_") else f"({np.mean([v for _, v in self.stats[key][-RECENT:]]):.4f})"
-            items.append(f"{key + ':':<24}{latest:>9.4f} {recent:<11}")
+            logged_at = f" @{t}" if t < since else ""
+            items.append(f"{key + ':':<24}{latest:>9.4f} {recent + logged_at:<18}")
         self.console_logger.info("\n".join(lines + _columns(items, 3)))
 
     def print_final_stats(self) -> None:
