@@ -27,13 +27,19 @@ ALGS = ["salemb", "qmix", "vdn"]
 
 
 def verdicts(rows: dict[tuple[str, str], list[dict]]) -> None:
+    """Per task, salemb's mean final against QMIX's and VDN's; '-' where an algorithm has no completed run."""
+    def fmt(value: float | None, width: int) -> str:
+        return f"{'-':>{width}}" if value is None else f"{value:>{width}.3f}"
+
     print("\ntask                       salemb final  qmix final  vdn final  above both  wall salemb/qmix")
     for task in sorted({t for _, t in rows}):
-        finals = {alg: mean([r["final"] for r in rows.get((alg, task), [])]) for alg in ALGS}
-        walls = {alg: mean([r["wall_10k"] for r in rows.get((alg, task), [])]) for alg in ALGS}
-        above = finals["salemb"] > max(finals["qmix"], finals["vdn"])
-        print(f"{task:<26} {finals['salemb']:>12.3f} {finals['qmix']:>11.3f} {finals['vdn']:>10.3f} "
-              f"{'yes' if above else 'no':>11} {walls['salemb'] / walls['qmix']:>16.2f}")
+        done = {alg: rows[(alg, task)] for alg in ALGS if rows.get((alg, task))}
+        finals = {alg: mean([r["final"] for r in runs]) for alg, runs in done.items()}
+        walls = {alg: mean([r["wall_10k"] for r in runs]) for alg, runs in done.items()}
+        above = "-" if len(finals) < len(ALGS) else ("yes" if finals["salemb"] > max(finals["qmix"], finals["vdn"]) else "no")
+        ratio = walls["salemb"] / walls["qmix"] if {"salemb", "qmix"} <= set(walls) else None
+        print(f"{task:<26} {fmt(finals.get('salemb'), 12)} {fmt(finals.get('qmix'), 11)} {fmt(finals.get('vdn'), 10)} "
+              f"{above:>11} {fmt(ratio, 16)}")
 
 
 def _values(metrics: dict[str, Any], key: str) -> list[float]:

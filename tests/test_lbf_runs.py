@@ -10,7 +10,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
 
 import lbf_runs  # noqa: E402
 from lbf_runs import collect, print_table, run_grid  # noqa: E402
-from salemb_comparison import print_diagnostics, salemb_diagnostics  # noqa: E402
+from salemb_comparison import print_diagnostics, salemb_diagnostics, verdicts  # noqa: E402
 
 
 def write_run(root, alg, task, seed, steps, values, status="COMPLETED", minutes=10, t_max=2000):
@@ -93,3 +93,13 @@ def test_collect_leaves_out_evaluate_only_runs_and_warns_when_experiments_mix(tm
     rows = collect(tmp_path)
     assert sorted(r["seed"] for r in rows[("qmix", "T")]) == [1, 2]
     assert f"warning: qmix on T: the runs under {tmp_path} are 2 different experiments (they differ in t_max)" in capsys.readouterr().err
+
+
+def test_verdicts_say_nothing_about_algorithms_without_runs(capsys):
+    rows = {("qmix", "T"): [{"final": 0.5, "wall_10k": 10.0}], ("salemb", "T"): [{"final": 0.4, "wall_10k": 20.0}]}
+    verdicts(rows)
+    line = capsys.readouterr().out.strip().splitlines()[-1].split()
+    assert line == ["T", "0.400", "0.500", "-", "-", "2.000"]  # no VDN run: no verdict, no nan
+    rows[("vdn", "T")] = [{"final": 0.3, "wall_10k": 9.0}]
+    verdicts(rows)
+    assert capsys.readouterr().out.strip().splitlines()[-1].split()[4] == "no"

@@ -39,7 +39,8 @@ SMAC_V1_MAPS = (
 INSTALL_COMMAND = "bash scripts/install_sc2.sh"
 ALTERNATIVES = (
     "Runnable without StarCraft II: --env-config=lbf (Level-Based Foraging) or --env-config=smax "
-    "(JaxMARL SMAX, SMAC-like maps without the game; pip install jaxmarl)."
+    "(JaxMARL SMAX, SMAC-like maps without the game; pip install -r requirements-smax.txt && "
+    "pip install --no-deps jaxmarl==0.2.0)."
 )
 # Game version -> the Versions/Base<build> folder pysc2 runs it from (the two versions SMAC results use).
 GAME_BUILDS = {"4.10": 75689, "4.6.2": 69232}
