@@ -14,8 +14,10 @@ completed runs and resumes the interrupted ones.
 
 Sessions on this machine do not keep `results/`, so every completed run's scores are also kept in
 `--record` (docs/data/method_comparison_runs.csv, committed): one row per run (task, algorithm label,
-seed, t_max, AUC, final, wall-clock minutes). A run recorded there is not run again, and the report reads
-the record together with the runs under `--out`.
+seed, t_max, the experiment's fingerprint, AUC, final, wall-clock minutes). The fingerprint is a hash of
+the whole config but the seed and the output and speed-only keys (`results_groups.experiment_id`), so a
+run is skipped only when the record holds the same experiment and seed, and rows of one label with
+different fingerprints are reported apart (`label #fingerprint`), never pooled.
 
 The report, per task and algorithm: seeds, the IQM over seeds of the AUC (the test-return curve's
 average height) and of the final test return, each with its 95% stratified-bootstrap interval (rliable);
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import os
 import sys
@@ -36,10 +39,10 @@ from pathlib import Path
 
 import numpy as np
 
-from results_groups import load_groups, report
+from results_groups import experiment_id, load_groups, report
 from results_stats import area_under_curve, iqm, stratified_bootstrap_ci
 from sweep import main as sweep_main
-from sweep_grid import ROOT
+from sweep_grid import ROOT, ConfigCache, expand
 
 TASKS = {
     "Foraging-8x8-2p-3f-v3": ("lbf", "env_args.key"),
@@ -51,7 +54,7 @@ TASKS = {
 ALGS = ["salemb", "qmix", "vdn"]
 METHOD, BASELINE = "salemb", "qmix"
 GOAL_RATIO, GOAL_TASKS, GOAL_APART = 1.25, 4, 2
-RECORD_FIELDS = ["task", "alg", "seed", "t_max", "auc", "final", "minutes"]
+RECORD_FIELDS = ["task", "alg", "seed", "t_max", "experiment", "auc", "final", "minutes"]
 
 
 def common_settings(t_max: int) -> list[str]:
@@ -81,24 +84,31 @@ def is_variant(spec: str) -> bool:
     return (ROOT / "src" / "config" / "algs" / f"{config}.yaml").exists()
 
 
+def fingerprint(config: dict) -> str:
+    """A short hash of the experiment a config defines (equal for its seeds)."""
+    return hashlib.sha1(experiment_id(config).encode()).hexdigest()[:10]
+
+
 def run_grid(algs: list[str], tasks: list[str], seeds: int, jobs: int, out: Path, t_max: int, extra: list[str],
-             recorded: set[tuple[str, str, int, int]] | None = None) -> int:
-    """One sweep per (algorithm, env config) over that env's tasks and the seeds not in `recorded`
-    ((task, label, seed, t_max) of runs already kept); returns the worst exit code."""
+             recorded: set[tuple[str, str, int, str]] | None = None) -> int:
+    """One sweep per (algorithm, task) over the seeds not in `recorded` ((task, label, seed, fingerprint)
+    of runs already kept); returns the worst exit code."""
     worst = 0
+    cache = ConfigCache()
     for spec in algs:
         label, config, overrides = parse_alg(spec)
-        for env in sorted({TASKS[t][0] for t in tasks}):
-            env_tasks = [t for t in tasks if TASKS[t][0] == env]
-            for task in env_tasks:
-                todo = [s for s in range(1, seeds + 1) if (task, label, s, t_max) not in (recorded or set())]
-                if not todo:
-                    continue
-                argv = ["--configs", config, "--env-config", env, "--set", f"{TASKS[task][1]}={task}",
-                        "--seed-list", *map(str, todo), "--jobs", str(jobs), "--out", str(out),
-                        *common_settings(t_max), *overrides, *extra]
-                print(f"== {label} on {task}: seeds {todo}", file=sys.stderr, flush=True)
-                worst = max(worst, sweep_main(argv))
+        for task in tasks:
+            env, key = TASKS[task]
+            settings = [*common_settings(t_max), *overrides, *extra]
+            todo = [s for s in range(1, seeds + 1)
+                    if (task, label, s, fingerprint(cache.expected(expand([config], [env], [f"{key}={task}"], [s], settings)[0])))
+                    not in (recorded or set())]
+            if not todo:
+                continue
+            argv = ["--configs", config, "--env-config", env, "--set", f"{key}={task}",
+                    "--seed-list", *map(str, todo), "--jobs", str(jobs), "--out", str(out), *settings]
+            print(f"== {label} on {task}: seeds {todo}", file=sys.stderr, flush=True)
+            worst = max(worst, sweep_main(argv))
     return worst
 
 
@@ -111,7 +121,7 @@ def read_record(path: Path) -> list[dict[str, str]]:
 
 def write_record(path: Path, rows: list[dict[str, str]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    rows = sorted(rows, key=lambda r: (r["task"], r["alg"], int(r["t_max"]), int(r["seed"])))
+    rows = sorted(rows, key=lambda r: (r["task"], r["alg"], int(r["t_max"]), r["experiment"], int(r["seed"])))
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=RECORD_FIELDS)
         writer.writeheader()
@@ -129,7 +139,7 @@ def wall_minutes(run_dir: Path) -> float:
 
 def record_runs(out: Path, tasks: list[str], t_max: int, record: Path) -> list[dict[str, str]]:
     """Add the completed runs under `out` (if any) to the record file; returns the record's rows."""
-    rows = {(r["task"], r["alg"], r["seed"], r["t_max"]): r for r in read_record(record)}
+    rows = {(r["task"], r["alg"], r["seed"], r["experiment"]): r for r in read_record(record)}
     if out.exists():
         try:
             groups = load_groups(out, "test_return_mean")
@@ -142,21 +152,27 @@ def record_runs(out: Path, tasks: list[str], t_max: int, record: Path) -> list[d
                     if task not in tasks or c.run.config.get("t_max") != t_max:
                         continue
                     row = {"task": task, "alg": label, "seed": str(c.run.seed), "t_max": str(t_max),
-                           "auc": f"{area_under_curve(c.steps, c.values):.5f}", "final": f"{c.values[-1]:.5f}",
+                           "experiment": fingerprint(c.run.config), "auc": f"{area_under_curve(c.steps, c.values):.5f}", "final": f"{c.values[-1]:.5f}",
                            "minutes": f"{wall_minutes(c.run.path):.2f}"}
-                    rows[(row["task"], row["alg"], row["seed"], row["t_max"])] = row
+                    rows[(row["task"], row["alg"], row["seed"], row["experiment"])] = row
     write_record(record, list(rows.values()))
     return list(rows.values())
 
 
 def scores(rows: list[dict[str, str]], tasks: list[str], t_max: int) -> dict[tuple[str, str], dict[str, np.ndarray]]:
-    """{(task, alg label): {"auc": per-seed AUCs, "final": per-seed finals}} of the recorded runs at `t_max`."""
+    """{(task, label): {"auc": per-seed AUCs, "final": per-seed finals}} of the recorded runs at `t_max`;
+    a label recorded with several experiments on a task becomes `label #fingerprint`, one per experiment."""
+    kept = [r for r in rows if r["task"] in tasks and int(r["t_max"]) == t_max]
+    experiments: dict[tuple[str, str], set[str]] = {}
+    for r in kept:
+        experiments.setdefault((r["task"], r["alg"]), set()).add(r["experiment"])
     table: dict[tuple[str, str], dict[str, list[float]]] = {}
-    for r in rows:
-        if r["task"] in tasks and int(r["t_max"]) == t_max:
-            entry = table.setdefault((r["task"], r["alg"]), {"auc": [], "final": []})
-            entry["auc"].append(float(r["auc"]))
-            entry["final"].append(float(r["final"]))
+    for r in kept:
+        several = len(experiments[(r["task"], r["alg"])]) > 1
+        label = f"{r['alg']} #{r['experiment']}" if several else r["alg"]
+        entry = table.setdefault((r["task"], label), {"auc": [], "final": []})
+        entry["auc"].append(float(r["auc"]))
+        entry["final"].append(float(r["final"]))
     return {k: {m: np.array(v) for m, v in d.items()} for k, d in table.items()}
 
 
@@ -214,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = record_runs(args.out, args.tasks, args.t_max, args.record)
     code = 0
     if not args.report_only:
-        recorded = {(r["task"], r["alg"], int(r["seed"]), int(r["t_max"])) for r in rows}
+        recorded = {(r["task"], r["alg"], int(r["seed"]), r["experiment"]) for r in rows}
         code = run_grid(args.algs, args.tasks, args.seeds, args.jobs, args.out, args.t_max, args.extra, recorded)
         rows = record_runs(args.out, args.tasks, args.t_max, args.record)
     print_report(scores(rows, args.tasks, args.t_max), args.tasks, args.method)

@@ -30,33 +30,43 @@ def test_overrides_after_algs_are_taken_as_overrides(monkeypatch, tmp_path) -> N
     assert mc.is_variant("ctrl=qmix") and not mc.is_variant("env_args.map_name=3m")
 
 
-def test_one_sweep_per_algorithm_and_task_skipping_recorded_seeds(monkeypatch, tmp_path) -> None:
+def expected_fingerprint(config: str, env: str, key: str, task: str, seed: int, settings: list[str]) -> str:
+    return mc.fingerprint(mc.ConfigCache().expected(mc.expand([config], [env], [f"{key}={task}"], [seed], settings)[0]))
+
+
+def test_one_sweep_per_algorithm_and_task_skipping_recorded_experiments(monkeypatch, tmp_path) -> None:
     calls = []
     monkeypatch.setattr(mc, "sweep_main", lambda argv: calls.append(argv) or 0)
-    recorded = {("3m", "qmix", 1, 100_000), ("3m", "qmix", 2, 100_000), ("8m", "ctrl", 1, 50_000)}
-    assert mc.run_grid(["qmix", "ctrl=qmix:lr=0.1"], ["3m", "Foraging-8x8-2p-3f-v3"], 2, 2, tmp_path, 100_000, ["x=1"], recorded) == 0
+    settings = mc.common_settings(100_000)
+    recorded = {("3m", "qmix", s, expected_fingerprint("qmix", "smax", "env_args.map_name", "3m", s, settings)) for s in (1, 2)}
+    # the same label and seed, but another experiment (another lr): not a reason to skip
+    recorded.add(("Foraging-8x8-2p-3f-v3", "qmix", 1, expected_fingerprint("qmix", "lbf", "env_args.key",
+                                                                        "Foraging-8x8-2p-3f-v3", 1, [*settings, "lr=0.1"])))
+    assert mc.run_grid(["qmix", "ctrl=qmix:lr=0.1"], ["3m", "Foraging-8x8-2p-3f-v3"], 2, 2, tmp_path, 100_000, [], recorded) == 0
     summary = [(a[a.index("--configs") + 1], a[a.index("--env-config") + 1], a[a.index("--set") + 1],
                 a[a.index("--seed-list") + 1 : a.index("--jobs")]) for a in calls]
     assert summary == [
         ("qmix", "lbf", "env_args.key=Foraging-8x8-2p-3f-v3", ["1", "2"]),  # 3m: both seeds recorded already
-        ("qmix", "lbf", "env_args.key=Foraging-8x8-2p-3f-v3", ["1", "2"]),
         ("qmix", "smax", "env_args.map_name=3m", ["1", "2"]),
+        ("qmix", "lbf", "env_args.key=Foraging-8x8-2p-3f-v3", ["1", "2"]),
     ]
-    assert "t_max=100000" in calls[0] and "test_interval=2500" in calls[0] and calls[0][-1] == "x=1"
+    assert "t_max=100000" in calls[0] and "test_interval=2500" in calls[0]
     assert "name=ctrl" in calls[1] and "lr=0.1" in calls[1] and "name=ctrl" not in calls[0]
 
 
-def test_record_round_trip_and_scores(tmp_path) -> None:
+def test_record_round_trip_and_scores_keep_experiments_apart(tmp_path) -> None:
     path = tmp_path / "runs.csv"
-    rows = [{"task": "3m", "alg": "qmix", "seed": str(s), "t_max": "100000", "auc": str(0.1 * s), "final": "1.0", "minutes": "3.0"}
-            for s in (2, 1)]
-    rows.append({"task": "3m", "alg": "qmix", "seed": "1", "t_max": "50000", "auc": "9", "final": "9", "minutes": "1"})
+    row = {"task": "3m", "alg": "qmix", "t_max": "100000", "final": "1.0", "minutes": "3.0"}
+    rows = [{**row, "seed": str(s), "experiment": "aaa", "auc": str(0.1 * s)} for s in (2, 1)]
+    rows.append({**row, "seed": "1", "t_max": "50000", "experiment": "bbb", "auc": "9"})
     mc.write_record(path, rows)
     back = mc.read_record(path)
     assert [r["seed"] for r in back] == ["1", "1", "2"] and back[0]["t_max"] == "50000"
     table = mc.scores(back, ["3m"], 100_000)
     assert list(table) == [("3m", "qmix")] and sorted(table[("3m", "qmix")]["auc"].tolist()) == [0.1, 0.2]
     assert mc.record_runs(tmp_path / "missing", ["3m"], 100_000, path) == back  # no runs folder: the record alone
+    other = [*back, {**row, "seed": "1", "experiment": "ccc", "auc": "0.7"}]  # qmix with another config
+    assert set(mc.scores(other, ["3m"], 100_000)) == {("3m", "qmix #aaa"), ("3m", "qmix #ccc")}
 
 
 def test_verdict_counts_ratio_above_others_and_intervals_apart(capsys) -> None:
