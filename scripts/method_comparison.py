@@ -6,7 +6,8 @@
     python scripts/method_comparison.py --algs salemb qmix_control=qmix:updates_per_env_step=0.02
 
 Every run: 100k env steps (`--t-max`), the parallel runner with 4 episodes per batch, 32 greedy test
-episodes every 2.5k steps, a checkpoint every 20k steps (an interrupted run resumes from it). Each
+episodes every 2.5k steps, a checkpoint every 20k steps (an interrupted run resumes from it), and on LBF
+the presence observation encoding (`ENV_SETTINGS`). Each
 algorithm is a config name, or `label=config:key=value,key=value` for a variant (its runs are named
 `label`), e.g. the control for a method that takes more Q-network updates per env step than QMIX. Runs
 go through `scripts/sweep.py` (one sweep per algorithm and env), so starting the script again skips the
@@ -51,6 +52,9 @@ TASKS = {
     "3m": ("smax", "env_args.map_name"),
     "8m": ("smax", "env_args.map_name"),
 }
+# Per env, settings every algorithm gets: LBF's fixed entity slots, which a world model can predict (the
+# baselines read the same observations).
+ENV_SETTINGS = {"lbf": ["env_args.obs_encoding=presence"], "smax": []}
 ALGS = ["salemb", "qmix", "vdn"]
 METHOD, BASELINE = "salemb", "qmix"
 GOAL_RATIO, GOAL_TASKS, GOAL_APART = 1.25, 4, 2
@@ -99,7 +103,7 @@ def run_grid(algs: list[str], tasks: list[str], seeds: int, jobs: int, out: Path
         label, config, overrides = parse_alg(spec)
         for task in tasks:
             env, key = TASKS[task]
-            settings = [*common_settings(t_max), *overrides, *extra]
+            settings = [*common_settings(t_max), *ENV_SETTINGS[env], *overrides, *extra]
             todo = [s for s in range(1, seeds + 1)
                     if (task, label, s, fingerprint(cache.expected(expand([config], [env], [f"{key}={task}"], [s], settings)[0])))
                     not in (recorded or set())]
