@@ -173,3 +173,17 @@ def test_spawned_workers_step_like_forked_ones():
     for a, b in zip(first_fork + step_fork, first_spawn + step_spawn):
         np.testing.assert_array_equal(a["obs"], b["obs"])
         np.testing.assert_array_equal(a["state"], b["state"])
+
+
+def test_train_stats_log_the_training_epsilon_after_a_test_and_a_resume(toy_env_registered):
+    runner = make_runner("episode", env_args={"seed": 5, "limit": 5}, runner_log_interval=10**9, test_nepisode=10**9)
+    runner.t_env = 60
+    runner.run(test_mode=False)  # played at t_env 60: epsilon 1 - 0.95 * 60 / 100 = 0.43
+    runner.run(test_mode=True)   # the selector's epsilon is the test's now
+    state = runner.state_dict()
+    fresh = make_runner("episode", env_args={"seed": 5, "limit": 5}, runner_log_interval=10**9, test_nepisode=10**9)
+    fresh.load_state_dict(state)
+    for r in (runner, fresh):
+        r.log_train_stats()
+        assert r.logger.stats["epsilon"][-1][1] == pytest.approx(0.43)
+        r.close_env()

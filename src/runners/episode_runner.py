@@ -47,6 +47,7 @@ class EpisodeRunner:
         self.train_stats: dict[str, float] = {}
         self.test_stats: dict[str, float] = {}
         self.log_train_stats_t = -1_000_000
+        self.train_epsilon: float | None = None  # the exploration rate of the latest training episodes
         self.mac: Any = None
         self.restarts = EnvRestarts(args, logger)
         # called before failed envs are restarted: the run loop waits there for its side threads, so a
@@ -133,6 +134,9 @@ class EpisodeRunner:
     def _record(self, test_mode: bool, returns: np.ndarray, lengths: np.ndarray, infos: list[dict[str, Any]]) -> None:
         stats = self.test_stats if test_mode else self.train_stats
         store = self.test_returns if test_mode else self.train_returns
+        if not test_mode:
+            epsilon = getattr(self.mac.action_selector, "epsilon", None)
+            self.train_epsilon = None if epsilon is None else float(epsilon)
         for info in infos:
             for k, v in info.items():
                 if isinstance(v, (bool, int, float, np.number, np.bool_)):
@@ -147,14 +151,14 @@ class EpisodeRunner:
             self.log_train_stats()
 
     def log_train_stats(self) -> None:
-        """Log the stats of the training episodes played since the last log, and epsilon (nothing when
-        no episode was played since)."""
+        """Log the stats of the training episodes played since the last log, and the epsilon they were
+        played with (nothing when no episode was played since). The epsilon is the runner's own record,
+        not the action selector's, which a test episode or a resume resets."""
         if not self.train_returns:
             return
         self._log(self.train_returns, self.train_stats, "")
-        epsilon = getattr(self.mac.action_selector, "epsilon", None)
-        if epsilon is not None:
-            self.logger.log_stat("epsilon", float(epsilon), self.t_env)
+        if self.train_epsilon is not None:
+            self.logger.log_stat("epsilon", self.train_epsilon, self.t_env)
         self.log_train_stats_t = self.t_env
 
     def _log(self, returns: list[float], stats: dict[str, float], prefix: str) -> None:
@@ -171,6 +175,7 @@ class EpisodeRunner:
         return {
             "t_env": self.t_env,
             "log_train_stats_t": self.log_train_stats_t,
+            "train_epsilon": self.train_epsilon,
             "train_returns": list(self.train_returns),
             "test_returns": list(self.test_returns),
             "train_stats": dict(self.train_stats),
@@ -182,6 +187,7 @@ class EpisodeRunner:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.t_env = state["t_env"]
         self.log_train_stats_t = state["log_train_stats_t"]
+        self.train_epsilon = state.get("train_epsilon")
         self.train_returns = list(state.get("train_returns", []))
         self.test_returns = list(state.get("test_returns", []))
         self.train_stats = dict(state.get("train_stats", {}))
