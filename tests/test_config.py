@@ -23,7 +23,7 @@ def test_base_inheritance_and_nested_overrides():
     cfg = build_config("vdn", "lbf", ["env_args.key=Foraging-5x5-2p-1f-v3", "t_max=1e5", "td_lambda=0.4"])
     assert cfg["mixer"] == "vdn" and cfg["lr"] == 0.001 and cfg["td_lambda"] == 0.4
     assert cfg["env_args"]["key"] == "Foraging-5x5-2p-1f-v3"
-    assert cfg["env_args"]["state_type"] == "full"
+    assert cfg["env_args"]["state_type"] == "full" and cfg["env_args"]["obs_encoding"] == "sentinel"
     assert cfg["t_max"] == 100000 and isinstance(cfg["t_max"], int)
 
 
