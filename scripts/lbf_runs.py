@@ -102,7 +102,7 @@ def run_grid(jobs: list[tuple[str, str, int, int]], out: Path, extra: list[str],
         progress.close()
 
 
-def _wall_seconds(run_json: dict[str, Any]) -> float:
+def wall_seconds(run_json: dict[str, Any]) -> float:
     start, stop = run_json.get("start_time"), run_json.get("stop_time")
     if not start or not stop:
         return float("nan")
@@ -130,7 +130,7 @@ def collect(out: Path, metric: str = "test_return_mean") -> dict[tuple[str, str]
         if not curve["values"]:
             continue
         t_env = curve["steps"][-1]
-        wall = _wall_seconds(json.loads((run.path / "run.json").read_text()))
+        wall = wall_seconds(json.loads((run.path / "run.json").read_text()))
         rows.setdefault((run.alg, run.task), []).append({
             "seed": run.seed, "final": curve["values"][-1], "best": max(curve["values"]),
             "auc": area_under_curve(curve["steps"], curve["values"]), "t_env": t_env,

@@ -35,11 +35,11 @@ import hashlib
 import json
 import os
 import sys
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
+from lbf_runs import wall_seconds
 from results_groups import experiment_id, load_groups, report
 from results_stats import area_under_curve, iqm, stratified_bootstrap_ci
 from sweep import main as sweep_main
@@ -134,11 +134,7 @@ def write_record(path: Path, rows: list[dict[str, str]]) -> None:
 
 def wall_minutes(run_dir: Path) -> float:
     """Start to stop of a run, from its run.json (NaN when either is missing)."""
-    run = json.loads((run_dir / "run.json").read_text())
-    start, stop = run.get("start_time"), run.get("stop_time")
-    if not start or not stop:
-        return float("nan")
-    return (datetime.fromisoformat(stop) - datetime.fromisoformat(start)).total_seconds() / 60
+    return wall_seconds(json.loads((run_dir / "run.json").read_text())) / 60
 
 
 def record_runs(out: Path, tasks: list[str], t_max: int, record: Path) -> list[dict[str, str]]:

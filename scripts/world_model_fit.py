@@ -74,18 +74,11 @@ def held_out_errors(model: Any, batches: list[Any], horizon: int) -> dict[str, f
 def fit(exp: Experiment, held_out: list[Any], steps: int, checks: int, label: str) -> None:
     args, learner = exp.args, exp.learner
     model = learner.world_model
-    optimiser = learner.optimisers.get("wm", learner.optimisers.get("all"))
-    params = learner.groups.get("wm", learner.groups.get("all"))
     marks = {round(steps * (i + 1) / checks) for i in range(checks)}
     elapsed = 0.0
     for step in range(1, steps + 1):
         start = time.perf_counter()
-        windows = exp.buffer.sample_windows(args.wm_batch_size, args.wm_window)
-        optimiser.zero_grad(set_to_none=True)
-        loss, _ = model.loss(windows)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, args.aux_grad_norm_clip)
-        optimiser.step()
+        learner.world_model_step(exp.buffer.sample_windows(args.wm_batch_size, args.wm_window), step)
         elapsed += time.perf_counter() - start
         if step in marks:
             errors = held_out_errors(model, held_out, args.imagine_horizon)

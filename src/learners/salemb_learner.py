@@ -279,23 +279,28 @@ class SALEMBLearner(QLearner):
         self.wm_credit += new_steps * args.wm_train_ratio / (args.wm_batch_size * (args.wm_window - 1))
         n_steps = int(self.wm_credit)
         self.wm_credit -= n_steps
-        optimiser = self.optimisers.get("wm", self.optimisers.get("all"))
-        params = self.groups.get("wm", self.groups.get("all"))
         stats: dict[str, torch.Tensor] = {}
         for _ in range(n_steps):
-            windows = buffer.sample_windows(args.wm_batch_size, args.wm_window).to(args.device)
-            optimiser.zero_grad(set_to_none=True)
-            loss, stats = self.world_model.loss(windows)
-            loss.backward()
-            stats["grad_norm_wm"] = torch.nn.utils.clip_grad_norm_(params, args.aux_grad_norm_clip)
-            if not self.nonfinite.check(checked_values(stats), t_env, self.train_steps + 1):
-                optimiser.zero_grad(set_to_none=True)
-                continue
-            optimiser.step()
-            self.wm_train_steps += 1
+            stats = self.world_model_step(buffer.sample_windows(args.wm_batch_size, args.wm_window).to(args.device), t_env)
         if n_steps and t_env - self.wm_log_t >= args.learner_log_interval:
             self._log(t_env, {**stats, "wm_train_steps": torch.tensor(float(self.wm_train_steps))})
             self.wm_log_t = t_env
+
+    def world_model_step(self, windows: EpisodeBatch, t_env: int) -> dict[str, torch.Tensor]:
+        """One world-model optimiser step on `windows` (clipped by `aux_grad_norm_clip`, skipped when a
+        value is not finite, as `nan_policy` says); returns the loss's parts and `grad_norm_wm`."""
+        optimiser = self.optimisers.get("wm", self.optimisers.get("all"))
+        params = self.groups.get("wm", self.groups.get("all"))
+        optimiser.zero_grad(set_to_none=True)
+        loss, stats = self.world_model.loss(windows)
+        loss.backward()
+        stats["grad_norm_wm"] = torch.nn.utils.clip_grad_norm_(params, self.args.aux_grad_norm_clip)
+        if not self.nonfinite.check(checked_values(stats), t_env, self.train_steps + 1):
+            optimiser.zero_grad(set_to_none=True)
+            return stats
+        optimiser.step()
+        self.wm_train_steps += 1
+        return stats
 
     def _world_model_backward(self, batch: EpisodeBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The world model's weighted loss, back-propagated at once (only its own parameters take
