@@ -18,7 +18,10 @@ Sessions on this machine do not keep `results/`, so every completed run's scores
 seed, t_max, the experiment's fingerprint, AUC, final, wall-clock minutes). The fingerprint is a hash of
 the whole config but the seed and the output and speed-only keys (`results_groups.experiment_id`), so a
 run is skipped only when the record holds the same experiment and seed, and rows of one label with
-different fingerprints are reported apart (`label #fingerprint`), never pooled.
+different fingerprints are reported apart (`label #fingerprint`), never pooled. Each sweep's runs are
+recorded as soon as it ends. Beside the record, `<record>.configs.json` keeps each experiment's flat
+config, so that a key added to the code later (at a default that keeps the old numbers, as the project's
+rule asks) does not orphan the runs recorded before it: such rows move to the new fingerprint (`rekey`).
 
 The report, per task and algorithm: seeds, the IQM over seeds of the AUC (the test-return curve's
 average height) and of the final test return, each with its 95% stratified-bootstrap interval (rliable);
@@ -35,15 +38,17 @@ import hashlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from lbf_runs import wall_seconds
-from results_groups import experiment_id, load_groups, report
+from results_groups import experiment_id, flat_experiment_config, load_groups, report
 from results_stats import area_under_curve, iqm, stratified_bootstrap_ci
 from sweep import main as sweep_main
 from sweep_grid import ROOT, ConfigCache, expand
+from utils.config_loader import load_default, load_yaml, recursive_update
 
 TASKS = {
     "Foraging-8x8-2p-3f-v3": ("lbf", "env_args.key"),
@@ -93,10 +98,46 @@ def fingerprint(config: dict) -> str:
     return hashlib.sha1(experiment_id(config).encode()).hexdigest()[:10]
 
 
+def env_defaults(env: str) -> dict:
+    """default.yaml under envs/<env>.yaml, flattened: the value a key takes when no algorithm sets it."""
+    return flat_experiment_config(recursive_update(load_default(), load_yaml("envs", env, "--env-config")))
+
+
+def same_experiment(recorded: dict, expected: dict, defaults: dict) -> bool:
+    """Whether a recorded run's flat config defines the `expected` experiment: every key the two share
+    has one value, and a key the record lacks was added to the code since, and the expected run leaves
+    it at its default (`defaults`, from env_defaults). This leans on the project's rule that a new key's
+    default keeps the old numbers. A key the record has and the code no longer knows is a difference."""
+    for key, value in expected.items():
+        if key in recorded:
+            if recorded[key] != value:
+                return False
+        elif key not in defaults or defaults[key] != value:
+            return False
+    return set(recorded) <= set(expected)
+
+
+def rekey(rows: list[dict[str, str]], configs: dict[str, dict], task: str, label: str, expected: dict, defaults: dict) -> None:
+    """Move `label`'s rows on `task` whose experiment is the expected one (same_experiment) onto its
+    current fingerprint, in place (a seed already recorded under it keeps that row, the other stays apart),
+    and keep its flat config in `configs` under that fingerprint."""
+    flat = json.loads(json.dumps(flat_experiment_config(expected), default=str))
+    current = fingerprint(expected)
+    configs[current] = flat
+    mine = [r for r in rows if (r["task"], r["alg"]) == (task, label)]
+    seeds_at_current = {r["seed"] for r in mine if r["experiment"] == current}
+    for row in mine:
+        if row["experiment"] != current and row["seed"] not in seeds_at_current and row["experiment"] in configs:
+            if same_experiment(configs[row["experiment"]], flat, defaults):
+                row["experiment"] = current
+                seeds_at_current.add(row["seed"])
+
+
 def run_grid(algs: list[str], tasks: list[str], seeds: int, jobs: int, out: Path, t_max: int, extra: list[str],
-             recorded: set[tuple[str, str, int, str]] | None = None) -> int:
+             recorded: set[tuple[str, str, int, str]] | None = None, after_sweep: Callable[[], object] | None = None) -> int:
     """One sweep per (algorithm, task) over the seeds not in `recorded` ((task, label, seed, fingerprint)
-    of runs already kept); returns the worst exit code."""
+    of runs already kept), calling `after_sweep` after each (so a finished sweep's runs are recorded
+    before the next starts); returns the worst exit code."""
     worst = 0
     cache = ConfigCache()
     for spec in algs:
@@ -113,7 +154,40 @@ def run_grid(algs: list[str], tasks: list[str], seeds: int, jobs: int, out: Path
                     "--seed-list", *map(str, todo), "--jobs", str(jobs), "--out", str(out), *settings]
             print(f"== {label} on {task}: seeds {todo}", file=sys.stderr, flush=True)
             worst = max(worst, sweep_main(argv))
+            if after_sweep is not None:
+                after_sweep()
     return worst
+
+
+def expected_configs(algs: list[str], tasks: list[str], t_max: int, extra: list[str]) -> list[tuple[str, str, dict]]:
+    """(task, label, the expected config of its seed-1 run) for every grid point."""
+    cache = ConfigCache()
+    points = []
+    for spec in algs:
+        label, config, overrides = parse_alg(spec)
+        for task in tasks:
+            env, key = TASKS[task]
+            settings = [*common_settings(t_max), *ENV_SETTINGS[env], *overrides, *extra]
+            points.append((task, label, cache.expected(expand([config], [env], [f"{key}={task}"], [1], settings)[0])))
+    return points
+
+
+def configs_path(record: Path) -> Path:
+    """Where the record's experiments' flat configs are kept: beside it, `<record>.configs.json`."""
+    return record.with_suffix(".configs.json")
+
+
+def read_configs(record: Path) -> dict[str, dict]:
+    path = configs_path(record)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def write_configs(record: Path, configs: dict[str, dict]) -> None:
+    path = configs_path(record)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(configs, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
 
 
 def read_record(path: Path) -> list[dict[str, str]]:
@@ -126,10 +200,12 @@ def read_record(path: Path) -> list[dict[str, str]]:
 def write_record(path: Path, rows: list[dict[str, str]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = sorted(rows, key=lambda r: (r["task"], r["alg"], int(r["t_max"]), r["experiment"], int(r["seed"])))
-    with open(path, "w", newline="") as f:
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=RECORD_FIELDS)
         writer.writeheader()
         writer.writerows(rows)
+    os.replace(tmp, path)
 
 
 def wall_minutes(run_dir: Path) -> float:
@@ -138,8 +214,10 @@ def wall_minutes(run_dir: Path) -> float:
 
 
 def record_runs(out: Path, tasks: list[str], t_max: int, record: Path) -> list[dict[str, str]]:
-    """Add the completed runs under `out` (if any) to the record file; returns the record's rows."""
+    """Add the completed runs under `out` (if any) to the record file, and their flat configs to its
+    configs file; returns the record's rows."""
     rows = {(r["task"], r["alg"], r["seed"], r["experiment"]): r for r in read_record(record)}
+    configs = read_configs(record)
     if out.exists():
         try:
             groups = load_groups(out, "test_return_mean")
@@ -155,6 +233,8 @@ def record_runs(out: Path, tasks: list[str], t_max: int, record: Path) -> list[d
                            "experiment": fingerprint(c.run.config), "auc": f"{area_under_curve(c.steps, c.values):.5f}", "final": f"{c.values[-1]:.5f}",
                            "minutes": f"{wall_minutes(c.run.path):.2f}"}
                     rows[(row["task"], row["alg"], row["seed"], row["experiment"])] = row
+                    configs[row["experiment"]] = json.loads(json.dumps(flat_experiment_config(c.run.config), default=str))
+    write_configs(record, configs)
     write_record(record, list(rows.values()))
     return list(rows.values())
 
@@ -228,10 +308,16 @@ def main(argv: list[str] | None = None) -> int:
     args.algs = [a for a in args.algs if a not in overrides]
     args.extra = overrides + args.extra
     rows = record_runs(args.out, args.tasks, args.t_max, args.record)
+    configs = read_configs(args.record)
+    for task, label, expected in expected_configs(args.algs, args.tasks, args.t_max, args.extra):
+        rekey(rows, configs, task, label, expected, env_defaults(TASKS[task][0]))
+    write_configs(args.record, configs)
+    write_record(args.record, rows)
     code = 0
     if not args.report_only:
         recorded = {(r["task"], r["alg"], int(r["seed"]), r["experiment"]) for r in rows}
-        code = run_grid(args.algs, args.tasks, args.seeds, args.jobs, args.out, args.t_max, args.extra, recorded)
+        code = run_grid(args.algs, args.tasks, args.seeds, args.jobs, args.out, args.t_max, args.extra, recorded,
+                        after_sweep=lambda: record_runs(args.out, args.tasks, args.t_max, args.record))
         rows = record_runs(args.out, args.tasks, args.t_max, args.record)
     print_report(scores(rows, args.tasks, args.t_max), args.tasks, args.method)
     return code

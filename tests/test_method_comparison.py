@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -82,3 +83,37 @@ def test_verdict_counts_ratio_above_others_and_intervals_apart(capsys) -> None:
     assert "| b | 1.20 | yes | yes |" in out   # above the others, but short of 1.25x
     assert "| c | 3.00 | no | yes |" in out    # 3x QMIX, below VDN
     assert "(now 1), intervals apart on >= 2 (now 3): not met" in out
+
+
+def test_same_experiment_accepts_only_new_keys_at_their_defaults() -> None:
+    old = {"lr": 0.1, "mixer": "qmix"}
+    defaults = {"lr": 0.05, "mixer": "qmix", "new_switch": False}
+    assert mc.same_experiment(old, {"lr": 0.1, "mixer": "qmix", "new_switch": False}, defaults)
+    assert not mc.same_experiment(old, {"lr": 0.1, "mixer": "qmix", "new_switch": True}, defaults)  # new key, not default
+    assert not mc.same_experiment(old, {"lr": 0.2, "mixer": "qmix"}, defaults)  # a shared key changed
+    assert not mc.same_experiment({**old, "gone": 1}, old, defaults)  # a key the code no longer has
+    assert not mc.same_experiment(old, {**old, "unknown": 1}, defaults)  # not a default key at all
+
+
+def test_rekey_moves_compatible_rows_to_the_current_fingerprint(tmp_path) -> None:
+    expected = mc.ConfigCache().expected(mc.expand(["qmix"], ["smax"], ["env_args.map_name=3m"], [1], mc.common_settings(100_000))[0])
+    flat = mc.flat_experiment_config(expected)
+    current = mc.fingerprint(expected)
+    defaults = mc.env_defaults("smax")
+    assert "imagine_coef" in flat and flat["imagine_coef"] == defaults["imagine_coef"]
+    older = {k: v for k, v in flat.items() if k != "imagine_coef"}  # recorded before the key existed
+    other = {**flat, "lr": 123.0}
+    configs = {"old": older, "other": other}
+    row = {"task": "3m", "alg": "qmix", "t_max": "100000", "auc": "0.5", "final": "1.0", "minutes": "3.0"}
+    rows = [{**row, "seed": "1", "experiment": "old"}, {**row, "seed": "2", "experiment": "other"},
+            {**row, "seed": "3", "experiment": "old"}, {**row, "seed": "3", "experiment": current}]
+    mc.rekey(rows, configs, "3m", "qmix", expected, defaults)
+    assert [r["experiment"] for r in rows] == [current, "other", "old", current]
+    assert configs[current] == json.loads(json.dumps(flat, default=str))
+
+
+def test_each_sweep_is_recorded_before_the_next(monkeypatch, tmp_path) -> None:
+    events = []
+    monkeypatch.setattr(mc, "sweep_main", lambda argv: events.append("sweep") or 0)
+    mc.run_grid(["qmix", "vdn"], ["3m"], 1, 1, tmp_path, 100_000, [], set(), after_sweep=lambda: events.append("record"))
+    assert events == ["sweep", "record", "sweep", "record"]
