@@ -279,7 +279,8 @@ def test_salemb_takes_its_continuous_form_from_the_env():
         "salemb_continuous_learner", "actor_mac", "sale_actor", "sale", "gaussian")
     assert cont["name"] == "salemb" and cont["mixer"] == "qmix" and cont["use_world_model"] and cont["sample_window"] == 8
     disc = main.prepare_config(["--config=salemb", "--env-config=lbf"])
-    assert (disc["learner"], disc["mac"], disc["agent"], disc["sample_window"]) == ("salemb_learner", "basic_mac", "sale_rnn", 0)
+    assert (disc["world_model"], cont["world_model"], cont["wm_train_ratio"]) == ("step_vae", "vae", 0.0)
+    assert (disc["learner"], disc["mac"], disc["agent"], disc["sample_window"]) == ("salemb_learner", "basic_mac", "rnn", 0)
     ablation = main.prepare_config(["--config=salemb_no_sale", "--env-config=mamujoco"])
     assert (ablation["name"], ablation["agent"], ablation["critic"]) == ("salemb_no_sale", "mlp_actor", "mlp")
     override = main.prepare_config(["--config=salemb", "--env-config=mamujoco", "with", "imagine_horizon=5", "batch_size=16"])

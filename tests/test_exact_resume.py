@@ -110,7 +110,7 @@ def test_learner_checkpoint_covers_every_salemb_part(tmp_path):
     part and the reward statistics: loading it into a fresh learner gives identical parameters."""
     from test_checkpoint import build_experiment
 
-    config = main.prepare_config(["--config=salemb", "--env-config=lbf", "with", *TINY, f"local_results_path={tmp_path}",
+    config = main.prepare_config(["--config=salemb_sale_agents", "--env-config=lbf", "with", *TINY, f"local_results_path={tmp_path}",
                                   "mixer_foresight=True", "t_max=150", "save_model=False"])
     a = build_experiment(config, tmp_path, "a")
     a.train()

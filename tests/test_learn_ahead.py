@@ -196,7 +196,7 @@ def test_side_thread_runs_on_its_own_thread_only_when_enabled() -> None:
 def test_the_sale_loss_and_the_td_loss_reach_disjoint_parameters(tmp_path: Any) -> None:
     """Why salemb may back-propagate its SALE loss apart from the TD losses with the same gradients:
     with TD7's detached Q path only the trained encoders take the SALE loss's gradient, and no TD term reaches them."""
-    exp = make_experiment(tmp_path, "salemb", "batch_size=2", "buffer_size=64")
+    exp = make_experiment(tmp_path, "salemb_sale_agents", "batch_size=2", "buffer_size=64")
     try:
         while not exp.can_learn():
             exp.iteration(0.0, 0)
