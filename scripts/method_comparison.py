@@ -63,6 +63,7 @@ ENV_SETTINGS = {"lbf": ["env_args.obs_encoding=presence"], "smax": []}
 ALGS = ["salemb", "qmix", "vdn"]
 METHOD, BASELINE = "salemb", "qmix"
 GOAL_RATIO, GOAL_TASKS, GOAL_APART = 1.25, 4, 2
+INTERRUPTED = 130  # scripts/sweep.py's exit code when Ctrl-C or SIGTERM stopped it
 RECORD_FIELDS = ["task", "alg", "seed", "t_max", "experiment", "auc", "final", "minutes"]
 
 
@@ -153,9 +154,13 @@ def run_grid(algs: list[str], tasks: list[str], seeds: int, jobs: int, out: Path
             argv = ["--configs", config, "--env-config", env, "--set", f"{key}={task}",
                     "--seed-list", *map(str, todo), "--jobs", str(jobs), "--out", str(out), *settings]
             print(f"== {label} on {task}: seeds {todo}", file=sys.stderr, flush=True)
-            worst = max(worst, sweep_main(argv))
+            code = sweep_main(argv)
+            worst = max(worst, code)
             if after_sweep is not None:
                 after_sweep()
+            if code == INTERRUPTED:  # Ctrl-C or SIGTERM stops the grid, not only the sweep it met
+                print(f"== interrupted during {label} on {task}: the remaining sweeps are not started", file=sys.stderr, flush=True)
+                return code
     return worst
 
 

@@ -117,3 +117,10 @@ def test_each_sweep_is_recorded_before_the_next(monkeypatch, tmp_path) -> None:
     monkeypatch.setattr(mc, "sweep_main", lambda argv: events.append("sweep") or 0)
     mc.run_grid(["qmix", "vdn"], ["3m"], 1, 1, tmp_path, 100_000, [], set(), after_sweep=lambda: events.append("record"))
     assert events == ["sweep", "record", "sweep", "record"]
+
+
+def test_an_interrupted_sweep_stops_the_grid(monkeypatch, tmp_path) -> None:
+    calls, recorded = [], []
+    monkeypatch.setattr(mc, "sweep_main", lambda argv: calls.append(argv) or mc.INTERRUPTED)
+    code = mc.run_grid(["qmix", "vdn"], ["3m", "8m"], 1, 1, tmp_path, 100_000, [], set(), after_sweep=lambda: recorded.append(1))
+    assert code == 130 and len(calls) == 1 and recorded == [1]  # what finished is still recorded
