@@ -26,16 +26,15 @@ import sys
 from pathlib import Path
 
 from method_comparison import (
-    ENV_SETTINGS,
     TASKS,
-    common_settings,
+    grid_point,
     interval,
     read_record,
     record_runs,
     run_grid,
     scores,
 )
-from sweep_grid import ROOT, ConfigCache, expand
+from sweep_grid import ROOT, ConfigCache
 
 BASE_T_MAX = 100_000
 
@@ -44,8 +43,7 @@ def factor_spec(alg: str, task: str, factor: int) -> str:
     """The variant spec of `alg` with `factor` x the data per update (module docstring); `alg` itself at 1."""
     if factor == 1:
         return alg
-    env, key = TASKS[task]
-    base = ConfigCache().expected(expand([alg], [env], [f"{key}={task}"], [1], [*common_settings(BASE_T_MAX), *ENV_SETTINGS[env]])[0])
+    base = grid_point(alg, task, BASE_T_MAX, [], ConfigCache())[3]
     if base.get("target_update_mode", "hard") != "hard":
         raise SystemExit(f"data_limit_check stretches a hard target_update_interval; {alg} has target_update_mode={base['target_update_mode']!r}")
     stretched = {

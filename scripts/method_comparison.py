@@ -99,6 +99,20 @@ def fingerprint(config: dict) -> str:
     return hashlib.sha1(experiment_id(config).encode()).hexdigest()[:10]
 
 
+def stored_config(config: dict) -> dict:
+    """The flat config as the configs file keeps it (JSON values; anything else as its string)."""
+    return json.loads(json.dumps(flat_experiment_config(config), default=str))
+
+
+def grid_point(spec: str, task: str, t_max: int, extra: list[str], cache: ConfigCache) -> tuple[str, str, list[str], dict]:
+    """An algorithm spec on a task: (label, alg config, the run's settings, its expected config (seed 1;
+    the fingerprint is the same for every seed))."""
+    label, config, overrides = parse_alg(spec)
+    env, key = TASKS[task]
+    settings = [*common_settings(t_max), *ENV_SETTINGS[env], *overrides, *extra]
+    return label, config, settings, cache.expected(expand([config], [env], [f"{key}={task}"], [1], settings)[0])
+
+
 def env_defaults(env: str) -> dict:
     """default.yaml under envs/<env>.yaml, flattened: the value a key takes when no algorithm sets it."""
     return flat_experiment_config(recursive_update(load_default(), load_yaml("envs", env, "--env-config")))
@@ -122,7 +136,7 @@ def rekey(rows: list[dict[str, str]], configs: dict[str, dict], task: str, label
     """Move `label`'s rows on `task` whose experiment is the expected one (same_experiment) onto its
     current fingerprint, in place (a seed already recorded under it keeps that row, the other stays apart),
     and keep its flat config in `configs` under that fingerprint."""
-    flat = json.loads(json.dumps(flat_experiment_config(expected), default=str))
+    flat = stored_config(expected)
     current = fingerprint(expected)
     configs[current] = flat
     mine = [r for r in rows if (r["task"], r["alg"]) == (task, label)]
@@ -142,15 +156,13 @@ def run_grid(algs: list[str], tasks: list[str], seeds: int, jobs: int, out: Path
     worst = 0
     cache = ConfigCache()
     for spec in algs:
-        label, config, overrides = parse_alg(spec)
         for task in tasks:
-            env, key = TASKS[task]
-            settings = [*common_settings(t_max), *ENV_SETTINGS[env], *overrides, *extra]
-            todo = [s for s in range(1, seeds + 1)
-                    if (task, label, s, fingerprint(cache.expected(expand([config], [env], [f"{key}={task}"], [s], settings)[0])))
-                    not in (recorded or set())]
+            label, config, settings, expected = grid_point(spec, task, t_max, extra, cache)
+            experiment = fingerprint(expected)
+            todo = [s for s in range(1, seeds + 1) if (task, label, s, experiment) not in (recorded or set())]
             if not todo:
                 continue
+            env, key = TASKS[task]
             argv = ["--configs", config, "--env-config", env, "--set", f"{key}={task}",
                     "--seed-list", *map(str, todo), "--jobs", str(jobs), "--out", str(out), *settings]
             print(f"== {label} on {task}: seeds {todo}", file=sys.stderr, flush=True)
@@ -164,19 +176,6 @@ def run_grid(algs: list[str], tasks: list[str], seeds: int, jobs: int, out: Path
     return worst
 
 
-def expected_configs(algs: list[str], tasks: list[str], t_max: int, extra: list[str]) -> list[tuple[str, str, dict]]:
-    """(task, label, the expected config of its seed-1 run) for every grid point."""
-    cache = ConfigCache()
-    points = []
-    for spec in algs:
-        label, config, overrides = parse_alg(spec)
-        for task in tasks:
-            env, key = TASKS[task]
-            settings = [*common_settings(t_max), *ENV_SETTINGS[env], *overrides, *extra]
-            points.append((task, label, cache.expected(expand([config], [env], [f"{key}={task}"], [1], settings)[0])))
-    return points
-
-
 def configs_path(record: Path) -> Path:
     """Where the record's experiments' flat configs are kept: beside it, `<record>.configs.json`."""
     return record.with_suffix(".configs.json")
@@ -187,7 +186,10 @@ def read_configs(record: Path) -> dict[str, dict]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def write_configs(record: Path, configs: dict[str, dict]) -> None:
+def write_configs(record: Path, configs: dict[str, dict], rows: list[dict[str, str]]) -> None:
+    """Keep the configs of the experiments that have rows in the record, and no others."""
+    used = {r["experiment"] for r in rows}
+    configs = {k: v for k, v in configs.items() if k in used}
     path = configs_path(record)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -238,8 +240,8 @@ def record_runs(out: Path, tasks: list[str], t_max: int, record: Path) -> list[d
                            "experiment": fingerprint(c.run.config), "auc": f"{area_under_curve(c.steps, c.values):.5f}", "final": f"{c.values[-1]:.5f}",
                            "minutes": f"{wall_minutes(c.run.path):.2f}"}
                     rows[(row["task"], row["alg"], row["seed"], row["experiment"])] = row
-                    configs[row["experiment"]] = json.loads(json.dumps(flat_experiment_config(c.run.config), default=str))
-    write_configs(record, configs)
+                    configs[row["experiment"]] = stored_config(c.run.config)
+    write_configs(record, configs, list(rows.values()))
     write_record(record, list(rows.values()))
     return list(rows.values())
 
@@ -314,9 +316,12 @@ def main(argv: list[str] | None = None) -> int:
     args.extra = overrides + args.extra
     rows = record_runs(args.out, args.tasks, args.t_max, args.record)
     configs = read_configs(args.record)
-    for task, label, expected in expected_configs(args.algs, args.tasks, args.t_max, args.extra):
-        rekey(rows, configs, task, label, expected, env_defaults(TASKS[task][0]))
-    write_configs(args.record, configs)
+    cache = ConfigCache()
+    for spec in args.algs:
+        for task in args.tasks:
+            label, _, _, expected = grid_point(spec, task, args.t_max, args.extra, cache)
+            rekey(rows, configs, task, label, expected, env_defaults(TASKS[task][0]))
+    write_configs(args.record, configs, rows)
     write_record(args.record, rows)
     code = 0
     if not args.report_only:
