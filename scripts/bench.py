@@ -162,11 +162,14 @@ def bench_config(config: dict[str, Any], steps: int, updates: int, profile: str 
 
         profiler = cProfile.Profile() if profile else None
         exp.last_test_T = runner.t_env  # a run tests at its first iteration; the train phase times training only
+        if hasattr(exp.learner, "wm_last_t"):  # a world model on its own schedule counts env steps from here, not
+            exp.learner.wm_last_t = runner.t_env  # a burst for every step the earlier phases collected without learning
         t0, start = runner.t_env, time.perf_counter()
         if profiler:
             profiler.enable()
         while runner.t_env - t0 < steps:
             exp.iteration(start, t0)
+        exp.finish_learning()
         if profiler:
             profiler.disable()
         elapsed = time.perf_counter() - start

@@ -196,6 +196,7 @@ class Experiment:
         self.learns_ahead = self._can_learn_ahead()
         self.ahead_thread = SideThread(self.learns_ahead)
         self.ahead: UpdateAhead | None = None
+        self.wm_fit: tuple[int, Future] | None = None  # (t_env, the world model's training) running beside the loop
         self.runner.before_env_restart = self.wait_for_side_threads
         self.episode = 0
         self.last_test_T = -args.test_interval - 1
@@ -255,6 +256,7 @@ class Experiment:
                 while runner.t_env <= args.t_max and not stop.requested:
                     self.iteration(start_time, start_t)
                     progress.update(runner.t_env, self.logger.stats)
+                self.finish_learning()
             except NonFiniteLossError as error:
                 self.console.error(f"{error}\nSaving a checkpoint of the last finite state")
                 self.save()
@@ -281,7 +283,8 @@ class Experiment:
 
         With `learn_ahead` (on by default) the gradients of the update that follows the collection are
         computed on a side thread during it, and applied after it: the same numbers, sooner (see
-        `start_update_ahead`). With `overlap_learning` the update runs on a background thread while the
+        `start_update_ahead`); a world model on its own schedule trains on that thread too, from the end
+        of the update through the test, the log and the next collection (`learn_world_model`). With `overlap_learning` the update runs on a background thread while the
         next batch is collected, by a copy of the agents that takes the learner's weights after each
         update: the episodes are collected by the policy one update older than without it."""
         args, runner = self.args, self.runner
@@ -295,11 +298,14 @@ class Experiment:
             raise
         finally:
             self.ahead = None
-        self.finish_learning()
+        try:
+            self.finish_learning()
+        except NonFiniteLossError:
+            self.store(episode_batch)  # the run's checkpoint holds every episode up to its t_env
+            raise
         if hasattr(self.learner, "observe_new_episodes"):
             self.learner.observe_new_episodes(episode_batch, runner.t_env)
-        self.buffer.insert_episode_batch(episode_batch)
-        self.episode += args.batch_size_run
+        self.store(episode_batch)
         if ahead is not None:
             self.learn(ahead)
             self.learn_world_model()
@@ -319,9 +325,18 @@ class Experiment:
         if args.save_model and (runner.t_env - self.model_save_time >= args.save_model_interval or self.model_save_time == 0):
             self.save()
 
+    def store(self, episode_batch: EpisodeBatch) -> None:
+        """Insert freshly collected episodes into the replay buffer and count them."""
+        self.buffer.insert_episode_batch(episode_batch)
+        self.episode += self.args.batch_size_run
+
     def finish_learning(self) -> None:
-        """Wait for a background update and give its weights to the acting copy of the agents."""
+        """Wait for a background update and the world model's training (logging its stats), and give the
+        update's weights to the acting copy of the agents."""
         self.background.join()
+        if self.wm_fit is not None:
+            (t_env, fit), self.wm_fit = self.wm_fit, None
+            self.learner.log_world_model(fit.result(), t_env)
         if self.acting_mac is not self.mac:
             self.acting_mac.load_state(self.mac)
 
@@ -348,9 +363,14 @@ class Experiment:
 
     def learn_world_model(self) -> None:
         """A learner with a world model on its own schedule (salemb's `wm_train_ratio`) trains it on the
-        buffer after the Q-learner's updates, in the same thread."""
+        buffer after the Q-learner's updates. Its windows are drawn here, in the loop's order; with
+        `learn_ahead` the training runs on the side thread while this thread tests, logs and collects the
+        next episodes (none of which reads the model), ahead of the next update's preparation on that
+        thread. `finish_learning` waits for it before the buffer changes or the model is read or saved:
+        the same numbers as training it here."""
         if hasattr(self.learner, "train_world_model"):
-            self.learner.train_world_model(self.buffer, self.runner.t_env)
+            t_env = self.runner.t_env
+            self.wm_fit = (t_env, self.ahead_thread.submit(self.learner.train_world_model(self.buffer, t_env)))
 
     def _can_learn_ahead(self) -> bool:
         """`learn_ahead` applies to one update per batch of whole episodes, sampled uniformly, by a
@@ -378,10 +398,12 @@ class Experiment:
         return UpdateAhead(indices, self.ahead_thread.submit(self._prepare_update, indices))
 
     def wait_for_side_threads(self) -> None:
-        """Wait (without taking results or errors) for the update being prepared ahead and the overlapped
-        update, if any: before worker processes are forked, and before the run stops on an error."""
+        """Wait (without taking results or errors) for the update being prepared ahead, the world model's
+        training and the overlapped update, if any: before worker processes are forked, and before the run stops on an error."""
         if self.ahead is not None and self.ahead.prepared is not None:
             wait_for([self.ahead.prepared])
+        if self.wm_fit is not None:
+            wait_for([self.wm_fit[1]])
         self.background.wait()
 
     def _prepare_update(self, indices: np.ndarray) -> Any:

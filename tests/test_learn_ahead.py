@@ -38,6 +38,7 @@ def train_for(exp: Experiment, iterations: int) -> tuple[dict[str, torch.Tensor]
     try:
         for _ in range(iterations):
             exp.iteration(0.0, 0)
+        exp.finish_learning()  # the world model's last training runs beside the loop
     finally:
         exp.runner.close_env()
     stats = {k: v for k, v in exp.logger.stats.items() if k != "steps_per_sec"}
@@ -65,6 +66,19 @@ def record_prepare_threads(exp: Experiment) -> list[str]:
     return names
 
 
+def record_world_model_threads(exp: Experiment) -> list[str]:
+    """The thread (name prefix) each world-model optimiser step runs on."""
+    names: list[str] = []
+    original = exp.learner.world_model_step
+
+    def step(*args: Any, **kwargs: Any) -> Any:
+        names.append(threading.current_thread().name.split("_")[0])
+        return original(*args, **kwargs)
+
+    exp.learner.world_model_step = step
+    return names
+
+
 @pytest.mark.parametrize(
     "alg,overrides",
     [("qmix", ["runner=episode"]), ("qmix", ["runner=parallel", "batch_size_run=2"]),
@@ -77,12 +91,17 @@ def test_learning_ahead_changes_no_number(tmp_path: Any, alg: str, overrides: li
     without = train_for(off, iterations)
     on = make_experiment(tmp_path, alg, "learn_ahead=True", *overrides)
     threads = record_prepare_threads(on)
+    fits = record_world_model_threads(on) if alg == "salemb" else []
     assert on.learns_ahead and not off.learns_ahead
     assert on.runner.before_env_restart == on.wait_for_side_threads  # no worker is forked mid-update
-    assert_same_run(without, train_for(on, iterations))
+    with_ahead = train_for(on, iterations)
+    assert_same_run(without, with_ahead)
     ahead = sum(name != threading.main_thread().name for name in threads)
     assert ahead > 0 and len(threads) - ahead > 0, threads  # both paths ran: prepared ahead, and after the insert
     assert on.learner.train_steps == off.learner.train_steps > 0
+    if alg == "salemb":  # the world model's own schedule trains on the side thread, beside the test and the collection
+        assert fits and set(fits) == {"learner-side"}, fits
+        assert off.learner.wm_train_steps == on.learner.wm_train_steps > 0 and "wm_train_steps" in with_ahead[1]
 
 
 def test_parallel_learner_changes_no_number_for_qmix_and_salemb(tmp_path: Any) -> None:
@@ -109,6 +128,7 @@ def test_the_world_models_own_generator_leaves_the_global_one_alone_and_is_check
         try:
             while not exp.can_learn():
                 exp.iteration(0.0, 0)
+            exp.finish_learning()
             batch = exp.buffer.sample(2)
             model = exp.learner.world_model
             saved = exp.learner.state_dict()
@@ -200,6 +220,7 @@ def test_the_sale_loss_and_the_td_loss_reach_disjoint_parameters(tmp_path: Any) 
     try:
         while not exp.can_learn():
             exp.iteration(0.0, 0)
+        exp.finish_learning()
         learner = exp.learner
         named = dict(learner.mac.agent.named_parameters())
 

@@ -58,7 +58,11 @@ def test_nan_reward_stops_with_a_finite_checkpoint(run_main, toy_env_registered,
     message = str(info.value)
     assert f"{name} is nan at t_env " in message and "nan_policy=skip_batch" in message
     step, state = checkpoint(tmp_path)
-    assert f"at t_env {step} " in message  # the checkpoint is taken at the step that failed
+    failed_at = int(re.search(r"at t_env (\d+) ", message).group(1))
+    if name == "grad_norm_wm":  # the world model trains beside the next collection, whose end the checkpoint is
+        assert step > failed_at
+    else:
+        assert step == failed_at  # the checkpoint is taken at the step that failed
     update = int(re.search(r"learner update (\d+)", message).group(1))
     learner = state["learner"]
     assert learner["train_steps"] == update - 1 > 0  # the state before the update that met the NaN

@@ -85,15 +85,27 @@ class ReplayBuffer(EpisodeBatch):
         a transition drawn uniformly from all stored ones (with replacement), for long episodes such as
         MaMuJoCo's. Steps past an episode's end are unfilled; a window's last filled step holds the
         observation its last transition bootstraps from."""
+        return self.windows_at(self.draw_windows(batch_size, length), length)
+
+    def draw_windows(self, batch_size: int, length: int) -> tuple[np.ndarray, np.ndarray]:
+        """The random part of `sample_windows`: each window's episode slot and first step ([batch_size]
+        each), drawn with the buffer's generator. Split from the copy (`windows_at`) so that a side thread
+        can copy the windows while this thread goes on drawing in the same order."""
         if self.episodes_in_buffer == 0:
             raise ValueError("cannot sample windows from an empty buffer")
         if length < 2:
             raise ValueError(f"a window needs at least 2 steps (a transition and its next step), got length={length}")
-        n, max_t = self.episodes_in_buffer, self.max_seq_length
+        n = self.episodes_in_buffer
         filled = self.transition_data["filled"][:n, :, 0].bool()
         starts = (filled[:, :-1] & filled[:, 1:]).sum(dim=1).cpu().numpy().astype(np.float64)
         episodes = self.rng.choice(n, size=batch_size, p=starts / starts.sum())
         t0 = np.floor(self.rng.random(batch_size) * starts[episodes]).astype(np.int64)
+        return episodes, t0
+
+    def windows_at(self, drawn: tuple[np.ndarray, np.ndarray], length: int) -> EpisodeBatch:
+        """The windows of `length` steps that `draw_windows` drew, copied out of the buffer."""
+        episodes, t0 = drawn
+        max_t = self.max_seq_length
         steps = torch.as_tensor(t0[:, None] + np.arange(length)[None, :], device=self.device)
         inside = steps < max_t
         rows = torch.as_tensor(episodes, device=self.device).unsqueeze(1)
@@ -102,7 +114,7 @@ class ReplayBuffer(EpisodeBatch):
         data["filled"] = data["filled"] * inside.unsqueeze(-1).to(data["filled"].dtype)
         episode_data = {k: v[episodes] for k, v in self.episode_data.items()}
         return EpisodeBatch(
-            self.scheme, self.groups, batch_size, length,
+            self.scheme, self.groups, len(episodes), length,
             data={"transition_data": data, "episode_data": episode_data}, device=self.device,
         )
 

@@ -16,6 +16,7 @@ trains with the Q-networks through the TD loss, the roll-out itself carries no g
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -267,24 +268,40 @@ class SALEMBLearner(QLearner):
         total = info["n_td"] + weighted
         return td_real * (info["n_td"] / total), td_img * (weighted / total), stats
 
-    def train_world_model(self, buffer: Any, t_env: int) -> None:
+    def train_world_model(self, buffer: Any, t_env: int) -> Callable[[], dict[str, torch.Tensor]]:
         """The world model's own schedule (`wm_train_ratio` > 0): `wm_train_ratio` replayed transitions
         per env step collected since the last call, as Dreamer's train ratio, in steps of
         `wm_batch_size` windows of `wm_window` steps drawn from the whole buffer (the fraction of a step
-        carries over). Independent of the Q-learner's one update per collection."""
+        carries over). Independent of the Q-learner's one update per collection.
+
+        The windows are drawn now, with the buffer's generator; the returned call copies them out,
+        trains on them and returns the stats to log (empty when no log is due; `log_world_model`). The
+        loop runs that call on its side thread while it tests and collects, and waits for it before the
+        buffer changes or anything reads the model (`Experiment.learn_world_model`)."""
         args = self.args
         new_steps, self.wm_last_t = t_env - self.wm_last_t, t_env
         if self.world_model is None or args.wm_train_ratio <= 0 or buffer.episodes_in_buffer == 0:
-            return
+            return lambda: {}
         self.wm_credit += new_steps * args.wm_train_ratio / (args.wm_batch_size * (args.wm_window - 1))
         n_steps = int(self.wm_credit)
         self.wm_credit -= n_steps
-        stats: dict[str, torch.Tensor] = {}
-        for _ in range(n_steps):
-            stats = self.world_model_step(buffer.sample_windows(args.wm_batch_size, args.wm_window).to(args.device), t_env)
-        if n_steps and t_env - self.wm_log_t >= args.learner_log_interval:
-            self._log(t_env, {**stats, "wm_train_steps": torch.tensor(float(self.wm_train_steps))})
+        drawn = [buffer.draw_windows(args.wm_batch_size, args.wm_window) for _ in range(n_steps)]
+        log_due = bool(n_steps) and t_env - self.wm_log_t >= args.learner_log_interval
+        if log_due:
             self.wm_log_t = t_env
+
+        def fit() -> dict[str, torch.Tensor]:
+            stats: dict[str, torch.Tensor] = {}
+            for windows in drawn:
+                stats = self.world_model_step(buffer.windows_at(windows, args.wm_window).to(args.device), t_env)
+            return {**stats, "wm_train_steps": torch.tensor(float(self.wm_train_steps))} if log_due else {}
+
+        return fit
+
+    def log_world_model(self, stats: dict[str, torch.Tensor], t_env: int) -> None:
+        """Log the stats a `train_world_model` call returned, at the env step it was made."""
+        if stats:
+            self._log(t_env, stats)
 
     def world_model_step(self, windows: EpisodeBatch, t_env: int) -> dict[str, torch.Tensor]:
         """One world-model optimiser step on `windows` (clipped by `aux_grad_norm_clip`, skipped when a

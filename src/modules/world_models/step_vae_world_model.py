@@ -145,7 +145,11 @@ class StepVAEWorldModel(ModelRNG, nn.Module):
 
     def _delta(self, h: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """The predicted change of x [N, x_dim]: the value where the element is predicted to change, else 0."""
-        value, logit = self._change(h, z)
+        return self._gated(*self._change(h, z))
+
+    @staticmethod
+    def _gated(value: torch.Tensor, logit: torch.Tensor | None) -> torch.Tensor:
+        """The change value where its logit says the element changes, else 0 (the value itself without the gate)."""
         return value if logit is None else torch.where(logit > 0, value, torch.zeros_like(value))
 
     def imagine_step(
@@ -214,7 +218,7 @@ class StepVAEWorldModel(ModelRNG, nn.Module):
 
         delta = x_next - x_t
         value, logit = self._change(h, z)
-        delta_err = (self._delta(h, z) - delta).pow(2).detach()  # the prediction's error, for the stats
+        delta_err = (self._gated(value, logit) - delta).pow(2).detach()  # the prediction's error, for the stats
         reward = batch["reward"][:, :-1][valid].float()  # [N, 1]
         term = batch["terminated"][:, :-1][valid].float()
         term_loss = self._rare_bce(self.term_head(h), term > 0.5)
