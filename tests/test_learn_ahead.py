@@ -186,6 +186,27 @@ def test_a_draw_ahead_of_an_insert_equals_the_draw_after_it() -> None:
         ahead.sample_indices(11)
 
 
+def test_windows_drawn_at_once_and_copied_later_equal_windows_sampled_one_by_one() -> None:
+    scheme = {"x": {"vshape": (1,)}}
+
+    def buffer() -> ReplayBuffer:
+        b = ReplayBuffer(scheme, {}, buffer_size=6, max_seq_length=5, seed=3)
+        for i in range(2):
+            new = EpisodeBatch(scheme, {}, 3, 5)
+            steps = 4 - i  # 3 or 2 transitions per episode
+            new.update({"x": torch.arange(3.0 * steps).view(3, steps, 1) + 100 * i}, ts=slice(0, steps))
+            b.insert_episode_batch(new)
+        return b
+
+    one_by_one, at_once = buffer(), buffer()
+    sampled = [one_by_one.sample_windows(8, 3) for _ in range(4)]
+    drawn = at_once.draw_windows(8, 3, count=4)
+    for window, draw in zip(sampled, drawn, strict=True):
+        copied = at_once.windows_at(draw, 3)
+        assert torch.equal(window["x"], copied["x"]) and torch.equal(window["filled"], copied["filled"])
+    assert np.array_equal(one_by_one.rng.random(3), at_once.rng.random(3))  # the generator is left in the same state
+
+
 def test_uniform_available_draws_as_multinomial_does() -> None:
     gen = torch.Generator().manual_seed(0)
     avail = (torch.rand(500, 3, 7, generator=gen) < 0.4).int()

@@ -85,12 +85,13 @@ class ReplayBuffer(EpisodeBatch):
         a transition drawn uniformly from all stored ones (with replacement), for long episodes such as
         MaMuJoCo's. Steps past an episode's end are unfilled; a window's last filled step holds the
         observation its last transition bootstraps from."""
-        return self.windows_at(self.draw_windows(batch_size, length), length)
+        (drawn,) = self.draw_windows(batch_size, length)
+        return self.windows_at(drawn, length)
 
-    def draw_windows(self, batch_size: int, length: int) -> tuple[np.ndarray, np.ndarray]:
-        """The random part of `sample_windows`: each window's episode slot and first step ([batch_size]
-        each), drawn with the buffer's generator. Split from the copy (`windows_at`) so that a side thread
-        can copy the windows while this thread goes on drawing in the same order."""
+    def draw_windows(self, batch_size: int, length: int, count: int = 1) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The random part of `count` calls of `sample_windows`: each window's episode slot and first step
+        ([batch_size] each), drawn with the buffer's generator in the same order. Split from the copy
+        (`windows_at`) so that a side thread can copy the windows while this thread goes on drawing."""
         if self.episodes_in_buffer == 0:
             raise ValueError("cannot sample windows from an empty buffer")
         if length < 2:
@@ -98,9 +99,12 @@ class ReplayBuffer(EpisodeBatch):
         n = self.episodes_in_buffer
         filled = self.transition_data["filled"][:n, :, 0].bool()
         starts = (filled[:, :-1] & filled[:, 1:]).sum(dim=1).cpu().numpy().astype(np.float64)
-        episodes = self.rng.choice(n, size=batch_size, p=starts / starts.sum())
-        t0 = np.floor(self.rng.random(batch_size) * starts[episodes]).astype(np.int64)
-        return episodes, t0
+        drawn = []
+        for _ in range(count):
+            episodes = self.rng.choice(n, size=batch_size, p=starts / starts.sum())
+            t0 = np.floor(self.rng.random(batch_size) * starts[episodes]).astype(np.int64)
+            drawn.append((episodes, t0))
+        return drawn
 
     def windows_at(self, drawn: tuple[np.ndarray, np.ndarray], length: int) -> EpisodeBatch:
         """The windows of `length` steps that `draw_windows` drew, copied out of the buffer."""

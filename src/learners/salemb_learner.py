@@ -285,7 +285,7 @@ class SALEMBLearner(QLearner):
         self.wm_credit += new_steps * args.wm_train_ratio / (args.wm_batch_size * (args.wm_window - 1))
         n_steps = int(self.wm_credit)
         self.wm_credit -= n_steps
-        drawn = [buffer.draw_windows(args.wm_batch_size, args.wm_window) for _ in range(n_steps)]
+        drawn = buffer.draw_windows(args.wm_batch_size, args.wm_window, n_steps) if n_steps else []
         log_due = bool(n_steps) and t_env - self.wm_log_t >= args.learner_log_interval
         if log_due:
             self.wm_log_t = t_env
