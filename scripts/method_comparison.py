@@ -23,7 +23,8 @@ recorded as soon as it ends. Beside the record, `<record>.configs.json` keeps ea
 config, so that a key added to the code later (at a default that keeps the old numbers, as the project's
 rule asks) does not orphan the runs recorded before it: such rows move to the new fingerprint (`rekey`).
 
-The report, per task and algorithm: seeds, the IQM over seeds of the AUC (the test-return curve's
+The report, per task and algorithm of `--algs` (other labels in the record, such as ablations, are left
+out of the table and the verdict): seeds, the IQM over seeds of the AUC (the test-return curve's
 average height) and of the final test return, each with its 95% stratified-bootstrap interval (rliable);
 then per task salemb's IQM AUC over QMIX's, whether it is above VDN's (and every other algorithm's),
 and whether its AUC interval lies above QMIX's. The goal: salemb's IQM AUC at least 1.25x QMIX's and
@@ -246,10 +247,11 @@ def record_runs(out: Path, tasks: list[str], t_max: int, record: Path) -> list[d
     return list(rows.values())
 
 
-def scores(rows: list[dict[str, str]], tasks: list[str], t_max: int) -> dict[tuple[str, str], dict[str, np.ndarray]]:
-    """{(task, label): {"auc": per-seed AUCs, "final": per-seed finals}} of the recorded runs at `t_max`;
-    a label recorded with several experiments on a task becomes `label #fingerprint`, one per experiment."""
-    kept = [r for r in rows if r["task"] in tasks and int(r["t_max"]) == t_max]
+def scores(rows: list[dict[str, str]], tasks: list[str], t_max: int, labels: list[str] | None = None) -> dict[tuple[str, str], dict[str, np.ndarray]]:
+    """{(task, label): {"auc": per-seed AUCs, "final": per-seed finals}} of the recorded runs at `t_max`
+    (of `labels` only, when given); a label recorded with several experiments on a task becomes
+    `label #fingerprint`, one per experiment."""
+    kept = [r for r in rows if r["task"] in tasks and int(r["t_max"]) == t_max and (labels is None or r["alg"] in labels)]
     experiments: dict[tuple[str, str], set[str]] = {}
     for r in kept:
         experiments.setdefault((r["task"], r["alg"]), set()).add(r["experiment"])
@@ -296,24 +298,10 @@ def print_report(table: dict[tuple[str, str], dict[str, np.ndarray]], tasks: lis
           f"intervals apart on >= {GOAL_APART} (now {apart}): {'met' if met >= GOAL_TASKS and apart >= GOAL_APART else 'not met'}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--algs", nargs="+", default=ALGS, help="config names, or label=config:key=value,... variants")
-    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
-    parser.add_argument("--method", default=METHOD, help="the label whose AUC the verdict compares with QMIX's and the rest")
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--t-max", type=int, default=100_000)
-    parser.add_argument("--out", type=Path, default=ROOT / "results" / "method_comparison")
-    parser.add_argument("--record", type=Path, default=ROOT / "docs" / "data" / "method_comparison_runs.csv",
-                        help="the committed record of completed runs' scores")
-    parser.add_argument("--report-only", action="store_true")
-    parser.add_argument("extra", nargs="*", help="key=value overrides for every run")
-    args = parser.parse_args(argv)
-    # `--algs qmix t_max=1` would hand t_max=1 to --algs: an item whose value names no alg config is an override
-    overrides = [a for a in args.algs if "=" in a and not is_variant(a)]
-    args.algs = [a for a in args.algs if a not in overrides]
-    args.extra = overrides + args.extra
+def run_missing(args: argparse.Namespace) -> tuple[list[dict[str, str]], int]:
+    """Record the completed runs under `args.out`, move rows recorded before a new key onto today's
+    fingerprint (`rekey`), and unless `args.report_only` run the seeds of `args.algs` x `args.tasks` not
+    yet recorded; returns the record's rows and the grid's worst exit code."""
     rows = record_runs(args.out, args.tasks, args.t_max, args.record)
     configs = read_configs(args.record)
     cache = ConfigCache()
@@ -323,13 +311,40 @@ def main(argv: list[str] | None = None) -> int:
             rekey(rows, configs, task, label, expected, env_defaults(TASKS[task][0]))
     write_configs(args.record, configs, rows)
     write_record(args.record, rows)
-    code = 0
-    if not args.report_only:
-        recorded = {(r["task"], r["alg"], int(r["seed"]), r["experiment"]) for r in rows}
-        code = run_grid(args.algs, args.tasks, args.seeds, args.jobs, args.out, args.t_max, args.extra, recorded,
-                        after_sweep=lambda: record_runs(args.out, args.tasks, args.t_max, args.record))
-        rows = record_runs(args.out, args.tasks, args.t_max, args.record)
-    print_report(scores(rows, args.tasks, args.t_max), args.tasks, args.method)
+    if args.report_only:
+        return rows, 0
+    recorded = {(r["task"], r["alg"], int(r["seed"]), r["experiment"]) for r in rows}
+    code = run_grid(args.algs, args.tasks, args.seeds, args.jobs, args.out, args.t_max, args.extra, recorded,
+                    after_sweep=lambda: record_runs(args.out, args.tasks, args.t_max, args.record))
+    return record_runs(args.out, args.tasks, args.t_max, args.record), code
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, seeds: int) -> None:
+    """The options the comparison and its ablations share."""
+    parser.add_argument("--seeds", type=int, default=seeds)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--t-max", type=int, default=100_000)
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "method_comparison")
+    parser.add_argument("--record", type=Path, default=ROOT / "docs" / "data" / "method_comparison_runs.csv",
+                        help="the committed record of completed runs' scores")
+    parser.add_argument("--report-only", action="store_true")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--algs", nargs="+", default=ALGS, help="config names, or label=config:key=value,... variants")
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
+    parser.add_argument("--method", default=METHOD, help="the label whose AUC the verdict compares with QMIX's and the rest")
+    add_run_arguments(parser, seeds=5)
+    parser.add_argument("extra", nargs="*", help="key=value overrides for every run")
+    args = parser.parse_args(argv)
+    # `--algs qmix t_max=1` would hand t_max=1 to --algs: an item whose value names no alg config is an override
+    overrides = [a for a in args.algs if "=" in a and not is_variant(a)]
+    args.algs = [a for a in args.algs if a not in overrides]
+    args.extra = overrides + args.extra
+    rows, code = run_missing(args)
+    labels = [parse_alg(spec)[0] for spec in args.algs]  # the verdict weighs the algorithms asked for, not every variant in the record
+    print_report(scores(rows, args.tasks, args.t_max, labels), args.tasks, args.method)
     return code
 
 

@@ -68,6 +68,8 @@ def test_record_round_trip_and_scores_keep_experiments_apart(tmp_path) -> None:
     assert mc.record_runs(tmp_path / "missing", ["3m"], 100_000, path) == back  # no runs folder: the record alone
     other = [*back, {**row, "seed": "1", "experiment": "ccc", "auc": "0.7"}]  # qmix with another config
     assert set(mc.scores(other, ["3m"], 100_000)) == {("3m", "qmix #aaa"), ("3m", "qmix #ccc")}
+    ablation = [*back, {**row, "alg": "salemb_no_gate", "seed": "1", "experiment": "ddd", "auc": "0.9"}]
+    assert set(mc.scores(ablation, ["3m"], 100_000, ["qmix", "salemb"])) == {("3m", "qmix")}  # only the labels asked for
 
 
 def test_verdict_counts_ratio_above_others_and_intervals_apart(capsys) -> None:
