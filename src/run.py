@@ -395,7 +395,8 @@ class Experiment:
         indices = self.buffer.sample_indices(self.args.batch_size, episodes)
         if np.isin(indices, self.buffer.next_slots(n_new)).any():
             return UpdateAhead(indices, None)
-        return UpdateAhead(indices, self.ahead_thread.submit(self._prepare_update, indices))
+        fit = self.wm_fit[1] if self.wm_fit is not None else None
+        return UpdateAhead(indices, self.ahead_thread.submit(self._prepare_update, indices, fit))
 
     def wait_for_side_threads(self) -> None:
         """Wait (without taking results or errors) for the update being prepared ahead, the world model's
@@ -406,7 +407,12 @@ class Experiment:
             wait_for([self.wm_fit[1]])
         self.background.wait()
 
-    def _prepare_update(self, indices: np.ndarray) -> Any:
+    def _prepare_update(self, indices: np.ndarray, after: Future | None = None) -> Any:
+        """The update's first half on the batch at `indices`. `after`: the world model's training queued
+        before it on the side thread; if that failed (a non-finite loss), this update is not prepared, so
+        that nothing it would change (the reward statistics) reaches the checkpoint the run stops with."""
+        if after is not None and after.exception() is not None:
+            raise after.exception()
         return self.learner.prepare_update(self._truncate(self.buffer[indices]))
 
     def learn(self, ahead: UpdateAhead | None = None) -> None:
