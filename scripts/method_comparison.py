@@ -23,6 +23,10 @@ recorded as soon as it ends. Beside the record, `<record>.configs.json` keeps ea
 config, so that a key added to the code later (at a default that keeps the old numbers, as the project's
 rule asks) does not orphan the runs recorded before it: such rows move to the new fingerprint (`rekey`).
 
+When a variant's settings become an algorithm's defaults (or old defaults are kept as a variant),
+`--adopt r32=salemb` moves the record rows of label `r32` whose config is `salemb`'s but for the name onto
+`salemb` (and its fingerprint), so no run is repeated.
+
 The report, per task and algorithm of `--algs` (other labels in the record, such as ablations, are left
 out of the table and the verdict): seeds, the IQM over seeds of the AUC (the test-return curve's
 average height) and of the final test return, each with its 95% stratified-bootstrap interval (rliable);
@@ -298,6 +302,28 @@ def print_report(table: dict[tuple[str, str], dict[str, np.ndarray]], tasks: lis
           f"intervals apart on >= {GOAL_APART} (now {apart}): {'met' if met >= GOAL_TASKS and apart >= GOAL_APART else 'not met'}")
 
 
+def adopt(rows: list[dict[str, str]], configs: dict[str, dict], task: str, source: str, spec: str, t_max: int,
+          cache: ConfigCache) -> int:
+    """Relabel `source`'s rows on `task` whose recorded config is the experiment of `spec` but for its
+    name (a variant that became a default, or a default kept as a variant) as `spec`'s runs, in place;
+    returns how many moved. A seed `spec` already has keeps its own row."""
+    label, _, _, expected = grid_point(spec, task, t_max, [], cache)
+    flat, current = stored_config(expected), fingerprint(expected)
+    taken = {r["seed"] for r in rows if (r["task"], r["alg"], r["experiment"]) == (task, label, current)}
+    moved = 0
+    for row in rows:
+        recorded = configs.get(row["experiment"])
+        if (row["task"], row["alg"]) != (task, source) or recorded is None or row["seed"] in taken:
+            continue
+        if {**recorded, "name": flat["name"]} == flat:
+            row["alg"], row["experiment"] = label, current
+            taken.add(row["seed"])
+            moved += 1
+    if moved:
+        configs[current] = flat
+    return moved
+
+
 def run_missing(args: argparse.Namespace) -> tuple[list[dict[str, str]], int]:
     """Record the completed runs under `args.out`, move rows recorded before a new key onto today's
     fingerprint (`rekey`), and unless `args.report_only` run the seeds of `args.algs` x `args.tasks` not
@@ -305,6 +331,12 @@ def run_missing(args: argparse.Namespace) -> tuple[list[dict[str, str]], int]:
     rows = record_runs(args.out, args.tasks, args.t_max, args.record)
     configs = read_configs(args.record)
     cache = ConfigCache()
+    for item in getattr(args, "adopt", None) or []:
+        source, spec = item.split("=", 1)
+        for task in args.tasks:
+            moved = adopt(rows, configs, task, source, spec, args.t_max, cache)
+            if moved:
+                print(f"{task}: {moved} run(s) of {source} are {parse_alg(spec)[0]}'s (the same config but its name)", file=sys.stderr)
     for spec in args.algs:
         for task in args.tasks:
             label, _, _, expected = grid_point(spec, task, args.t_max, args.extra, cache)
@@ -336,6 +368,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
     parser.add_argument("--method", default=METHOD, help="the label whose AUC the verdict compares with QMIX's and the rest")
     add_run_arguments(parser, seeds=5)
+    parser.add_argument("--adopt", nargs="+", metavar="LABEL=SPEC", default=[],
+                        help="record rows of LABEL whose config is SPEC's but for the name become SPEC's runs, "
+                             "e.g. when a variant's settings became salemb's defaults: r32=salemb")
     parser.add_argument("extra", nargs="*", help="key=value overrides for every run")
     args = parser.parse_args(argv)
     # `--algs qmix t_max=1` would hand t_max=1 to --algs: an item whose value names no alg config is an override

@@ -126,3 +126,19 @@ def test_an_interrupted_sweep_stops_the_grid(monkeypatch, tmp_path) -> None:
     monkeypatch.setattr(mc, "sweep_main", lambda argv: calls.append(argv) or mc.INTERRUPTED)
     code = mc.run_grid(["qmix", "vdn"], ["3m", "8m"], 1, 1, tmp_path, 100_000, [], set(), after_sweep=lambda: recorded.append(1))
     assert code == 130 and len(calls) == 1 and recorded == [1]  # what finished is still recorded
+
+
+def test_adopt_relabels_runs_whose_config_is_the_specs_but_for_the_name() -> None:
+    cache = mc.ConfigCache()
+    task = "Foraging-8x8-2p-3f-v3"
+    _, _, _, expected = mc.grid_point("salemb", task, 100_000, [], cache)
+    same = {**mc.stored_config(expected), "name": "r32"}
+    other = {**same, "wm_lr": 0.5}
+    configs = {"aaa": same, "bbb": other}
+    row = {"task": task, "alg": "r32", "t_max": "100000", "auc": "0.5", "final": "0.5", "minutes": "1"}
+    rows = [{**row, "seed": "1", "experiment": "aaa"}, {**row, "seed": "2", "experiment": "bbb"},
+            {**row, "seed": "3", "experiment": "aaa", "task": "3m"}]
+    assert mc.adopt(rows, configs, task, "r32", "salemb", 100_000, cache) == 1
+    assert rows[0]["alg"] == "salemb" and rows[0]["experiment"] == mc.fingerprint(expected)
+    assert configs[rows[0]["experiment"]]["name"] == "salemb"
+    assert [r["alg"] for r in rows[1:]] == ["r32", "r32"]  # another config, another task: left alone
