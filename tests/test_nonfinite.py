@@ -17,12 +17,13 @@ from utils.checkpoint import list_checkpoints, load_file
 TOY = ["env=toy", "env_args.limit=5"]
 # salemb with SALE agents and the recurrent world model trained on the Q-learner's batches (its first
 # loss term, so a NaN reward meets it first); SMALL_STEP_VAE is the discrete default: its world model, on
-# its own schedule, reads the reward through the gate, so the NaN shows first in its gradient
+# its own schedule (at 48 transitions per env step, so that it draws the NaN step before the Q-learner
+# does), reads the reward through the gate, so the NaN shows first in its gradient
 SMALL_SALEMB = ["agent=sale_rnn", "world_model=vae", "wm_train_ratio=0", "imagine_start=0", "wm_update_interval=1",
                 "wm_eval_interval=100", "sale_embed_dim=8", "sale_hidden_dim=16", "wm_hidden_dim=16", "wm_deter_dim=16",
                 "wm_latent_dim=8", "wm_sale_dim=8"]
 SMALL_STEP_VAE = ["imagine_start=0", "wm_eval_interval=100", "wm_hidden_dim=16", "wm_latent_dim=8", "wm_sale_dim=8",
-                  "wm_batch_size=4", "wm_window=4"]
+                  "wm_batch_size=4", "wm_window=4", "wm_train_ratio=48"]
 
 
 def test_first_nonfinite_names_the_first_bad_value():
