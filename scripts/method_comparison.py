@@ -303,11 +303,11 @@ def print_report(table: dict[tuple[str, str], dict[str, np.ndarray]], tasks: lis
 
 
 def adopt(rows: list[dict[str, str]], configs: dict[str, dict], task: str, source: str, spec: str, t_max: int,
-          cache: ConfigCache) -> int:
+          extra: list[str], cache: ConfigCache) -> int:
     """Relabel `source`'s rows on `task` whose recorded config is the experiment of `spec` but for its
     name (a variant that became a default, or a default kept as a variant) as `spec`'s runs, in place;
     returns how many moved. A seed `spec` already has keeps its own row."""
-    label, _, _, expected = grid_point(spec, task, t_max, [], cache)
+    label, _, _, expected = grid_point(spec, task, t_max, extra, cache)
     flat, current = stored_config(expected), fingerprint(expected)
     taken = {r["seed"] for r in rows if (r["task"], r["alg"], r["experiment"]) == (task, label, current)}
     moved = 0
@@ -331,10 +331,10 @@ def run_missing(args: argparse.Namespace) -> tuple[list[dict[str, str]], int]:
     rows = record_runs(args.out, args.tasks, args.t_max, args.record)
     configs = read_configs(args.record)
     cache = ConfigCache()
-    for item in getattr(args, "adopt", None) or []:
+    for item in args.adopt:
         source, spec = item.split("=", 1)
         for task in args.tasks:
-            moved = adopt(rows, configs, task, source, spec, args.t_max, cache)
+            moved = adopt(rows, configs, task, source, spec, args.t_max, args.extra, cache)
             if moved:
                 print(f"{task}: {moved} run(s) of {source} are {parse_alg(spec)[0]}'s (the same config but its name)", file=sys.stderr)
     for spec in args.algs:
@@ -348,7 +348,7 @@ def run_missing(args: argparse.Namespace) -> tuple[list[dict[str, str]], int]:
     recorded = {(r["task"], r["alg"], int(r["seed"]), r["experiment"]) for r in rows}
     code = run_grid(args.algs, args.tasks, args.seeds, args.jobs, args.out, args.t_max, args.extra, recorded,
                     after_sweep=lambda: record_runs(args.out, args.tasks, args.t_max, args.record))
-    return record_runs(args.out, args.tasks, args.t_max, args.record), code
+    return read_record(args.record), code  # each sweep was recorded as it ended
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, seeds: int) -> None:
@@ -360,6 +360,9 @@ def add_run_arguments(parser: argparse.ArgumentParser, seeds: int) -> None:
     parser.add_argument("--record", type=Path, default=ROOT / "docs" / "data" / "method_comparison_runs.csv",
                         help="the committed record of completed runs' scores")
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--adopt", nargs="+", metavar="LABEL=SPEC", default=[],
+                        help="record rows of LABEL whose config is SPEC's but for the name become SPEC's runs, "
+                             "e.g. when a variant's settings became salemb's defaults: r32=salemb")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -368,9 +371,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
     parser.add_argument("--method", default=METHOD, help="the label whose AUC the verdict compares with QMIX's and the rest")
     add_run_arguments(parser, seeds=5)
-    parser.add_argument("--adopt", nargs="+", metavar="LABEL=SPEC", default=[],
-                        help="record rows of LABEL whose config is SPEC's but for the name become SPEC's runs, "
-                             "e.g. when a variant's settings became salemb's defaults: r32=salemb")
     parser.add_argument("extra", nargs="*", help="key=value overrides for every run")
     args = parser.parse_args(argv)
     # `--algs qmix t_max=1` would hand t_max=1 to --algs: an item whose value names no alg config is an override

@@ -284,9 +284,10 @@ class Experiment:
         With `learn_ahead` (on by default) the gradients of the update that follows the collection are
         computed on a side thread during it, and applied after it: the same numbers, sooner (see
         `start_update_ahead`); a world model on its own schedule trains on that thread too, from the end
-        of the update through the test, the log and the next collection (`learn_world_model`). With `overlap_learning` the update runs on a background thread while the
-        next batch is collected, by a copy of the agents that takes the learner's weights after each
-        update: the episodes are collected by the policy one update older than without it."""
+        of the update through the test, the log and the next collection (`learn_world_model`). With
+        `overlap_learning` the update runs on a background thread while the next batch is collected, by a
+        copy of the agents that takes the learner's weights after each update: the episodes are collected
+        by the policy one update older than without it."""
         args, runner = self.args, self.runner
         t_before = runner.t_env
         ahead = self.ahead = self.start_update_ahead()
@@ -370,7 +371,9 @@ class Experiment:
         the same numbers as training it here."""
         if hasattr(self.learner, "train_world_model"):
             t_env = self.runner.t_env
-            self.wm_fit = (t_env, self.ahead_thread.submit(self.learner.train_world_model(self.buffer, t_env)))
+            fit = self.learner.train_world_model(self.buffer, t_env)
+            if fit is not None:
+                self.wm_fit = (t_env, self.ahead_thread.submit(fit))
 
     def _can_learn_ahead(self) -> bool:
         """`learn_ahead` applies to one update per batch of whole episodes, sampled uniformly, by a
@@ -400,7 +403,8 @@ class Experiment:
 
     def wait_for_side_threads(self) -> None:
         """Wait (without taking results or errors) for the update being prepared ahead, the world model's
-        training and the overlapped update, if any: before worker processes are forked, and before the run stops on an error."""
+        training and the overlapped update, if any: before worker processes are forked, and before the run
+        stops on an error."""
         if self.ahead is not None and self.ahead.prepared is not None:
             wait_for([self.ahead.prepared])
         if self.wm_fit is not None:

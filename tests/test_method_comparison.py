@@ -138,7 +138,7 @@ def test_adopt_relabels_runs_whose_config_is_the_specs_but_for_the_name() -> Non
     row = {"task": task, "alg": "r32", "t_max": "100000", "auc": "0.5", "final": "0.5", "minutes": "1"}
     rows = [{**row, "seed": "1", "experiment": "aaa"}, {**row, "seed": "2", "experiment": "bbb"},
             {**row, "seed": "3", "experiment": "aaa", "task": "3m"}]
-    assert mc.adopt(rows, configs, task, "r32", "salemb", 100_000, cache) == 1
+    assert mc.adopt(rows, configs, task, "r32", "salemb", 100_000, [], cache) == 1
     assert rows[0]["alg"] == "salemb" and rows[0]["experiment"] == mc.fingerprint(expected)
     assert configs[rows[0]["experiment"]]["name"] == "salemb"
     assert [r["alg"] for r in rows[1:]] == ["r32", "r32"]  # another config, another task: left alone

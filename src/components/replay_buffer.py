@@ -99,9 +99,10 @@ class ReplayBuffer(EpisodeBatch):
         n = self.episodes_in_buffer
         filled = self.transition_data["filled"][:n, :, 0].bool()
         starts = (filled[:, :-1] & filled[:, 1:]).sum(dim=1).cpu().numpy().astype(np.float64)
+        p = starts / starts.sum()
         drawn = []
         for _ in range(count):
-            episodes = self.rng.choice(n, size=batch_size, p=starts / starts.sum())
+            episodes = self.rng.choice(n, size=batch_size, p=p)
             t0 = np.floor(self.rng.random(batch_size) * starts[episodes]).astype(np.int64)
             drawn.append((episodes, t0))
         return drawn

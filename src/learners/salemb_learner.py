@@ -268,25 +268,28 @@ class SALEMBLearner(QLearner):
         total = info["n_td"] + weighted
         return td_real * (info["n_td"] / total), td_img * (weighted / total), stats
 
-    def train_world_model(self, buffer: Any, t_env: int) -> Callable[[], dict[str, torch.Tensor]]:
+    def train_world_model(self, buffer: Any, t_env: int) -> Callable[[], dict[str, torch.Tensor]] | None:
         """The world model's own schedule (`wm_train_ratio` > 0): `wm_train_ratio` replayed transitions
         per env step collected since the last call, as Dreamer's train ratio, in steps of
         `wm_batch_size` windows of `wm_window` steps drawn from the whole buffer (the fraction of a step
         carries over). Independent of the Q-learner's one update per collection.
 
-        The windows are drawn now, with the buffer's generator; the returned call copies them out,
-        trains on them and returns the stats to log (empty when no log is due; `log_world_model`). The
+        The windows are drawn now, with the buffer's generator; the returned call (None when no step is
+        due) copies them out, trains on them and returns the stats to log (empty when no log is due;
+        `log_world_model`). The
         loop runs that call on its side thread while it tests and collects, and waits for it before the
         buffer changes or anything reads the model (`Experiment.learn_world_model`)."""
         args = self.args
         new_steps, self.wm_last_t = t_env - self.wm_last_t, t_env
         if self.world_model is None or args.wm_train_ratio <= 0 or buffer.episodes_in_buffer == 0:
-            return lambda: {}
+            return None
         self.wm_credit += new_steps * args.wm_train_ratio / (args.wm_batch_size * (args.wm_window - 1))
         n_steps = int(self.wm_credit)
         self.wm_credit -= n_steps
-        drawn = buffer.draw_windows(args.wm_batch_size, args.wm_window, n_steps) if n_steps else []
-        log_due = bool(n_steps) and t_env - self.wm_log_t >= args.learner_log_interval
+        if not n_steps:
+            return None
+        drawn = buffer.draw_windows(args.wm_batch_size, args.wm_window, n_steps)
+        log_due = t_env - self.wm_log_t >= args.learner_log_interval
         if log_due:
             self.wm_log_t = t_env
 
