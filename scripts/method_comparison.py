@@ -53,7 +53,8 @@ from results_groups import experiment_id, flat_experiment_config, load_groups, r
 from results_stats import area_under_curve, iqm, stratified_bootstrap_ci
 from sweep import main as sweep_main
 from sweep_grid import ROOT, ConfigCache, expand
-from utils.config_loader import load_default, load_yaml, recursive_update
+from utils.config_loader import load_default, load_yaml
+from utils.dicts import recursive_update
 
 TASKS = {
     "Foraging-8x8-2p-3f-v3": ("lbf", "env_args.key"),

@@ -21,7 +21,7 @@ FAST = [
 
 @pytest.fixture
 def toy_env_registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(envs.REGISTRY, "toy", lambda **kw: ToyEnv(**kw))
+    monkeypatch.setitem(envs.REGISTRY, "toy", ToyEnv)  # a class: picklable for spawned workers
 
 
 @pytest.fixture

@@ -1,11 +1,58 @@
 """Every algorithm on every runnable env, end to end through main, with a tiny t_max."""
 
+import importlib.util
 import json
+import math
 from pathlib import Path
 
 import pytest
 
+from envs import CONTINUOUS_ACTIONS as CONTINUOUS_ENVS
+from learners import CONTINUOUS_ACTIONS as CONTINUOUS_LEARNERS
+from utils.config_loader import available, load_alg
+
 ALGS = ["qmix", "vdn", "iql"]
+# Each runnable env: the package it needs (None: always installed) and the settings that keep a run tiny.
+RUNNABLE_ENVS = {
+    "lbf": (None, []),
+    "smax": ("jaxmarl", ["env_args.map_name=3m"]),
+    "mamujoco": ("gymnasium_robotics", [
+        "env_args.max_episode_steps=30", "start_steps=40", "t_max=90", "test_interval=60", "log_interval=60",
+        "runner_log_interval=60", "learner_log_interval=60", "test_nepisode=1", "batch_size=16",
+    ]),
+}
+
+
+def action_kinds(alg: str) -> set[str]:
+    """The action kinds an alg config runs on: an actor-critic learner acts continuously; a Q-learner
+    discretely, and also continuously if its YAML has a `continuous:` form."""
+    config = load_alg(alg)
+    if config.get("learner") in CONTINUOUS_LEARNERS:
+        return {"continuous"}
+    return {"discrete", "continuous"} if "continuous" in config else {"discrete"}
+
+
+def matrix() -> list[tuple[str, str]]:
+    kind = {env: "continuous" if env in CONTINUOUS_ENVS else "discrete" for env in RUNNABLE_ENVS}
+    return [(alg, env) for alg in available("algs") for env in RUNNABLE_ENVS if kind[env] in action_kinds(alg)]
+
+
+def test_the_matrix_holds_every_alg_config_and_every_runnable_env():
+    pairs = matrix()
+    assert {alg for alg, _ in pairs} == set(available("algs"))
+    assert {env for _, env in pairs} == set(RUNNABLE_ENVS)
+    assert ("facmac", "lbf") not in pairs and ("salemb", "mamujoco") in pairs and ("qmix", "mamujoco") not in pairs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("alg, env", matrix())
+def test_every_alg_trains_on_every_runnable_env(run_main, alg, env):
+    package, settings = RUNNABLE_ENVS[env]
+    if package and importlib.util.find_spec(package) is None:
+        pytest.skip(f"{env} needs {package}")
+    config, stats = run_main(alg, env, *settings)
+    assert config["name"] == alg and stats["episode"] > 0
+    assert math.isfinite(stats["loss_td"]) and math.isfinite(stats["test_return_mean"])
 
 
 def sacred_run_dir(root: Path) -> Path:

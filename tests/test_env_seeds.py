@@ -39,10 +39,10 @@ def test_env_seed_is_seed_plus_index_then_fresh_per_restart() -> None:
     assert env_seed(5, 1, 2) == env_seed(5, 1, 2) and all(0 <= s < 2**31 for s in restarted)
 
 
-def test_make_env_gives_the_restarted_env_its_derived_seed(toy_env_registered: None) -> None:
-    assert make_env("toy", {"seed": 5}, 1, 0).seed_value == 6
-    assert make_env("toy", {"seed": 5}, 1, 2).seed_value == env_seed(5, 1, 2)
-    assert make_env("toy", {"seed": None}, 1, 2).seed_value is None
+def test_make_env_gives_the_restarted_env_its_derived_seed() -> None:
+    assert make_env(ToyEnv, {"seed": 5}, 1, 0).seed_value == 6
+    assert make_env(ToyEnv, {"seed": 5}, 1, 2).seed_value == env_seed(5, 1, 2)
+    assert make_env(ToyEnv, {"seed": None}, 1, 2).seed_value is None
 
 
 def test_workers_seed_the_process_wide_generators() -> None:

@@ -29,7 +29,7 @@ import numpy as np
 import yaml
 
 from envs.sc2 import StarCraftAdapter, check_name, is_installed, load_env_class, preflight
-from utils.config_loader import recursive_update
+from utils.dicts import recursive_update
 from utils.errors import ConfigError
 
 PRESET_DIR = os.path.join(

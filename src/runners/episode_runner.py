@@ -22,13 +22,15 @@ from runners.env_group import EnvWorkerError, LocalEnvs, env_seed
 from runners.env_restarts import EnvRestarts
 
 
-def make_env(env_name: str, env_args: dict[str, Any], index: int, restarts: int) -> Any:
+def make_env(factory: Callable[..., Any], env_args: dict[str, Any], index: int, restarts: int) -> Any:
     """Env `index` of a runner after `restarts` restarts: same args, seed `env_seed(env_args['seed'], index,
-    restarts)` (`seed + index` until its first restart)."""
+    restarts)` (`seed + index` until its first restart). `factory` is the env registry's entry itself, not
+    its name, so a worker started with `spawn` builds an env registered at run time (it is pickled by
+    reference)."""
     kwargs = dict(env_args)
     seed = kwargs.get("seed")
     kwargs["seed"] = env_seed(None if seed is None else int(seed), index, restarts)
-    return env_REGISTRY[env_name](**kwargs)
+    return factory(**kwargs)
 
 
 class EpisodeRunner:
@@ -36,7 +38,7 @@ class EpisodeRunner:
         self.args = args
         self.logger = logger
         self.batch_size = args.batch_size_run
-        self.envs = self._make_envs(functools.partial(make_env, args.env, args.env_args))
+        self.envs = self._make_envs(functools.partial(make_env, env_REGISTRY[args.env], args.env_args))
         self.env_info = self.envs.get_env_info()
         self.episode_limit = self.env_info["episode_limit"]
         # continuous actions: the controller's [-1, 1] actions are mapped to the env's bounds here, and only here

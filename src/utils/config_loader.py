@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from utils.dicts import recursive_update
 from utils.errors import ConfigError
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "config")
@@ -56,17 +57,6 @@ def load_alg(name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
     if base is None:
         return data
     return recursive_update(load_alg(base, (*seen, name)), data)
-
-
-def recursive_update(d: dict[str, Any], u: dict[str, Any]) -> dict[str, Any]:
-    """`d` updated by `u`, merging nested dicts (returns a new dict)."""
-    out = copy.deepcopy(d)
-    for k, v in u.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = recursive_update(out[k], v)
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
 
 
 def parse_value(text: str) -> Any:

@@ -23,22 +23,19 @@ from typing import Any
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
+from modules.agents.gru_agent_base import GRUAgentBase
 from modules.sale import SALE, SALEPair, activation, avg_l1_norm
 
 
-class SALERNNAgent(nn.Module):
+class SALERNNAgent(GRUAgentBase):
     def __init__(self, input_shape: int, args: Any):
-        super().__init__()
-        self.hidden_dim = args.rnn_hidden_dim
+        super().__init__(input_shape, args.rnn_hidden_dim)
         self.n_actions = args.n_actions
         self.detach = getattr(args, "sale_detach", True)
         self.spread_coef = getattr(args, "sale_spread_coef", 0.0)
         embed_dim = getattr(args, "sale_embed_dim", 64)
         sale_hidden = getattr(args, "sale_hidden_dim", 128)
-        self.fc1 = nn.Linear(input_shape, self.hidden_dim)
-        self.rnn = nn.GRU(self.hidden_dim, self.hidden_dim, batch_first=True)
         self.h_embed = nn.Linear(self.hidden_dim, embed_dim)
         act = getattr(args, "sale_activation", "elu")
         self.sale = SALEPair(SALE(input_shape, self.n_actions, embed_dim, sale_hidden, act))
@@ -47,33 +44,6 @@ class SALERNNAgent(nn.Module):
         self.head_base = nn.Linear(self.hidden_dim, self.n_actions)
         self.head_query = nn.Linear(2 * embed_dim, embed_dim)
         self.skip = nn.Linear(self.hidden_dim, self.n_actions) if getattr(args, "sale_q_skip", False) else None
-
-    def init_hidden(self) -> torch.Tensor:
-        return self.fc1.weight.new_zeros(1, self.hidden_dim)
-
-    def forward(self, inputs: torch.Tensor, hidden_state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One step. inputs `[N, input]`, hidden `[N, hidden]` (N = batch * agents) -> (Q `[N, actions]`, hidden)."""
-        h = self.hidden_step(inputs, hidden_state)
-        return self.q_values(inputs, h), h
-
-    def forward_seq(self, inputs: torch.Tensor, hidden_state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """A sequence. inputs `[N, T, input]`, hidden `[N, hidden]` -> (Q `[N, T, actions]`, last hidden `[N, hidden]`)."""
-        h_seq = self.hidden_sequence(inputs, hidden_state)
-        return self.q_values(inputs, h_seq), h_seq[:, -1]
-
-    def hidden_step(self, inputs: torch.Tensor, hidden_state: torch.Tensor) -> torch.Tensor:
-        """One GRU step `[N, hidden]` with the sequence GRU's own weights."""
-        x = F.relu(self.fc1(inputs))
-        rnn = self.rnn
-        return torch.gru_cell(
-            x, hidden_state.reshape(-1, self.hidden_dim), rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0
-        )
-
-    def hidden_sequence(self, inputs: torch.Tensor, hidden_state: torch.Tensor) -> torch.Tensor:
-        """GRU outputs `[N, T, hidden]` for inputs `[N, T, input]`."""
-        x = F.relu(self.fc1(inputs))
-        h_seq, _ = self.rnn(x, hidden_state.reshape(1, -1, self.hidden_dim).contiguous())
-        return h_seq
 
     def q_values(self, inputs: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         """Q for every action in one pass: inputs `[..., input]`, GRU output h `[..., hidden]` -> `[..., actions]`."""

@@ -1,0 +1,52 @@
+"""The recurrent body every GRU agent shares: fc -> ReLU -> GRU, and the step/sequence calls on it.
+
+The recurrence is an `nn.GRU` (the same parameters as PyMARL's GRUCell), so acting runs one step (a
+`gru_cell` call on the sequence GRU's own weights) and learning unrolls a whole sequence in one call
+instead of a Python loop over time. A subclass adds its heads after calling `__init__` (so the body's
+parameters are created, and drawn from the generator, first) and defines `q_values`.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class GRUAgentBase(nn.Module):
+    def __init__(self, input_shape: int, hidden_dim: int):
+        super().__init__()
+        self.hidden_dim = hidden_dim
+        self.fc1 = nn.Linear(input_shape, hidden_dim)
+        self.rnn = nn.GRU(hidden_dim, hidden_dim, batch_first=True)
+
+    def init_hidden(self) -> torch.Tensor:
+        return self.fc1.weight.new_zeros(1, self.hidden_dim)
+
+    def q_values(self, inputs: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """Q for every action: inputs `[..., input]`, GRU outputs h `[..., hidden]` -> `[..., actions]`."""
+        raise NotImplementedError
+
+    def forward(self, inputs: torch.Tensor, hidden_state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step. inputs `[N, input]`, hidden `[N, hidden]` (N = batch * agents) -> (Q `[N, actions]`, hidden)."""
+        h = self.hidden_step(inputs, hidden_state)
+        return self.q_values(inputs, h), h
+
+    def forward_seq(self, inputs: torch.Tensor, hidden_state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A sequence. inputs `[N, T, input]`, hidden `[N, hidden]` -> (Q `[N, T, actions]`, last hidden `[N, hidden]`)."""
+        h_seq = self.hidden_sequence(inputs, hidden_state)
+        return self.q_values(inputs, h_seq), h_seq[:, -1]
+
+    def hidden_step(self, inputs: torch.Tensor, hidden_state: torch.Tensor) -> torch.Tensor:
+        """One GRU step `[N, hidden]` with the sequence GRU's own weights (cheaper than a length-1 sequence)."""
+        x = F.relu(self.fc1(inputs))
+        rnn = self.rnn
+        return torch.gru_cell(
+            x, hidden_state.reshape(-1, self.hidden_dim), rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0
+        )
+
+    def hidden_sequence(self, inputs: torch.Tensor, hidden_state: torch.Tensor) -> torch.Tensor:
+        """GRU outputs `[N, T, hidden]` for inputs `[N, T, input]`."""
+        x = F.relu(self.fc1(inputs))
+        h_seq, _ = self.rnn(x, hidden_state.reshape(1, -1, self.hidden_dim).contiguous())
+        return h_seq
