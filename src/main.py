@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from utils.config_loader import apply_overrides, available, build_config, parse_overrides
+from utils.config_loader import apply_overrides, available, build_config, env_name, parse_overrides
 from utils.errors import ConfigError, UserError
 from utils.logging import get_console_logger
 
@@ -64,9 +64,9 @@ def prepare_config(argv: list[str]) -> dict[str, Any]:
     if resume:
         config = resume_config(str(resume), [o for o in overrides if not o.startswith("resume=")])
     else:
+        configure_protobuf(env_name(env, overrides))
+        # after the protobuf choice: they load torch (the config's components), and torch loads protobuf
         config = build_config(alg, env, overrides)
-        configure_protobuf(config["env"])
-        # imported after the protobuf choice: they load torch, and torch loads protobuf
         from utils.config_checks import coerce_and_validate
         from utils.run_checks import check_user_config
 

@@ -16,7 +16,7 @@ CASES = [
     (QMIX + ["t_max=-5"], ["t_max=-5", "out of range", ">= 1"]),
     (QMIX + ["t_max=0"], ["t_max=0", ">= 1"]),
     (QMIX + ["batch_size=64", "buffer_size=32"], ["batch_size=64", "buffer_size=32", "make buffer_size >= batch_size"]),
-    (QMIX + ["mixer=qmixx"], ["mixer='qmixx'", "Did you mean 'qmix'", "Valid: qmix, vdn, null"]),
+    (QMIX + ["mixer=qmixx"], ["mixer='qmixx'", "Did you mean 'qmix'", "Valid: qmix, qplex, vdn, null"]),
     (QMIX + ["runner=paralel"], ["runner='paralel'", "Did you mean 'parallel'", "episode", "parallel"]),
     (QMIX + ["runner=imagination"], ["runner='imagination'", "'episode' or 'parallel'"]),
     (QMIX + ["agent=mlp"], ["agent='mlp'", "not registered", "rnn", "sale_rnn"]),

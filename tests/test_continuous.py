@@ -27,7 +27,7 @@ TOY = ["env=toy_box", "env_args={'limit': 6}", "start_steps=0", "imagine_start=0
 
 @pytest.fixture
 def toy_box(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(envs.REGISTRY, "toy_box", lambda **kw: ToyBoxEnv(**kw))
+    monkeypatch.setitem(envs.REGISTRY, "toy_box", ToyBoxEnv)
     monkeypatch.setattr(envs, "CONTINUOUS_ACTIONS", envs.CONTINUOUS_ACTIONS | {"toy_box"})
 
 

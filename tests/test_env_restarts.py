@@ -53,7 +53,7 @@ class FailingToy(ToyEnv):
 
 @pytest.fixture
 def failing_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(envs.REGISTRY, "failing", lambda **kw: FailingToy(**kw))
+    monkeypatch.setitem(envs.REGISTRY, "failing", FailingToy)
 
 
 def collect(kind: str, **kw: Any):

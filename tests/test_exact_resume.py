@@ -3,7 +3,6 @@ run with the same seed: every metric after the checkpoint step has the same valu
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 from pathlib import Path
@@ -59,9 +58,14 @@ def test_lbf_rng_state_replays_the_same_episodes():
     assert all(np.array_equal(a, b) for a, b in zip(episodes(fresh, 3), later))
 
 
+def toy_env_at(index: int, restarts: int) -> ToyEnv:
+    """A module-level factory: picklable for workers started with spawn (after JAX is loaded)."""
+    return ToyEnv(seed=10 + index)
+
+
 @pytest.mark.parametrize("group", [LocalEnvs, SubprocEnvs])
 def test_env_groups_save_and_restore_every_envs_rng(group):
-    envs = group(functools.partial(lambda i, restarts: ToyEnv(seed=10 + i)), 2)
+    envs = group(toy_env_at, 2)
     try:
         envs.reset()
         states = envs.get_rng_states()

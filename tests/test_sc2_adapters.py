@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import subprocess
@@ -208,7 +209,7 @@ def test_launch_failure_stops_the_run_without_restarts(
     home = tmp_path / "StarCraftII"
     make_sc2(home, exit_code=1)
     monkeypatch.setenv("SC2PATH", str(home))
-    monkeypatch.setitem(REGISTRY, "sc2", lambda **kw: SC2Env(env_cls=FakeStarCraft2Env, **kw))
+    monkeypatch.setitem(REGISTRY, "sc2", functools.partial(SC2Env, env_cls=FakeStarCraft2Env))
     with pytest.raises(GameLaunchError, match="StarCraft II did not start"):
         run_main("qmix", "sc2", f"runner={runner}", "batch_size_run=2", "max_env_restarts=10")
     assert 1 <= launches(home) <= 2  # one start per env at most: no env was restarted

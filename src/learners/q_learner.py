@@ -8,10 +8,12 @@ from typing import Any
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from components.episode_buffer import EpisodeBatch
 from learners.nonfinite import NonFiniteGuard
 from modules.mixers import REGISTRY as mixer_REGISTRY
+from modules.mixers.base import Mixer
 from utils.rl_utils import build_td_lambda_targets, soft_update
 from utils.running_mean_std import RunningMeanStd
 from utils.side_thread import SideThread
@@ -56,7 +58,7 @@ class QLearner:
         self.args = args
         self.mac = mac
         self.logger = logger
-        self.mixer: nn.Module | None = None
+        self.mixer: Mixer | None = None
         if args.mixer is not None:
             if args.mixer not in mixer_REGISTRY:
                 raise ValueError(f"unknown mixer '{args.mixer}'; valid: {sorted(mixer_REGISTRY)} or null")
@@ -72,7 +74,7 @@ class QLearner:
         self.nonfinite = NonFiniteGuard(getattr(args, "nan_policy", "stop"), logger)
         self.side = SideThread(getattr(args, "parallel_learner", False))
 
-    def _build_mixer(self) -> nn.Module:
+    def _build_mixer(self) -> Mixer:
         return mixer_REGISTRY[self.args.mixer](self.args)
 
     def mixer_inputs(self, batch: EpisodeBatch) -> torch.Tensor:
@@ -118,20 +120,13 @@ class QLearner:
 
         with torch.no_grad():
             target_mac_out, target_hidden = target_unroll.result()
-            if self.args.double_q:
-                online = mac_out.detach().masked_fill(avail_actions == 0, -1e10)
-                best = online.argmax(dim=3, keepdim=True)
-                target_max_qs = torch.gather(target_mac_out, 3, best).squeeze(3)
-            else:
-                target_max_qs = target_mac_out.masked_fill(avail_actions == 0, -1e10).max(dim=3)[0]
+            target_max_qs, best = self.greedy_target_qs(mac_out, target_mac_out, avail_actions)
             if self.mixer is not None:
-                target_max_qs = self.target_mixer(target_max_qs, mixer_in.detach())
-            targets = build_td_lambda_targets(
-                rewards, terminated, mask, target_max_qs, self.args.gamma, self.args.td_lambda
-            )
+                target_max_qs = self.mix(self.target_mixer, target_max_qs, mixer_in.detach(), best, target_mac_out, avail_actions)
+            targets = self.targets(rewards, terminated, mask, target_max_qs)
 
         if self.mixer is not None:
-            chosen_qs = self.mixer(chosen_qs, mixer_in[:, :-1])
+            chosen_qs = self.mix(self.mixer, chosen_qs, mixer_in[:, :-1], actions, mac_out[:, :-1], avail_actions[:, :-1])
         td_error = (chosen_qs - targets) * mask
         sq = td_error.pow(2)
         if per_weights is not None:
@@ -148,6 +143,45 @@ class QLearner:
             "target_hidden": target_hidden,
         }
         return loss, info
+
+    def greedy_target_qs(
+        self, mac_out: torch.Tensor, target_mac_out: torch.Tensor, avail_actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The target network's value of the greedy action `[B, T, agents]` and that action `[B, T, agents, 1]`:
+        with `double_q` the online network's argmax over available actions, else the target's own."""
+        if self.args.double_q:
+            online = mac_out.detach().masked_fill(avail_actions == 0, -1e10)
+            best = online.argmax(dim=3, keepdim=True)
+            return torch.gather(target_mac_out, 3, best).squeeze(3), best
+        best_qs, best = target_mac_out.masked_fill(avail_actions == 0, -1e10).max(dim=3, keepdim=True)
+        return best_qs.squeeze(3), best
+
+    def mix(
+        self,
+        mixer: Mixer,
+        agent_qs: torch.Tensor,
+        states: torch.Tensor,
+        actions: torch.Tensor,
+        all_qs: torch.Tensor,
+        avail_actions: torch.Tensor,
+    ) -> torch.Tensor:
+        """Q_tot `[B, T, 1]` from the agents' values `agent_qs` `[B, T, agents]` of `actions` `[B, T, agents, 1]`,
+        the mixer's conditioning `states` `[B, T, features]`, and every action's value `all_qs` `[B, T, agents,
+        actions]`. A mixer gets the one-hot actions and each agent's max over `avail_actions` only if it
+        names them in `extra_inputs` (modules/mixers/base.py)."""
+        extra: dict[str, torch.Tensor] = {}
+        if "actions" in mixer.extra_inputs:
+            extra["actions"] = F.one_hot(actions.squeeze(3), all_qs.shape[3]).to(agent_qs.dtype)
+        if "max_qs" in mixer.extra_inputs:
+            extra["max_qs"] = all_qs.masked_fill(avail_actions == 0, -1e10).max(dim=3)[0]
+        return mixer(agent_qs, states, **extra)
+
+    def targets(
+        self, rewards: torch.Tensor, terminated: torch.Tensor, mask: torch.Tensor, target_qs: torch.Tensor
+    ) -> torch.Tensor:
+        """TD targets `[B, T-1, 1 or agents]` from the target values `target_qs` `[B, T, 1 or agents]`:
+        TD(lambda) with `gamma` and `td_lambda` (lambda 0: one-step targets)."""
+        return build_td_lambda_targets(rewards, terminated, mask, target_qs, self.args.gamma, self.args.td_lambda)
 
     def _target_unroll(self, batch: EpisodeBatch, h_init: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """The target network's Q-values and GRU outputs (`unroll_with_hidden`), without gradients. With

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable
 from typing import Any
 
+from utils.component_config import AT_LEAST_1, NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, Check
 from utils.config_loader import closest, load_default
 from utils.errors import ConfigError
+from utils.registries import declared_keys, registries
 
 NULLABLE_TYPES: dict[str, tuple[type, ...]] = {
     "mixer": (str,),
@@ -26,11 +27,6 @@ MIXED: dict[str, tuple[tuple[Any, ...], str]] = {
     "use_cuda": ((True, False, "auto"), "true, false or auto"),
 }
 
-Check = Callable[[Any], bool]
-AT_LEAST_1: tuple[Check, str] = (lambda v: v >= 1, ">= 1")
-NON_NEGATIVE: tuple[Check, str] = (lambda v: v >= 0, ">= 0")
-POSITIVE: tuple[Check, str] = (lambda v: v > 0, "> 0")
-UNIT_INTERVAL: tuple[Check, str] = (lambda v: 0 <= v <= 1, "in [0, 1]")
 RANGES: dict[str, tuple[Check, str]] = {
     "t_max": AT_LEAST_1,
     "batch_size": AT_LEAST_1,
@@ -116,7 +112,6 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "sale_activation": ("elu", "relu"),
     "wm_activation": ("elu", "relu"),
     "wm_rng": ("global", "own"),
-    "world_model": ("vae", "step_vae"),
     "imagine_start_sampling": ("episode", "step"),
     "imagine_weighting": ("batch", "transition"),
     "nan_policy": ("stop", "skip_batch"),
@@ -141,29 +136,6 @@ def _type_ok(value: Any, default: Any) -> bool:
 
 def _type_name(default: Any) -> str:
     return {bool: "true/false", int: "an integer", float: "a number", str: "a string", dict: "a mapping", list: "a list"}[type(default)]
-
-
-def registry_choices() -> dict[str, dict[str, Any]]:
-    """Registry-backed keys and their registries (imported here, so validation names every valid choice)."""
-    from components.action_selectors import REGISTRY as selectors
-    from controllers import REGISTRY as macs
-    from envs import REGISTRY as envs
-    from learners import REGISTRY as learners
-    from modules.agents import REGISTRY as agents
-    from modules.critics import REGISTRY as critics
-    from modules.mixers import REGISTRY as mixers
-    from runners import REGISTRY as runners
-
-    return {
-        "runner": runners,
-        "mac": macs,
-        "agent": agents,
-        "learner": learners,
-        "mixer": mixers,
-        "action_selector": selectors,
-        "env": envs,
-        "critic": critics,
-    }
 
 
 # What to run instead of a discrete-action alg on an env with continuous actions, by its mixer.
@@ -197,14 +169,17 @@ def check_action_space(config: dict[str, Any]) -> None:
         )
     for key, continuous_choices in (("mac", continuous_macs), ("action_selector", continuous_selectors)):
         if (config[key] in continuous_choices) != continuous:
-            kind, valid = ("continuous", continuous_choices) if continuous else ("discrete", set(registry_choices()[key]) - continuous_choices)
+            kind, valid = ("continuous", continuous_choices) if continuous else ("discrete", set(registries()[key]) - continuous_choices)
             raise ConfigError(f"{key}='{config[key]}' cannot act in env '{env}', whose actions are {kind}; valid: {', '.join(sorted(valid))}")
 
 
 def coerce_and_validate(config: dict[str, Any]) -> dict[str, Any]:
     """Return a copy with integral floats turned into ints where an int is expected; raise ConfigError otherwise."""
     config = copy.deepcopy(config)
-    defaults = load_default()
+    declared = declared_keys(config)
+    defaults = {**load_default(), **{k: d.default for k, d in declared.items()}}
+    ranges = {**RANGES, **{k: d.check for k, d in declared.items() if d.check}}
+    choices = {**CHOICES, **{k: d.choices for k, d in declared.items() if d.choices}}
     for key, value in config.items():
         default = defaults.get(key)
         if key not in defaults:
@@ -223,13 +198,13 @@ def coerce_and_validate(config: dict[str, Any]) -> dict[str, Any]:
                 raise ConfigError(f"{key}={value!r} has the wrong type: expected {names} or null")
         elif not _type_ok(value, default):
             raise ConfigError(f"{key}={value!r} has the wrong type ({type(value).__name__}): expected {_type_name(default)}")
-        if key in RANGES:
-            check, text = RANGES[key]
+        if key in ranges:
+            check, text = ranges[key]
             if value is not None and not check(value):
                 raise ConfigError(f"{key}={value!r} is out of range: must be {text}")
-        if key in CHOICES and value not in CHOICES[key]:
-            raise ConfigError(f"{key}='{value}' is not valid.{closest(str(value), list(CHOICES[key]))} Valid: {', '.join(CHOICES[key])}")
-    for key, registry in registry_choices().items():
+        if key in choices and value not in choices[key]:
+            raise ConfigError(f"{key}='{value}' is not valid.{closest(str(value), list(choices[key]))} Valid: {', '.join(map(str, choices[key]))}")
+    for key, registry in registries().items():
         value = config.get(key)
         if key == "mixer" and value is None:
             continue

@@ -1,5 +1,6 @@
 """`python src/main.py --help`: the usage and every config key with its default and one-line doc, read
-from default.yaml's own comments (its sections, `# --- run ---`, become headings)."""
+from default.yaml's own comments (its sections, `# --- run ---`, become headings), then the keys that
+components declare themselves (utils/component_config.py), under the component that owns them."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import re
 
 from utils.config_loader import CONFIG_DIR, available
+from utils.registries import all_declared_keys
 
 USAGE = """usage: python src/main.py --config=ALG --env-config=ENV [with key=value ...]
        python src/main.py with resume=<sacred run folder or results/models/<token>> [key=value ...]
@@ -47,4 +49,10 @@ def help_text() -> str:
             lines.append(f"\n{sec}:" if sec else "")
             section = sec
         lines.append(f"  {key + ' = ' + value:<36} {doc}".rstrip())
+    owner = None
+    for declared in all_declared_keys():
+        if declared.owner != owner:
+            lines.append(f"\nkeys of {declared.owner} (valid only when the run selects it):")
+            owner = declared.owner
+        lines.append(f"  {declared.name + ' = ' + str(declared.default):<36} {declared.doc}".rstrip())
     return "\n".join(lines)

@@ -16,6 +16,7 @@ import yaml
 
 from utils.dicts import recursive_update
 from utils.errors import ConfigError
+from utils.registries import declared_keys, owners
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "config")
 _FLOAT_RE = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
@@ -116,9 +117,12 @@ NEAREST_KEYS = 5  # an unknown key's error names at most this many of the keys n
 
 
 def unknown_key(key: str, node: dict[str, Any]) -> ConfigError:
-    """The error for a key the config lacks: the nearest keys (by spelling) where there are any, and where
-    to find all of them."""
+    """The error for a key the config lacks: the component that declares it, if the run does not select
+    that component; else the nearest keys (by spelling) where there are any, and where to find all of them."""
     leaf = key.split(".")[-1]
+    if "." not in key and (owned := owners(key)):
+        return ConfigError(f"config key '{key}' belongs to {' and '.join(owned)}, which this run does not select "
+                           f"(choose it, e.g. `with {owned[0]}`, or drop the key)")
     near = difflib.get_close_matches(leaf, list(node), n=NEAREST_KEYS, cutoff=0.5)
     hint = f" Did you mean '{near[0]}'?" if near else ""
     if len(near) > 1:
@@ -147,18 +151,31 @@ def action_space_form(alg_cfg: dict[str, Any], continuous: bool, alg: str) -> di
     return recursive_update(alg_cfg, section)
 
 
+def env_name(env: str, override_tokens: list[str]) -> str:
+    """The registered env a run builds (`env:` of envs/ENV.yaml, or an `env=` override), known before any
+    component is imported (main chooses protobuf's implementation by it)."""
+    overrides = parse_overrides(override_tokens)
+    return overrides.get("env", load_yaml("envs", env, "--env-config").get("env", load_default()["env"]))
+
+
 def build_config(alg: str, env: str, override_tokens: list[str]) -> dict[str, Any]:
+    """default.yaml <- the selected components' declared keys <- envs/ENV.yaml <- algs/ALG.yaml (its
+    `continuous:` form on an env with Box actions) <- the overrides. Imports the component registries."""
     from envs import CONTINUOUS_ACTIONS
 
     config = load_default()
     env_cfg = load_yaml("envs", env, "--env-config")
     overrides = parse_overrides(override_tokens)
-    env_name = overrides.get("env", env_cfg.get("env", config["env"]))
-    alg_cfg = action_space_form(load_alg(alg), env_name in CONTINUOUS_ACTIONS, alg)
+    registered_env = overrides.get("env", env_cfg.get("env", config["env"]))
+    alg_cfg = action_space_form(load_alg(alg), registered_env in CONTINUOUS_ACTIONS, alg)
+    selection = {**config, **env_cfg, **alg_cfg, **{k: v for k, v in overrides.items() if "." not in k}}
+    config = recursive_update(config, {k: d.default for k, d in declared_keys(selection).items()})
     for source, part in ((f"envs/{env}.yaml", env_cfg), (f"algs/{alg}.yaml", alg_cfg)):
         for key in part:
             if key not in config:
-                raise ConfigError(f"{source} sets unknown key '{key}'.{closest(key, list(config))}")
+                owned = owners(key)
+                hint = f" It belongs to {' and '.join(owned)}, which this run does not select." if owned else closest(key, list(config))
+                raise ConfigError(f"{source} sets unknown key '{key}'.{hint}")
     config = recursive_update(config, env_cfg)
     config = recursive_update(config, alg_cfg)
     return apply_overrides(config, overrides)

@@ -8,6 +8,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from modules.mixers.base import Mixer
+
 
 def _hypernet(in_dim: int, out_dim: int, hidden: int, layers: int) -> nn.Module:
     if layers == 1:
@@ -17,7 +19,7 @@ def _hypernet(in_dim: int, out_dim: int, hidden: int, layers: int) -> nn.Module:
     raise ValueError(f"hypernet_layers must be 1 or 2, got {layers}")
 
 
-class QMixer(nn.Module):
+class QMixer(Mixer):
     """Q_tot = w2^T elu(W1^T q + b1) + b2 with |W1|, |w2| >= 0, so dQ_tot/dQ_i >= 0.
 
     `state_dim` is the width of the conditioning input; it defaults to the env state but may include

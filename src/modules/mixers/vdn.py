@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn as nn
+
+from modules.mixers.base import Mixer
 
 
-class VDNMixer(nn.Module):
+class VDNMixer(Mixer):
     def __init__(self, args: Any = None):
         super().__init__()
 
