@@ -55,6 +55,7 @@ from sweep import main as sweep_main
 from sweep_grid import ROOT, ConfigCache, expand
 from utils.config_loader import load_default, load_yaml
 from utils.dicts import recursive_update
+from utils.registries import all_declared_keys, declared_keys
 
 TASKS = {
     "Foraging-8x8-2p-3f-v3": ("lbf", "env_args.key"),
@@ -119,23 +120,27 @@ def grid_point(spec: str, task: str, t_max: int, extra: list[str], cache: Config
     return label, config, settings, cache.expected(expand([config], [env], [f"{key}={task}"], [1], settings)[0])
 
 
-def env_defaults(env: str) -> dict:
-    """default.yaml under envs/<env>.yaml, flattened: the value a key takes when no algorithm sets it."""
-    return flat_experiment_config(recursive_update(load_default(), load_yaml("envs", env, "--env-config")))
+def env_defaults(env: str, expected: dict) -> dict:
+    """The value a key takes when no algorithm sets it, flattened: default.yaml under envs/<env>.yaml, and
+    the declared keys of the components that the `expected` run selects."""
+    declared = {k: d.default for k, d in declared_keys(expected).items()}
+    return flat_experiment_config(recursive_update(load_default(), {**declared, **load_yaml("envs", env, "--env-config")}))
 
 
-def same_experiment(recorded: dict, expected: dict, defaults: dict) -> bool:
+def same_experiment(recorded: dict, expected: dict, defaults: dict, unread: frozenset[str] = frozenset()) -> bool:
     """Whether a recorded run's flat config defines the `expected` experiment: every key the two share
     has one value, and a key the record lacks was added to the code since, and the expected run leaves
     it at its default (`defaults`, from env_defaults). This leans on the project's rule that a new key's
-    default keeps the old numbers. A key the record has and the code no longer knows is a difference."""
+    default keeps the old numbers. A key the record has and the expected run lacks is a difference, unless
+    it is in `unread`: declared by a component the expected run does not select (before components declared
+    their keys, every run carried every key)."""
     for key, value in expected.items():
         if key in recorded:
             if recorded[key] != value:
                 return False
         elif key not in defaults or defaults[key] != value:
             return False
-    return set(recorded) <= set(expected)
+    return set(recorded) <= set(expected) | unread
 
 
 def rekey(rows: list[dict[str, str]], configs: dict[str, dict], task: str, label: str, expected: dict, defaults: dict) -> None:
@@ -143,13 +148,14 @@ def rekey(rows: list[dict[str, str]], configs: dict[str, dict], task: str, label
     current fingerprint, in place (a seed already recorded under it keeps that row, the other stays apart),
     and keep its flat config in `configs` under that fingerprint."""
     flat = stored_config(expected)
+    unread = frozenset(k.name for k in all_declared_keys()) - set(flat)
     current = fingerprint(expected)
     configs[current] = flat
     mine = [r for r in rows if (r["task"], r["alg"]) == (task, label)]
     seeds_at_current = {r["seed"] for r in mine if r["experiment"] == current}
     for row in mine:
         if row["experiment"] != current and row["seed"] not in seeds_at_current and row["experiment"] in configs:
-            if same_experiment(configs[row["experiment"]], flat, defaults):
+            if same_experiment(configs[row["experiment"]], flat, defaults, unread):
                 row["experiment"] = current
                 seeds_at_current.add(row["seed"])
 
@@ -341,7 +347,7 @@ def run_missing(args: argparse.Namespace) -> tuple[list[dict[str, str]], int]:
     for spec in args.algs:
         for task in args.tasks:
             label, _, _, expected = grid_point(spec, task, args.t_max, args.extra, cache)
-            rekey(rows, configs, task, label, expected, env_defaults(TASKS[task][0]))
+            rekey(rows, configs, task, label, expected, env_defaults(TASKS[task][0], expected))
     write_configs(args.record, configs, rows)
     write_record(args.record, rows)
     if args.report_only:

@@ -95,15 +95,22 @@ def test_same_experiment_accepts_only_new_keys_at_their_defaults() -> None:
     assert not mc.same_experiment(old, {"lr": 0.2, "mixer": "qmix"}, defaults)  # a shared key changed
     assert not mc.same_experiment({**old, "gone": 1}, old, defaults)  # a key the code no longer has
     assert not mc.same_experiment(old, {**old, "unknown": 1}, defaults)  # not a default key at all
+    # a key of a component the run does not select (recorded when every run carried every key)
+    assert mc.same_experiment({**old, "qplex_heads": 10}, old, defaults, frozenset({"qplex_heads"}))
+
+
+def test_env_defaults_hold_the_selected_components_declared_keys() -> None:
+    assert mc.env_defaults("lbf", {"mixer": "qplex"})["qplex_heads"] == 10
+    assert "qplex_heads" not in mc.env_defaults("lbf", {"mixer": "qmix"})
 
 
 def test_rekey_moves_compatible_rows_to_the_current_fingerprint(tmp_path) -> None:
     expected = mc.ConfigCache().expected(mc.expand(["qmix"], ["smax"], ["env_args.map_name=3m"], [1], mc.common_settings(100_000))[0])
     flat = mc.flat_experiment_config(expected)
     current = mc.fingerprint(expected)
-    defaults = mc.env_defaults("smax")
-    assert "imagine_coef" in flat and flat["imagine_coef"] == defaults["imagine_coef"]
-    older = {k: v for k, v in flat.items() if k != "imagine_coef"}  # recorded before the key existed
+    defaults = mc.env_defaults("smax", expected)
+    assert "standardise_rewards" in flat and flat["standardise_rewards"] == defaults["standardise_rewards"]
+    older = {k: v for k, v in flat.items() if k != "standardise_rewards"}  # recorded before the key existed
     other = {**flat, "lr": 123.0}
     configs = {"old": older, "other": other}
     row = {"task": "3m", "alg": "qmix", "t_max": "100000", "auc": "0.5", "final": "1.0", "minutes": "3.0"}
