@@ -190,7 +190,7 @@ class Experiment:
         self.learner.to(args.device)
         self.background = BackgroundCall()
         self.acting_mac = self.mac
-        if getattr(args, "overlap_learning", False):
+        if args.overlap_learning:
             self.acting_mac = copy.deepcopy(self.mac)
             self.runner.mac = self.acting_mac
         self.learns_ahead = self._can_learn_ahead()
@@ -500,9 +500,9 @@ class Experiment:
         }
         if "mixer" in learner_state:
             files["mixer.th"] = learner_state["mixer"]
-        if getattr(self.args, "save_buffer", False):
+        if self.args.save_buffer:
             files["buffer.th"] = self.buffer.state_dict()
-        path = save_checkpoint(self.models_dir, t_env, files, keep=getattr(self.args, "keep_checkpoints", 0))
+        path = save_checkpoint(self.models_dir, t_env, files, keep=self.args.keep_checkpoints)
         self.console.info(f"Saved checkpoint {path}")
 
     def load(self, checkpoint_path: str, load_step: int) -> None:

@@ -52,11 +52,27 @@ def test_two_components_declaring_one_key_is_an_error(monkeypatch):
             qplex_heads: int = key(1, "the same key as QPLEX's", AT_LEAST_1)
 
     monkeypatch.setitem(agents, "clashing", ClashingAgent)
-    assert declared_keys({"mixer": "qmix", "agent": "clashing"})["qplex_heads"].owner == "agent=clashing"
-    with pytest.raises(ConfigError, match="'qplex_heads' is declared by both agent=clashing and mixer=qplex"):
-        declared_keys({"mixer": "qplex", "agent": "clashing"})
+    run = {"learner": "q_learner", "agent": "clashing"}
+    assert declared_keys({**run, "mixer": "qmix"})["qplex_heads"].owner == "agent=clashing"
+    with pytest.raises(ConfigError, match="'qplex_heads' is declared by both agent=clashing and mixer=qplex, with defaults 1 and 10"):
+        declared_keys({**run, "mixer": "qplex"})
 
 
-def test_config_of_reads_the_typed_keys_from_args():
+def test_one_key_declared_by_two_built_parts_with_one_default_is_shared():
+    declared = declared_keys({"learner": "salemb_continuous_learner", "agent": "sale_actor", "mixer": "qmix",
+                              "critic": "sale", "world_model": "vae", "action_selector": "gaussian"})
+    assert declared["sale_detach"].default is True  # the learner's and (discrete) sale_rnn agent's key
+    assert declared["critic_hidden_dim"].owner == "critic=sale" and "wm_deter_dim" in declared
+
+
+def test_only_the_parts_a_run_builds_bring_their_keys():
+    declared = declared_keys({"learner": "q_learner", "agent": "rnn", "mixer": "qmix", "world_model": "vae",
+                              "critic": "mlp", "action_selector": "epsilon_greedy"})
+    assert "mixing_embed_dim" in declared and "epsilon_start" in declared
+    assert "wm_hidden_dim" not in declared and "critic_hidden_dim" not in declared  # q_learner builds neither
+
+
+def test_config_of_reads_the_typed_keys_from_args_and_takes_a_missing_one_at_its_default():
     cfg = config_of(mixers["qplex"].Config, SimpleNamespace(qplex_heads=3, qplex_hidden=8, other=1))
     assert (cfg.qplex_heads, cfg.qplex_hidden) == (3, 8)
+    assert config_of(mixers["qplex"].Config, {"qplex_heads": 3}).qplex_hidden == 64

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from components.epsilon_schedules import DecayThenFlatSchedule
+from utils.component_config import AT_LEAST_1, NON_NEGATIVE, UNIT_INTERVAL, config_of, key
 
 
 def uniform_available(avail_actions: torch.Tensor) -> torch.Tensor:
@@ -24,12 +26,19 @@ def uniform_available(avail_actions: torch.Tensor) -> torch.Tensor:
 class EpsilonGreedyActionSelector:
     """Greedy over available actions, uniformly random among available ones with probability epsilon."""
 
+    @dataclass(frozen=True)
+    class Config:
+        epsilon_start: float = key(1.0, "exploration epsilon at step 0", UNIT_INTERVAL)
+        epsilon_finish: float = key(0.05, "exploration epsilon after epsilon_anneal_time steps", UNIT_INTERVAL)
+        epsilon_anneal_time: int = key(50000, "env steps over which epsilon goes from epsilon_start to epsilon_finish", AT_LEAST_1)
+        epsilon_decay: str = key("linear", "linear | exp", choices=("linear", "exp"))
+        test_noise: float = key(0.0, "epsilon in test episodes", UNIT_INTERVAL)
+
     def __init__(self, args: Any):
-        self.schedule = DecayThenFlatSchedule(
-            args.epsilon_start, args.epsilon_finish, args.epsilon_anneal_time, decay=getattr(args, "epsilon_decay", "linear")
-        )
+        cfg = config_of(self.Config, args)
+        self.schedule = DecayThenFlatSchedule(cfg.epsilon_start, cfg.epsilon_finish, cfg.epsilon_anneal_time, decay=cfg.epsilon_decay)
         self.epsilon = self.schedule.eval(0)
-        self.test_noise = getattr(args, "test_noise", 0.0)
+        self.test_noise = cfg.test_noise
 
     def select_action(self, agent_inputs: torch.Tensor, avail_actions: torch.Tensor, t_env: int, test_mode: bool = False) -> torch.Tensor:
         self.epsilon = self.test_noise if test_mode else self.schedule.eval(t_env)
@@ -46,10 +55,17 @@ class GaussianActionSelector:
     noise (`test_noise` in test mode), clipped to [-1, 1]; uniformly random in [-1, 1] for the first
     `start_steps` env steps of training. Padded dimensions (avail 0) are always 0."""
 
+    @dataclass(frozen=True)
+    class Config:
+        act_noise: float = key(0.1, "std of the Gaussian exploration noise on actions in [-1, 1]", NON_NEGATIVE)
+        start_steps: int = key(10000, "env steps of uniformly random actions before the actors act", NON_NEGATIVE)
+        test_noise: float = key(0.0, "std of the Gaussian noise on test episodes' actions", UNIT_INTERVAL)
+
     def __init__(self, args: Any):
-        self.act_noise = args.act_noise
-        self.start_steps = args.start_steps
-        self.test_noise = getattr(args, "test_noise", 0.0)
+        cfg = config_of(self.Config, args)
+        self.act_noise = cfg.act_noise
+        self.start_steps = cfg.start_steps
+        self.test_noise = cfg.test_noise
 
     def select_action(self, agent_inputs: torch.Tensor, avail_actions: torch.Tensor, t_env: int, test_mode: bool = False) -> torch.Tensor:
         if not test_mode and t_env < self.start_steps:

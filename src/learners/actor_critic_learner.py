@@ -19,6 +19,7 @@ target policy smoothing (`target_noise`, `target_noise_clip`) and delayed actor 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -29,6 +30,7 @@ from components.episode_buffer import EpisodeBatch
 from learners.q_learner import QLearner, make_optimiser
 from learners.salemb_learner import checked_values
 from modules.critics import REGISTRY as critic_REGISTRY
+from utils.component_config import AT_LEAST_1, NON_NEGATIVE, POSITIVE, key
 from utils.rl_utils import build_td_lambda_targets, soft_update
 
 
@@ -38,6 +40,17 @@ class ActorCriticLearner(QLearner):
 
     # its own `train` (no prepare/apply halves), and target smoothing draws from torch's global generator
     update_ahead = False
+    components = ("mixer", "critic")
+
+    @dataclass(frozen=True)
+    class Config:
+        critic_lr: float = key(0.001, 'critic and mixer learning rate', POSITIVE)
+        actor_lr: float = key(0.001, "actors' learning rate", POSITIVE)
+        actor_preact_reg: float = key(0.0, 'weight of the mean square of the actions before the tanh in the actor loss (MADDPG/FACMAC: 0.001)', NON_NEGATIVE)
+        target_noise: float = key(0.0, "TD3's target policy smoothing: std of the noise on the target actors' actions (0: off)", NON_NEGATIVE)
+        target_noise_clip: float = key(0.5, 'that noise is clipped to +-target_noise_clip', NON_NEGATIVE)
+        actor_update_interval: int = key(1, "critic updates per actor update (TD3's policy delay)", AT_LEAST_1)
+        aux_grad_norm_clip: int = key(10, 'gradient clip of the SALE and world-model optimisers (decoupled mode)', POSITIVE)
 
     def __init__(self, mac: Any, scheme: dict[str, Any], logger: Any, args: Any):
         if not continuous_scheme(scheme):

@@ -26,12 +26,12 @@ def make_optimiser(params: list[nn.Parameter], args: Any, lr: float | None = Non
     kernel per tensor), 'foreach' (grouped kernels, the same numbers as for_loop, about 1.7x faster on
     the CPU) or 'fused' (one kernel, about 4.5x faster; its float rounding differs from the others)."""
     lr = args.lr if lr is None else lr
-    impl = getattr(args, "optimizer_impl", "foreach")
+    impl = args.optimizer_impl
     if impl not in OPTIMIZER_IMPLS:
         raise ValueError(f"optimizer_impl must be one of {list(OPTIMIZER_IMPLS)}, got {impl!r}")
     kind = {"fused": True} if impl == "fused" else {"foreach": impl == "foreach"}
     if args.optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=getattr(args, "weight_decay", 0.0), **kind)
+        return torch.optim.Adam(params, lr=lr, weight_decay=args.weight_decay, **kind)
     if args.optimizer == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, alpha=args.optim_alpha, eps=args.optim_eps, **kind)
     raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got '{args.optimizer}'")
@@ -53,6 +53,9 @@ class QLearner:
     # `prepare_update` draws nothing from torch's global random generator, which acting draws from, so
     # the run loop may prepare an update on a side thread while the runner acts (`learn_ahead`).
     update_ahead = True
+    # The selecting keys whose components this learner builds (beside runner, mac, agent, action_selector
+    # and env, which every run builds): their declared keys join the run's config (utils/registries.py).
+    components: tuple[str, ...] = ("mixer",)
 
     def __init__(self, mac: Any, scheme: dict[str, Any], logger: Any, args: Any):
         self.args = args
@@ -70,9 +73,9 @@ class QLearner:
         self.last_target_update_episode = 0
         self.log_stats_t = -args.learner_log_interval - 1
         self.train_steps = 0
-        self.rew_ms = RunningMeanStd(shape=(1,)) if getattr(args, "standardise_rewards", False) else None
-        self.nonfinite = NonFiniteGuard(getattr(args, "nan_policy", "stop"), logger)
-        self.side = SideThread(getattr(args, "parallel_learner", False))
+        self.rew_ms = RunningMeanStd(shape=(1,)) if args.standardise_rewards else None
+        self.nonfinite = NonFiniteGuard(args.nan_policy, logger)
+        self.side = SideThread(args.parallel_learner)
 
     def _build_mixer(self) -> Mixer:
         return mixer_REGISTRY[self.args.mixer](self.args)

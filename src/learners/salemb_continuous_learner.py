@@ -16,6 +16,7 @@ The fixed SALE copies move forward every `target_update_interval` episodes (sale
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -23,9 +24,11 @@ import torch
 from components.episode_buffer import EpisodeBatch
 from learners.actor_critic_learner import ActorCriticLearner
 from learners.q_learner import make_optimiser
+from learners.salemb_config import SALEMBConfig
 from learners.salemb_learner import SALEMBLearner, agent_sale_loss
 from modules.world_models import REGISTRY as wm_REGISTRY
 from runners.imagination_runner import ImaginationRunner, hidden_before
+from utils.component_config import key
 
 
 def actor_states(mac: Any, batch: EpisodeBatch) -> torch.Tensor:
@@ -38,14 +41,20 @@ def actor_states(mac: Any, batch: EpisodeBatch) -> torch.Tensor:
 
 
 class SALEMBContinuousLearner(ActorCriticLearner):
+    components = ("mixer", "critic", "world_model")
+
+    @dataclass(frozen=True)
+    class Config(SALEMBConfig, ActorCriticLearner.Config):
+        sale_detach: bool = key(True, "TD7: the actor and the critic read fixed encoder copies; the SALE loss alone trains the encoders")
+
     def __init__(self, mac: Any, scheme: dict[str, Any], logger: Any, args: Any):
-        for key, wrong, why in (
+        for name, wrong, why in (
             ("mixer_foresight", True, "its roll-outs pick actions by an argmax"),
             ("unified_loss", True, "actors and critics need their own optimisers"),
             ("sale_detach", False, "the actor and the critic read TD7's fixed encoder copies"),
         ):
-            if getattr(args, key) is wrong:
-                raise ValueError(f"{key}={wrong} is not available with continuous actions ({why}); set {key}={not wrong}")
+            if vars(args)[name] is wrong:
+                raise ValueError(f"{name}={wrong} is not available with continuous actions ({why}); set {name}={not wrong}")
         super().__init__(mac, scheme, logger, args)
         self.has_agent_sale = hasattr(mac.agent, "sale_loss")
         self.world_model = (

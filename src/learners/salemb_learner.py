@@ -27,6 +27,7 @@ from components.action_spaces import action_vectors
 from components.episode_buffer import EpisodeBatch
 from learners.foresight_rollout import foresight_rollout
 from learners.q_learner import QLearner, make_optimiser
+from learners.salemb_config import SALEMBConfig
 from modules.mixers import REGISTRY as mixer_REGISTRY
 from modules.world_models import REGISTRY as wm_REGISTRY
 from modules.world_models.foresight import ForesightEncoder
@@ -81,6 +82,9 @@ class SALEMBPrepared:
 
 
 class SALEMBLearner(QLearner):
+    components = ("mixer", "world_model")
+    Config = SALEMBConfig
+
     def __init__(self, mac: Any, scheme: dict[str, Any], logger: Any, args: Any):
         if args.mixer_foresight and not args.use_world_model:
             raise ValueError("mixer_foresight=True needs use_world_model=True: the foresight is a world-model roll-out")

@@ -10,17 +10,31 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from utils.component_config import AT_LEAST_1, NON_NEGATIVE, key
 from utils.rl_utils import soft_update
 
 # Below this many hidden activations (rows x hidden), `dot_all_actions` takes every action in one pass.
 SMALL_BATCH_ELEMENTS = 64 * 64
 
 ACTIVATIONS = {"elu": (F.elu, nn.ELU), "relu": (F.relu, nn.ReLU)}
+
+
+@dataclass(frozen=True)
+class SALEConfig:
+    """The keys of every agent that owns SALE encoders (sale_rnn, sale_actor)."""
+
+    sale_embed_dim: int = key(32, "SALE embedding size (z_s, z_sa) of the agents' encoders", AT_LEAST_1)
+    sale_hidden_dim: int = key(64, "hidden width of the SALE encoders f and g (g runs once per action)", AT_LEAST_1)
+    sale_activation: str = key("elu", "SALE encoders' and the agent head's activation: elu (TD7) or relu (~14x cheaper per call on a CPU)",
+                               choices=("elu", "relu"))
+    sale_spread_coef: float = key(0.0, "> 0: adds this weight x VICReg's variance hinge on z_s to the SALE loss (against the embedding collapsing to one vector)",
+                                  NON_NEGATIVE)
 
 
 def _check_activation(name: str) -> None:

@@ -17,8 +17,8 @@ from runners.env_group import EnvWorkerError, env_seed
 
 class EnvRestarts:
     def __init__(self, args: Any, logger: Any):
-        self.enabled = bool(getattr(args, "restart_failed_envs", False))
-        self.limit = int(getattr(args, "max_env_restarts", 0))
+        self.enabled = bool(args.restart_failed_envs)
+        self.limit = int(args.max_env_restarts)
         self.seed = args.env_args.get("seed")
         self.logger = logger
         self.count = 0

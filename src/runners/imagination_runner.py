@@ -74,8 +74,8 @@ class ImaginationRunner:
         self.continuous = continuous_scheme(scheme)
         self.preprocess = {} if self.continuous else {"actions": ("actions_onehot", [OneHot(out_dim=args.n_actions)])}
         self.horizon = args.imagine_horizon
-        self.test_mode = getattr(args, "imagine_greedy", False)
-        self.real_start_td = getattr(args, "imagine_real_start_td", True)
+        self.test_mode = args.imagine_greedy
+        self.real_start_td = args.imagine_real_start_td
 
     @torch.no_grad()
     def run(

@@ -57,6 +57,8 @@ def keys_of(component: Any, owner: str) -> list[DeclaredKey]:
 
 
 def config_of(config: type[C], args: Any) -> C:
-    """The component's typed config from the run's args (which hold every key of a selected component)."""
-    values = vars(args) if not isinstance(args, dict) else args
-    return config(**{f.name: values[f.name] for f in fields(config)})
+    """The component's typed config from the run's args. A run's args hold every key of its selected
+    components; a component built outside a run (a test, a script) takes a key it is not given at its
+    declared default, the one place that default is written."""
+    values = args if isinstance(args, dict) else vars(args)
+    return config(**{f.name: values[f.name] for f in fields(config) if f.name in values})

@@ -19,7 +19,6 @@ from utils.registries import declared_keys, registries
 NULLABLE_TYPES: dict[str, tuple[type, ...]] = {
     "mixer": (str,),
     "seed": (int,),
-    "env_worker_timeout": (int, float),
 }
 
 # Keys that take values of more than one type: the values allowed, and how to name them.
@@ -32,7 +31,6 @@ RANGES: dict[str, tuple[Check, str]] = {
     "batch_size": AT_LEAST_1,
     "buffer_size": AT_LEAST_1,
     "batch_size_run": AT_LEAST_1,
-    "envs_per_worker": AT_LEAST_1,
     "test_nepisode": NON_NEGATIVE,
     "test_interval": AT_LEAST_1,
     "log_interval": AT_LEAST_1,
@@ -41,79 +39,25 @@ RANGES: dict[str, tuple[Check, str]] = {
     "save_model_interval": AT_LEAST_1,
     "target_update_interval": AT_LEAST_1,
     "target_update_tau": (lambda v: 0 < v <= 1, "in (0, 1]"),
-    "sale_refresh_tau": UNIT_INTERVAL,
     "lr": POSITIVE,
     "gamma": UNIT_INTERVAL,
     "td_lambda": UNIT_INTERVAL,
     "grad_norm_clip": POSITIVE,
-    "epsilon_start": UNIT_INTERVAL,
-    "epsilon_finish": UNIT_INTERVAL,
-    "epsilon_anneal_time": AT_LEAST_1,
-    "test_noise": UNIT_INTERVAL,
-    "rnn_hidden_dim": AT_LEAST_1,
-    "mixing_embed_dim": AT_LEAST_1,
-    "hypernet_embed": AT_LEAST_1,
-    "hypernet_layers": (lambda v: v in (1, 2), "1 or 2"),
     "per_alpha": NON_NEGATIVE,
     "per_beta": UNIT_INTERVAL,
     "torch_threads": AT_LEAST_1,
     "load_step": NON_NEGATIVE,
     "keep_checkpoints": NON_NEGATIVE,
     "max_env_restarts": NON_NEGATIVE,
-    "sale_embed_dim": AT_LEAST_1,
-    "sale_hidden_dim": AT_LEAST_1,
-    "sale_lr": POSITIVE,
-    "sale_coef": NON_NEGATIVE,
-    "sale_spread_coef": NON_NEGATIVE,
-    "wm_lr": POSITIVE,
-    "wm_coef": NON_NEGATIVE,
-    "wm_hidden_dim": AT_LEAST_1,
-    "wm_deter_dim": AT_LEAST_1,
-    "wm_latent_dim": AT_LEAST_1,
-    "wm_sale_dim": AT_LEAST_1,
-    "wm_kl_alpha": UNIT_INTERVAL,
-    "wm_free_nats": NON_NEGATIVE,
-    "wm_kl_beta": NON_NEGATIVE,
-    "wm_eval_interval": AT_LEAST_1,
-    "wm_batch_size": AT_LEAST_1,
-    "wm_update_interval": AT_LEAST_1,
-    "wm_train_ratio": NON_NEGATIVE,
-    "wm_window": (lambda v: v >= 2, ">= 2 (a transition and its next step)"),
-    "wm_rare_weight": (lambda v: v >= 1, ">= 1"),
-    "wm_eval_episodes": AT_LEAST_1,
-    "imagine_gate_margin": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "imagine_batch_size": AT_LEAST_1,
-    "aux_grad_norm_clip": POSITIVE,
-    "imagine_horizon": AT_LEAST_1,
-    "imagine_coef": NON_NEGATIVE,
-    "imagine_start": NON_NEGATIVE,
-    "foresight_dim": AT_LEAST_1,
     "sample_window": (lambda v: v == 0 or v >= 2, "0 (whole episodes) or >= 2"),
     "updates_per_env_step": NON_NEGATIVE,
-    "critic_hidden_dim": AT_LEAST_1,
-    "actor_hidden_dim": AT_LEAST_1,
-    "critic_lr": POSITIVE,
-    "actor_lr": POSITIVE,
-    "act_noise": NON_NEGATIVE,
-    "actor_preact_reg": NON_NEGATIVE,
-    "start_steps": NON_NEGATIVE,
-    "target_noise": NON_NEGATIVE,
-    "target_noise_clip": NON_NEGATIVE,
-    "actor_update_interval": AT_LEAST_1,
     "seed": (lambda v: v is None or 0 <= v < 2**32, "in [0, 2**32)"),
-    "env_worker_timeout": (lambda v: v is None or v > 0, "> 0 or null"),
 }
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "optimizer": ("adam", "rmsprop"),
     "optimizer_impl": ("foreach", "for_loop", "fused"),
     "target_update_mode": ("hard", "soft"),
-    "epsilon_decay": ("linear", "exp"),
-    "sale_activation": ("elu", "relu"),
-    "wm_activation": ("elu", "relu"),
-    "wm_rng": ("global", "own"),
-    "imagine_start_sampling": ("episode", "step"),
-    "imagine_weighting": ("batch", "transition"),
     "nan_policy": ("stop", "skip_batch"),
 }
 
@@ -226,6 +170,6 @@ def coerce_and_validate(config: dict[str, Any]) -> dict[str, Any]:
             f"batch_size={config['batch_size']} is larger than buffer_size={config['buffer_size']}: "
             "the buffer could never hold a batch; make buffer_size >= batch_size"
         )
-    if config["epsilon_finish"] > config["epsilon_start"]:
+    if config["action_selector"] == "epsilon_greedy" and config["epsilon_finish"] > config["epsilon_start"]:
         raise ConfigError(f"epsilon_finish={config['epsilon_finish']} is above epsilon_start={config['epsilon_start']}")
     return config

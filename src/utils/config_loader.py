@@ -171,14 +171,21 @@ def build_config(alg: str, env: str, override_tokens: list[str]) -> dict[str, An
     selection = {**config, **env_cfg, **alg_cfg, **{k: v for k, v in overrides.items() if "." not in k}}
     config = recursive_update(config, {k: d.default for k, d in declared_keys(selection).items()})
     for source, part in ((f"envs/{env}.yaml", env_cfg), (f"algs/{alg}.yaml", alg_cfg)):
-        for key in part:
-            if key not in config:
-                owned = owners(key)
-                hint = f" It belongs to {' and '.join(owned)}, which this run does not select." if owned else closest(key, list(config))
-                raise ConfigError(f"{source} sets unknown key '{key}'.{hint}")
-    config = recursive_update(config, env_cfg)
-    config = recursive_update(config, alg_cfg)
+        config = recursive_update(config, applicable(source, part, config))
     return apply_overrides(config, overrides)
+
+
+def applicable(source: str, part: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """The keys of a YAML layer that the run has. A key of a component the run does not build is left out
+    (an env YAML may set the parallel runner's keys, an alg may start from one with another mixer, salemb's
+    continuous form drops its discrete exploration keys); a key that no component declares is an error."""
+    out = {}
+    for key, value in part.items():
+        if key in config:
+            out[key] = value
+        elif not owners(key):
+            raise ConfigError(f"{source} sets unknown key '{key}'.{closest(key, list(config))}")
+    return out
 
 
 def load_default() -> dict[str, Any]:

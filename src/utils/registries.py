@@ -36,17 +36,31 @@ def registries() -> dict[str, dict[str, Any]]:
     }
 
 
+# Every run builds these; the learner builds the kinds it names in its `components` (a mixer, a critic, a
+# world model), so a QMIX run has no world-model keys although `world_model` has a default.
+ALWAYS_BUILT = ("runner", "mac", "agent", "learner", "action_selector", "env")
+
+
+def selected_kinds(selection: dict[str, Any], learners: dict[str, Any]) -> tuple[str, ...]:
+    """The selecting keys whose components a run with `selection` builds."""
+    learner = learners.get(selection.get("learner"))
+    return ALWAYS_BUILT + (learner.components if learner is not None else ())
+
+
 def declared_keys(selection: dict[str, Any]) -> dict[str, DeclaredKey]:
-    """The keys declared by the components that `selection` (a config, or its selecting keys) picks."""
+    """The keys declared by the components that `selection` (a config, or its selecting keys) picks. Two of
+    them may declare one key (both read it) only with one default."""
     out: dict[str, DeclaredKey] = {}
-    for selector, registry in registries().items():
-        name = selection.get(selector)
+    found = registries()
+    for selector in selected_kinds(selection, found["learner"]):
+        registry, name = found[selector], selection.get(selector)
         if not isinstance(name, str) or name not in registry:
             continue
         for declared in keys_of(registry[name], f"{selector}={name}"):
-            if declared.name in out:
-                raise ConfigError(f"config key '{declared.name}' is declared by both {out[declared.name].owner} and {declared.owner}")
-            out[declared.name] = declared
+            if declared.name in out and out[declared.name].default != declared.default:
+                raise ConfigError(f"config key '{declared.name}' is declared by both {out[declared.name].owner} and {declared.owner}, "
+                                  f"with defaults {out[declared.name].default!r} and {declared.default!r}")
+            out.setdefault(declared.name, declared)
     return out
 
 

@@ -8,12 +8,20 @@ embeddings of (x, a) for the critic, `embeddings` and `embed_dim`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn as nn
+
+from utils.component_config import AT_LEAST_1, key
 
 
 class FeedForwardActor(nn.Module):
     embed_dim = 0  # width of `embeddings`
+
+    @dataclass(frozen=True)
+    class Config:
+        actor_hidden_dim: int = key(256, "width of the actors (mlp_actor, sale_actor)", AT_LEAST_1)
 
     def init_hidden(self) -> torch.Tensor:
         """An empty recurrent state `[1, 0]`."""

@@ -8,12 +8,20 @@ parameters are created, and drawn from the generator, first) and defines `q_valu
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from utils.component_config import AT_LEAST_1, key
+
 
 class GRUAgentBase(nn.Module):
+    @dataclass(frozen=True)
+    class Config:
+        rnn_hidden_dim: int = key(64, "width of the agents' GRU", AT_LEAST_1)
+
     def __init__(self, input_shape: int, hidden_dim: int):
         super().__init__()
         self.hidden_dim = hidden_dim

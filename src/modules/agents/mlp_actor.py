@@ -8,12 +8,13 @@ import torch
 import torch.nn as nn
 
 from modules.agents.feedforward_actor import FeedForwardActor
+from utils.component_config import config_of
 
 
 class MLPActor(FeedForwardActor):
     def __init__(self, input_shape: int, args: Any):
         super().__init__()
-        hidden = args.actor_hidden_dim
+        hidden = config_of(self.Config, args).actor_hidden_dim
         self.net = nn.Sequential(
             nn.Linear(input_shape, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, args.n_actions)
         )

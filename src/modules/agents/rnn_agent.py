@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn as nn
 
 from modules.agents.gru_agent_base import GRUAgentBase
+from utils.component_config import config_of, key
 
 
 class RNNAgent(GRUAgentBase):
+    @dataclass(frozen=True)
+    class Config(GRUAgentBase.Config):
+        use_layer_norm: bool = key(False, "layer norm on the agents' GRU state")
+        use_orthogonal: bool = key(False, "orthogonal initialisation of the agents' layers")
+        gain: float = key(1.0, "gain of that orthogonal initialisation")
+
     def __init__(self, input_shape: int, args: Any):
-        super().__init__(input_shape, args.rnn_hidden_dim)
+        cfg = config_of(self.Config, args)
+        super().__init__(input_shape, cfg.rnn_hidden_dim)
         self.fc2 = nn.Linear(self.hidden_dim, args.n_actions)
-        self.layer_norm = nn.LayerNorm(self.hidden_dim) if getattr(args, "use_layer_norm", False) else nn.Identity()
-        if getattr(args, "use_orthogonal", False):
+        self.layer_norm = nn.LayerNorm(self.hidden_dim) if cfg.use_layer_norm else nn.Identity()
+        if cfg.use_orthogonal:
             for module in (self.fc1, self.fc2):
-                nn.init.orthogonal_(module.weight, gain=getattr(args, "gain", 1.0))
+                nn.init.orthogonal_(module.weight, gain=cfg.gain)
                 nn.init.zeros_(module.bias)
 
     def q_values(self, inputs: torch.Tensor, h: torch.Tensor) -> torch.Tensor:

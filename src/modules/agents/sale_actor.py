@@ -11,6 +11,7 @@ gradients reach the action through g, never the fixed weights.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -18,17 +19,23 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from modules.agents.feedforward_actor import FeedForwardActor
-from modules.sale import SALE, SALEPair, avg_l1_norm
+from modules.sale import SALE, SALEConfig, SALEPair, avg_l1_norm
+from utils.component_config import config_of
 
 
 class SALEActor(FeedForwardActor):
+    @dataclass(frozen=True)
+    class Config(FeedForwardActor.Config, SALEConfig):
+        pass
+
     def __init__(self, input_shape: int, args: Any):
         super().__init__()
-        embed = args.sale_embed_dim
-        self.sale = SALEPair(SALE(input_shape, args.n_actions, embed, args.sale_hidden_dim, args.sale_activation))
+        cfg = config_of(self.Config, args)
+        embed = cfg.sale_embed_dim
+        self.sale = SALEPair(SALE(input_shape, args.n_actions, embed, cfg.sale_hidden_dim, cfg.sale_activation))
         self.embed_dim = 2 * embed
-        self.spread_coef = getattr(args, "sale_spread_coef", 0.0)
-        hidden = args.actor_hidden_dim
+        self.spread_coef = cfg.sale_spread_coef
+        hidden = cfg.actor_hidden_dim
         self.l0 = nn.Linear(input_shape, hidden)
         self.l1 = nn.Linear(hidden + embed, hidden)
         self.l2 = nn.Linear(hidden, hidden)

@@ -19,31 +19,39 @@ refresh, so its own `fixed` copy is the online agent's previous fixed copy, as i
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn as nn
 
 from modules.agents.gru_agent_base import GRUAgentBase
-from modules.sale import SALE, SALEPair, activation, avg_l1_norm
+from modules.sale import SALE, SALEConfig, SALEPair, activation, avg_l1_norm
+from utils.component_config import config_of, key
 
 
 class SALERNNAgent(GRUAgentBase):
+    @dataclass(frozen=True)
+    class Config(GRUAgentBase.Config, SALEConfig):
+        sale_detach: bool = key(True, "TD7: Q reads fixed encoder copies; the SALE loss alone trains the encoders")
+        sale_q_skip: bool = key(False, "True: the agent keeps the rnn agent's linear Q head on its GRU state and adds the SALE terms to it")
+
     def __init__(self, input_shape: int, args: Any):
-        super().__init__(input_shape, args.rnn_hidden_dim)
+        cfg = config_of(self.Config, args)
+        super().__init__(input_shape, cfg.rnn_hidden_dim)
         self.n_actions = args.n_actions
-        self.detach = getattr(args, "sale_detach", True)
-        self.spread_coef = getattr(args, "sale_spread_coef", 0.0)
-        embed_dim = getattr(args, "sale_embed_dim", 64)
-        sale_hidden = getattr(args, "sale_hidden_dim", 128)
+        self.detach = cfg.sale_detach
+        self.spread_coef = cfg.sale_spread_coef
+        embed_dim = cfg.sale_embed_dim
+        sale_hidden = cfg.sale_hidden_dim
         self.h_embed = nn.Linear(self.hidden_dim, embed_dim)
-        act = getattr(args, "sale_activation", "elu")
+        act = cfg.sale_activation
         self.sale = SALEPair(SALE(input_shape, self.n_actions, embed_dim, sale_hidden, act))
         self.head_act = activation(act)
         self.head_hidden = nn.Linear(2 * embed_dim, self.hidden_dim)
         self.head_base = nn.Linear(self.hidden_dim, self.n_actions)
         self.head_query = nn.Linear(2 * embed_dim, embed_dim)
-        self.skip = nn.Linear(self.hidden_dim, self.n_actions) if getattr(args, "sale_q_skip", False) else None
+        self.skip = nn.Linear(self.hidden_dim, self.n_actions) if cfg.sale_q_skip else None
 
     def q_values(self, inputs: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         """Q for every action in one pass: inputs `[..., input]`, GRU output h `[..., hidden]` -> `[..., actions]`."""

@@ -11,11 +11,16 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from modules.critics.critic_config import CriticConfig
+from utils.component_config import config_of
+
 
 class MLPCritic(nn.Module):
+    Config = CriticConfig
+
     def __init__(self, input_shape: int, action_dim: int, embed_dim: int, args: Any):
         super().__init__()
-        hidden = args.critic_hidden_dim
+        hidden = config_of(self.Config, args).critic_hidden_dim
         self.net = nn.Sequential(
             nn.Linear(input_shape + action_dim + embed_dim, hidden), nn.ReLU(),
             nn.Linear(hidden, hidden), nn.ReLU(),

@@ -13,10 +13,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from modules.critics.critic_config import CriticConfig
 from modules.sale import avg_l1_norm
+from utils.component_config import config_of
 
 
 class SALECritic(nn.Module):
+    Config = CriticConfig
+
     def __init__(self, input_shape: int, action_dim: int, embed_dim: int, args: Any):
         super().__init__()
         if embed_dim <= 0 or embed_dim % 2:
@@ -24,7 +28,7 @@ class SALECritic(nn.Module):
                 f"critic 'sale' reads [z_s, z_sa] from the actor's SALE encoders, got embeddings of width {embed_dim}; "
                 "use it with agent 'sale_actor' (or critic 'mlp' with another actor)"
             )
-        hidden = args.critic_hidden_dim
+        hidden = config_of(self.Config, args).critic_hidden_dim
         self.embed_dim = embed_dim
         self.l0 = nn.Linear(input_shape + action_dim, hidden)
         self.l1 = nn.Linear(hidden + embed_dim, hidden)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -9,6 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from modules.mixers.base import Mixer
+from utils.component_config import AT_LEAST_1, config_of, key
 
 
 def _hypernet(in_dim: int, out_dim: int, hidden: int, layers: int) -> nn.Module:
@@ -26,18 +28,26 @@ class QMixer(Mixer):
     extra features (e.g. salemb's imagination encoding).
     """
 
+    @dataclass(frozen=True)
+    class Config:
+        mixing_embed_dim: int = key(32, "width of QMIX's mixing network", AT_LEAST_1)
+        hypernet_layers: int = key(2, "layers of QMIX's hyper-networks (1 or 2)", (lambda v: v in (1, 2), "1 or 2"))
+        hypernet_embed: int = key(64, "width of QMIX's 2-layer hyper-networks", AT_LEAST_1)
+        mixer_abs: bool = key(True, "QMIX: absolute value of the mixing weights (monotonic mixing)")
+
     def __init__(self, args: Any, state_dim: int | None = None):
         super().__init__()
+        cfg = config_of(self.Config, args)
         self.n_agents = args.n_agents
         self.state_dim = int(args.state_shape) if state_dim is None else state_dim
-        self.embed_dim = args.mixing_embed_dim
-        hidden = getattr(args, "hypernet_embed", 64)
-        layers = getattr(args, "hypernet_layers", 2)
+        self.embed_dim = cfg.mixing_embed_dim
+        hidden = cfg.hypernet_embed
+        layers = cfg.hypernet_layers
         self.hyper_w_1 = _hypernet(self.state_dim, self.embed_dim * self.n_agents, hidden, layers)
         self.hyper_w_final = _hypernet(self.state_dim, self.embed_dim, hidden, layers)
         self.hyper_b_1 = nn.Linear(self.state_dim, self.embed_dim)
         self.V = nn.Sequential(nn.Linear(self.state_dim, self.embed_dim), nn.ReLU(), nn.Linear(self.embed_dim, 1))
-        self.abs_weights = getattr(args, "mixer_abs", True)
+        self.abs_weights = cfg.mixer_abs
 
     def _positive(self, w: torch.Tensor) -> torch.Tensor:
         return w.abs() if self.abs_weights else F.elu(w) + 1

@@ -7,17 +7,15 @@ from, and salemb's update can be prepared while the runner acts (`learn_ahead`).
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 
 
-def own_generator(args: Any) -> torch.Generator:
+def own_generator(seed: int | None, device: str | torch.device) -> torch.Generator:
     """A generator for the world model alone, seeded from the run's seed (a stream apart from the global one's)."""
-    seed = np.random.SeedSequence(entropy=int(getattr(args, "seed", 0) or 0), spawn_key=(1,)).generate_state(1)[0]
-    generator = torch.Generator(device=getattr(args, "device", "cpu"))
-    generator.manual_seed(int(seed))
+    stream = np.random.SeedSequence(entropy=int(seed or 0), spawn_key=(1,)).generate_state(1)[0]
+    generator = torch.Generator(device=device)
+    generator.manual_seed(int(stream))
     return generator
 
 
@@ -26,8 +24,9 @@ class ModelRNG:
 
     rng: torch.Generator | None
 
-    def init_rng(self, args: Any) -> None:
-        self.rng = own_generator(args) if getattr(args, "wm_rng", "global") == "own" else None
+    def init_rng(self, wm_rng: str, seed: int | None, device: str | torch.device) -> None:
+        """`wm_rng`: 'own' (a generator seeded from the run's `seed`, on `device`) or 'global'."""
+        self.rng = own_generator(seed, device) if wm_rng == "own" else None
 
     def _noise(self, std: torch.Tensor) -> torch.Tensor:
         """Standard normal noise shaped like `std`, from the model's own generator (`wm_rng: own`) or torch's global one."""

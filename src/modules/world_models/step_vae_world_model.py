@@ -39,6 +39,7 @@ latent of the transition into t.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -53,6 +54,8 @@ from modules.world_models.masks import masked_mean, step_and_transition_masks
 from modules.world_models.model_rng import ModelRNG
 from modules.world_models.rollout_eval import rollout_error
 from modules.world_models.vae_world_model import MIN_STD
+from modules.world_models.world_model_config import WorldModelConfig
+from utils.component_config import config_of, key
 
 
 def _mlp(in_dim: int, hidden_dim: int, out_dim: int, act: str, layers: int = 2) -> nn.Sequential:
@@ -79,28 +82,35 @@ def balanced_free_kl(
 
 
 class StepVAEWorldModel(ModelRNG, nn.Module):
+    @dataclass(frozen=True)
+    class Config(WorldModelConfig):
+        wm_rare_weight: float = key(1.0, 'step_vae: positive (rare) cases of the change, reward and termination logits weigh this much in their losses; predictions take log(weight) off the logits (calibrated)', (lambda v: v >= 1, '>= 1'))
+        wm_change_gate: bool = key(True, 'step_vae: each element\'s change is gated by a learnt "does it change" logit (elements predicted not to change stay exactly as they were)')
+        wm_sale_detach: bool = key(False, "step_vae: True: the transition reads the joint SALE detached, so only the SALE loss trains f and g (TD7's decoupling)")
+
     def __init__(self, state_dim: int, obs_dim: int, n_agents: int, n_actions: int, args: Any):
         super().__init__()
+        cfg = config_of(self.Config, args)
         self.state_dim = state_dim
         self.obs_dim = obs_dim
         self.n_agents = n_agents
         self.n_actions = n_actions
-        hidden = args.wm_hidden_dim
-        act = args.wm_activation
+        hidden = cfg.wm_hidden_dim
+        act = cfg.wm_activation
         self.x_dim = state_dim + n_agents * obs_dim
         self.deter_dim = self.x_dim
-        self.latent_dim = args.wm_latent_dim
-        self.sale_dim = args.wm_sale_dim
-        self.use_sale = args.wm_use_sale
-        self.kl_alpha = args.wm_kl_alpha
-        self.free_nats = args.wm_free_nats
-        self.kl_beta = args.wm_kl_beta
-        self.sale_coef = args.wm_sale_coef
-        self.reward_coef = args.wm_reward_coef
-        self.term_coef = args.wm_term_coef
-        self.avail_coef = args.wm_avail_coef
-        self.change_gate = args.wm_change_gate
-        self.rare_weight = float(args.wm_rare_weight)
+        self.latent_dim = cfg.wm_latent_dim
+        self.sale_dim = cfg.wm_sale_dim
+        self.use_sale = cfg.wm_use_sale
+        self.kl_alpha = cfg.wm_kl_alpha
+        self.free_nats = cfg.wm_free_nats
+        self.kl_beta = cfg.wm_kl_beta
+        self.sale_coef = cfg.wm_sale_coef
+        self.reward_coef = cfg.wm_reward_coef
+        self.term_coef = cfg.wm_term_coef
+        self.avail_coef = cfg.wm_avail_coef
+        self.change_gate = cfg.wm_change_gate
+        self.rare_weight = float(cfg.wm_rare_weight)
 
         action_dim = n_agents * n_actions
         self.transition_embed: JointSALE | JointActionEmbedding
@@ -109,7 +119,7 @@ class StepVAEWorldModel(ModelRNG, nn.Module):
         else:
             self.transition_embed = JointActionEmbedding(action_dim, self.sale_dim)
         self.encoder = nn.Sequential(_mlp(self.x_dim, hidden, hidden, act), activation_module(act))
-        self.sale_detach = args.wm_sale_detach
+        self.sale_detach = cfg.wm_sale_detach
         self.trans = nn.Sequential(_mlp(hidden + action_dim + self.sale_dim, hidden, hidden, act), activation_module(act))
         self.post_encoder = nn.Sequential(nn.Linear(self.x_dim, hidden), activation_module(act))
         self.prior_net = _mlp(hidden, hidden, 2 * self.latent_dim, act)
@@ -120,7 +130,7 @@ class StepVAEWorldModel(ModelRNG, nn.Module):
         self.avail_head = _mlp(hidden, hidden, action_dim, act)
         self.reward_head = _mlp(hidden, hidden, 2 if self.change_gate else 1, act)  # (value, paid logit)
         self.term_head = _mlp(hidden, hidden, 1, act)
-        self.init_rng(args)
+        self.init_rng(cfg.wm_rng, args.seed, args.device)
 
     # ----- pieces -----
 

@@ -22,6 +22,7 @@ acting draws from, so salemb's update can be prepared while the runner acts (`le
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -35,6 +36,8 @@ from modules.world_models.joint_sale import JointActionEmbedding, JointSALE
 from modules.world_models.masks import masked_mean, step_and_transition_masks
 from modules.world_models.model_rng import ModelRNG
 from modules.world_models.rollout_eval import rollout_error
+from modules.world_models.world_model_config import WorldModelConfig
+from utils.component_config import AT_LEAST_1, config_of, key
 
 MIN_STD = 0.1
 
@@ -49,26 +52,32 @@ def shift_in_zeros(x: torch.Tensor) -> torch.Tensor:
 
 
 class VAEWorldModel(ModelRNG, nn.Module):
+    @dataclass(frozen=True)
+    class Config(WorldModelConfig):
+        wm_deter_dim: int = key(128, 'deterministic (GRU) state size', AT_LEAST_1)
+        wm_residual_decoding: bool = key(False, 'True: state/observation heads predict the change from the previous step (at worst copy-last)')
+
     def __init__(self, state_dim: int, obs_dim: int, n_agents: int, n_actions: int, args: Any):
         super().__init__()
+        cfg = config_of(self.Config, args)
         self.state_dim = state_dim
         self.obs_dim = obs_dim
         self.n_agents = n_agents
         self.n_actions = n_actions
-        hidden = getattr(args, "wm_hidden_dim", 128)
-        self.deter_dim = getattr(args, "wm_deter_dim", 128)
-        self.latent_dim = getattr(args, "wm_latent_dim", 32)
-        self.sale_dim = getattr(args, "wm_sale_dim", 64)
-        self.use_sale = getattr(args, "wm_use_sale", True)
-        self.kl_alpha = getattr(args, "wm_kl_alpha", 0.8)
-        self.free_nats = getattr(args, "wm_free_nats", 1.0)
-        self.kl_beta = getattr(args, "wm_kl_beta", 1.0)
-        self.sale_coef = getattr(args, "wm_sale_coef", 1.0)
-        self.reward_coef = getattr(args, "wm_reward_coef", 1.0)
-        self.term_coef = getattr(args, "wm_term_coef", 1.0)
-        self.avail_coef = getattr(args, "wm_avail_coef", 1.0)
-        self.residual = getattr(args, "wm_residual_decoding", False)
-        act = getattr(args, "wm_activation", "elu")
+        hidden = cfg.wm_hidden_dim
+        self.deter_dim = cfg.wm_deter_dim
+        self.latent_dim = cfg.wm_latent_dim
+        self.sale_dim = cfg.wm_sale_dim
+        self.use_sale = cfg.wm_use_sale
+        self.kl_alpha = cfg.wm_kl_alpha
+        self.free_nats = cfg.wm_free_nats
+        self.kl_beta = cfg.wm_kl_beta
+        self.sale_coef = cfg.wm_sale_coef
+        self.reward_coef = cfg.wm_reward_coef
+        self.term_coef = cfg.wm_term_coef
+        self.avail_coef = cfg.wm_avail_coef
+        self.residual = cfg.wm_residual_decoding
+        act = cfg.wm_activation
 
         action_dim = n_agents * n_actions
         self.transition_embed: JointSALE | JointActionEmbedding
@@ -86,7 +95,7 @@ class VAEWorldModel(ModelRNG, nn.Module):
         self.avail_head = _mlp(feat_dim, hidden, action_dim, act)
         self.reward_head = _mlp(feat_dim + action_dim, hidden, 1, act)
         self.term_head = _mlp(feat_dim + action_dim, hidden, 1, act)
-        self.init_rng(args)
+        self.init_rng(cfg.wm_rng, args.seed, args.device)
 
     # ----- one-step pieces -----
 
