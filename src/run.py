@@ -304,8 +304,7 @@ class Experiment:
         except NonFiniteLossError:
             self.store(episode_batch)  # the run's checkpoint holds every episode up to its t_env
             raise
-        if hasattr(self.learner, "observe_new_episodes"):
-            self.learner.observe_new_episodes(episode_batch, runner.t_env)
+        self.learner.observe_new_episodes(episode_batch, runner.t_env)
         self.store(episode_batch)
         if ahead is not None:
             self.learn(ahead)
@@ -369,11 +368,10 @@ class Experiment:
         next episodes (none of which reads the model), ahead of the next update's preparation on that
         thread. `finish_learning` waits for it before the buffer changes or the model is read or saved:
         the same numbers as training it here."""
-        if hasattr(self.learner, "train_world_model"):
-            t_env = self.runner.t_env
-            fit = self.learner.train_world_model(self.buffer, t_env)
-            if fit is not None:
-                self.wm_fit = (t_env, self.ahead_thread.submit(fit))
+        t_env = self.runner.t_env
+        fit = self.learner.train_world_model(self.buffer, t_env)
+        if fit is not None:
+            self.wm_fit = (t_env, self.ahead_thread.submit(fit))
 
     def _can_learn_ahead(self) -> bool:
         """`learn_ahead` applies to one update per batch of whole episodes, sampled uniformly, by a

@@ -11,6 +11,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 
 import envs  # noqa: E402
+from args_helper import applicable  # noqa: E402
 from toy_env import ToyEnv  # noqa: E402
 
 FAST = [
@@ -26,11 +27,13 @@ def toy_env_registered(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def run_main(tmp_path: Any):
-    """Run `main` in-process: run_main("--config=qmix", "--env-config=lbf", "t_max=...") -> (config, stats)."""
+    """Run `main` in-process: run_main("qmix", "lbf", "t_max=...") -> (config, stats). Overrides of keys
+    the run does not have (another alg's part's) are left out (`args_helper.applicable`)."""
     import main
 
     def _run(alg: str, env: str, *overrides: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        argv = [f"--config={alg}", f"--env-config={env}", "with", *FAST, f"local_results_path={tmp_path}", "seed=1", *overrides]
+        tokens = applicable(alg, env, [*FAST, f"local_results_path={tmp_path}", "seed=1", *overrides])
+        argv = [f"--config={alg}", f"--env-config={env}", "with", *tokens]
         config = main.prepare_config(argv)
         return config, main.run_experiment(config)
 

@@ -10,6 +10,7 @@ import torch
 
 import envs
 import main
+from args_helper import applicable
 from components.action_selectors import GaussianActionSelector
 from components.action_spaces import BoxActions, action_vectors
 from components.episode_buffer import EpisodeBatch
@@ -32,8 +33,8 @@ def toy_box(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def experiment(tmp_path, alg, *overrides):
-    config = main.prepare_config([f"--config={alg}", "--env-config=mamujoco", "with", *TOY, "use_cuda=False", "seed=3",
-                                  f"local_results_path={tmp_path}", *overrides])
+    config = main.prepare_config([f"--config={alg}", "--env-config=mamujoco", "with", *applicable(
+        alg, "mamujoco", [*TOY, "use_cuda=False", "seed=3", f"local_results_path={tmp_path}", *overrides])])
     console = get_console_logger()
     return Experiment(prepare_args(config, console, str(tmp_path), "tok"), Logger(console))
 
@@ -197,7 +198,7 @@ def test_actor_gradient_points_uphill_on_a_known_quadratic_q(toy_box, tmp_path):
 def test_imagined_roll_outs_have_the_real_scheme_with_the_actors_acting(toy_box, tmp_path):
     exp = experiment(tmp_path, "salemb", "imagine_horizon=3")
     real = fixed_batch(exp, episodes=2)[:16]
-    imagination = exp.learner.imagination
+    imagination = exp.learner.model_part.imagination
     imagined, starts = imagination.run(real, t_env=10_000, hidden=real["obs"].new_zeros(32, real.max_seq_length, 0))
     t0 = starts.step
     assert set(imagined.scheme) == set(real.scheme) and imagined["actions"].shape == (16, 5, 2, 2)
@@ -218,7 +219,7 @@ def test_world_model_check_on_fresh_episodes(toy_box, tmp_path):
             exp.learner.observe_new_episodes(exp.runner.run(), t)
     stats = exp.logger.stats
     assert stats["wm_eval_episodes"][-1][1] == 2 and math.isfinite(stats["wm_eval_obs_mse"][-1][1])
-    assert exp.learner.wm_eval_pool is None  # emptied by the check
+    assert exp.learner.model_part.eval_pool is None  # emptied by the check
 
 
 def test_target_values_use_the_target_actors_actions(toy_box, tmp_path):

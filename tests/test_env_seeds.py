@@ -45,13 +45,15 @@ def test_make_env_gives_the_restarted_env_its_derived_seed() -> None:
     assert make_env(ToyEnv, {"seed": None}, 1, 2).seed_value is None
 
 
-def test_workers_seed_the_process_wide_generators() -> None:
-    def fn(i: int, restarts: int) -> ProcessRandomToy:
-        return ProcessRandomToy(seed=i)
+def process_random_toy_at(i: int, restarts: int) -> ProcessRandomToy:
+    """A module-level factory: picklable for workers started with spawn (after JAX is loaded)."""
+    return ProcessRandomToy(seed=i)
 
+
+def test_workers_seed_the_process_wide_generators() -> None:
     random.seed(0)  # the parent's state, which forked workers used to inherit as it was
     np.random.seed(0)
-    group = SubprocEnvs(fn, 3, envs_per_worker=1, seed=11)
+    group = SubprocEnvs(process_random_toy_at, 3, envs_per_worker=1, seed=11)
     try:
         first = draws(group)
         assert len(set(first)) == 3  # each worker draws its own numbers
@@ -60,7 +62,7 @@ def test_workers_seed_the_process_wide_generators() -> None:
         assert again[1] != first[1]  # the restarted worker was seeded afresh
     finally:
         group.close()
-    same = SubprocEnvs(fn, 3, envs_per_worker=1, seed=11)
+    same = SubprocEnvs(process_random_toy_at, 3, envs_per_worker=1, seed=11)
     try:
         assert draws(same) == first  # and the same seed gives the same numbers
     finally:
@@ -93,7 +95,9 @@ def test_restart_warning_names_the_fresh_seed(
         seeds.append(kw["seed"])
         return FailingToy(**kw)
 
-    monkeypatch.setitem(envs.REGISTRY, "failing", failing)
+    # the parallel runner's workers build from the class (picklable under spawn); only the episode runner,
+    # which builds in this process, can record the seeds
+    monkeypatch.setitem(envs.REGISTRY, "failing", failing if kind == "episode" else FailingToy)
     once = str(tmp_path / "failed")
     runner, _ = collect(kind, env_args={"seed": 5, "limit": 5, "how": "raise", "once_file": once},
                         restart_failed_envs=True, max_env_restarts=3)  # fmt: skip

@@ -19,6 +19,7 @@ from utils.checkpoint import list_checkpoints
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
 
+from args_helper import applicable
 from metrics_diff import compare_metrics, read_metrics  # noqa: E402
 
 TINY = [
@@ -29,7 +30,7 @@ TINY = [
 
 
 def run(results: Path, alg: str, *overrides: str) -> Path:
-    argv = [f"--config={alg}", "--env-config=lbf", "with", *TINY, f"local_results_path={results}", *overrides]
+    argv = [f"--config={alg}", "--env-config=lbf", "with", *applicable(alg, "lbf", [*TINY, f"local_results_path={results}", *overrides])]
     main.run_experiment(main.prepare_config(argv))
     (run_dir,) = [p for p in (results / "sacred").glob("*/*/*") if p.name.isdigit()]
     return run_dir

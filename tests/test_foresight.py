@@ -13,7 +13,7 @@ from run import build_scheme
 from test_checkpoint import build_experiment, q_values
 from utils.errors import ConfigError
 
-SMALL = ["wm_deter_dim=16", "wm_latent_dim=8", "wm_hidden_dim=16", "foresight_dim=6", "mixer_foresight=True"]
+SMALL = ["wm_latent_dim=8", "wm_hidden_dim=16", "foresight_dim=6", "mixer_foresight=True"]
 
 
 def make_learner(tmp_path, *overrides):

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import main
+from args_helper import applicable
 from components.action_selectors import uniform_available
 from components.episode_buffer import EpisodeBatch
 from components.replay_buffer import ReplayBuffer
@@ -22,7 +23,7 @@ from utils.side_thread import SideThread
 
 
 def make_experiment(tmp_path: Any, alg: str, *overrides: str) -> Experiment:
-    config = main.prepare_config([f"--config={alg}", "--env-config=lbf", "with", *FAST, "seed=3", *overrides])
+    config = main.prepare_config([f"--config={alg}", "--env-config=lbf", "with", *applicable(alg, "lbf", [*FAST, "seed=3", *overrides])])
     args = prepare_args(config, get_console_logger(), str(tmp_path), "tok")
     return Experiment(args, Logger(get_console_logger()))
 
@@ -69,13 +70,14 @@ def record_prepare_threads(exp: Experiment) -> list[str]:
 def record_world_model_threads(exp: Experiment) -> list[str]:
     """The thread (name prefix) each world-model optimiser step runs on."""
     names: list[str] = []
-    original = exp.learner.world_model_step
+    part = exp.learner.model_part
+    original = part.step
 
     def step(*args: Any, **kwargs: Any) -> Any:
         names.append(threading.current_thread().name.split("_")[0])
         return original(*args, **kwargs)
 
-    exp.learner.world_model_step = step
+    part.step = step
     return names
 
 
@@ -101,7 +103,7 @@ def test_learning_ahead_changes_no_number(tmp_path: Any, alg: str, overrides: li
     assert on.learner.train_steps == off.learner.train_steps > 0
     if alg == "salemb":  # the world model's own schedule trains on the side thread, beside the test and the collection
         assert fits and set(fits) == {"learner-side"}, fits
-        assert off.learner.wm_train_steps == on.learner.wm_train_steps > 0 and "wm_train_steps" in with_ahead[1]
+        assert off.learner.model_part.train_steps == on.learner.model_part.train_steps > 0 and "wm_train_steps" in with_ahead[1]
 
 
 def test_parallel_learner_changes_no_number_for_qmix_and_salemb(tmp_path: Any) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 pytest.importorskip("gymnasium_robotics")
 
+from args_helper import applicable
 from envs.mamujoco import MaMuJoCoEnv, choose_gl_backend  # noqa: E402
 from utils.errors import ConfigError  # noqa: E402
 
@@ -132,9 +133,9 @@ def test_resumed_run_reproduces_the_uninterrupted_curve(tmp_path, alg, extra):
     from utils.checkpoint import list_checkpoints
 
     def run(results: Path, t_max: int) -> Path:
-        argv = [f"--config={alg}", "--env-config=mamujoco", "with", *SHORT, *extra, f"t_max={t_max}", "seed=5",
-                "use_cuda=False", "save_model=True", "save_model_interval=60", "save_buffer=True",
-                "runner_log_interval=30", "learner_log_interval=30", f"local_results_path={results}"]
+        argv = [f"--config={alg}", "--env-config=mamujoco", "with", *applicable(alg, "mamujoco", [
+            *SHORT, *extra, f"t_max={t_max}", "seed=5", "use_cuda=False", "save_model=True", "save_model_interval=60",
+            "save_buffer=True", "runner_log_interval=30", "learner_log_interval=30", f"local_results_path={results}"])]
         main.run_experiment(main.prepare_config(argv))
         return run_dir_of(results)
 

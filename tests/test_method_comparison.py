@@ -100,8 +100,8 @@ def test_same_experiment_accepts_only_new_keys_at_their_defaults() -> None:
 
 
 def test_env_defaults_hold_the_selected_components_declared_keys() -> None:
-    assert mc.env_defaults("lbf", {"mixer": "qplex"})["qplex_heads"] == 10
-    assert "qplex_heads" not in mc.env_defaults("lbf", {"mixer": "qmix"})
+    assert mc.env_defaults("lbf", {"learner": "q_learner", "mixer": "qplex"})["qplex_heads"] == 10
+    assert "qplex_heads" not in mc.env_defaults("lbf", {"learner": "q_learner", "mixer": "qmix"})
 
 
 def test_rekey_moves_compatible_rows_to_the_current_fingerprint(tmp_path) -> None:

@@ -20,7 +20,7 @@ def net() -> nn.Module:
 
 def trained(optimizer: str, impl: str, steps: int = 20) -> list[torch.Tensor]:
     model = net()
-    args = SimpleNamespace(lr=0.01, optimizer=optimizer, optim_alpha=0.99, optim_eps=1e-5, optimizer_impl=impl)
+    args = SimpleNamespace(lr=0.01, optimizer=optimizer, optim_alpha=0.99, optim_eps=1e-5, optimizer_impl=impl, weight_decay=0.0)
     opt = make_optimiser(list(model.parameters()), args)
     gen = torch.Generator().manual_seed(1)
     for _ in range(steps):
@@ -41,7 +41,7 @@ def test_foreach_gives_the_for_loop_numbers_and_fused_is_close(optimizer: str) -
 
 
 def test_unknown_optimizer_impl_is_named() -> None:
-    args = SimpleNamespace(lr=0.01, optimizer="adam", optimizer_impl="vectorised")
+    args = SimpleNamespace(lr=0.01, optimizer="adam", optimizer_impl="vectorised", weight_decay=0.0)
     with pytest.raises(ValueError, match=r"optimizer_impl must be one of \['for_loop', 'foreach', 'fused'\], got 'vectorised'"):
         make_optimiser(list(net().parameters()), args)
 

@@ -1,11 +1,12 @@
 import functools
 import sys
-from types import ModuleType, SimpleNamespace
+from types import ModuleType
 
 import numpy as np
 import pytest
 import torch
 
+from args_helper import run_args
 from controllers import REGISTRY as mac_REGISTRY
 from run import build_scheme
 from runners import REGISTRY as runner_REGISTRY
@@ -21,7 +22,7 @@ def make_args(**kw):
         action_selector="epsilon_greedy", epsilon_start=1.0, epsilon_finish=0.05, epsilon_anneal_time=100,
     )
     base.update(kw)
-    return SimpleNamespace(**base)
+    return run_args(**base)
 
 
 def make_runner(kind, **kw):

@@ -61,7 +61,7 @@ def real_batch(n=4, T=7, terminate_at=None):
 
 
 def make_imagination(term_at, horizon=3, **kw):
-    args = make_args(imagine_horizon=horizon, n_actions=3, **kw)
+    args = make_args(imagine_horizon=horizon, n_actions=3, learner="salemb_learner", **kw)
     scheme, groups, pre = build_scheme(INFO)
     full = EpisodeBatch(scheme, groups, 1, 2, preprocess=pre).scheme
     mac = mac_REGISTRY["basic_mac"](full, groups, args)
@@ -162,7 +162,7 @@ def test_imagined_td_from_real_hidden_states_equals_unrolling_the_real_prefix():
     from utils.logging import Logger, get_console_logger
 
     torch.manual_seed(0)
-    args = make_args(n_actions=3, mixer="qmix", state_shape=3, mixing_embed_dim=4, hypernet_embed=8, optimizer="adam",
+    args = make_args(n_actions=3, learner="salemb_learner", mixer="qmix", state_shape=3, mixing_embed_dim=4, hypernet_embed=8, optimizer="adam",
                      lr=1e-3, learner_log_interval=10**9, gamma=0.9, td_lambda=0.6, double_q=True,
                      target_update_mode="hard", target_update_interval=10**9, imagine_horizon=3)
     real, _ = real_batch()
@@ -231,7 +231,7 @@ def test_salemb_unified_loss_and_parallel_runner(run_main, toy_env_registered):
 
 
 def test_salemb_with_residual_decoding_trains_imagination_and_foresight(run_main):
-    _, stats = run_main("salemb", "lbf", "wm_residual_decoding=True", "mixer_foresight=True", "imagine_start=0", "imagine_gate=False", "wm_eval_interval=100", "wm_eval_episodes=1")
+    _, stats = run_main("salemb", "lbf", "world_model=vae", "wm_residual_decoding=True", "mixer_foresight=True", "imagine_start=0", "imagine_gate=False", "wm_eval_interval=100", "wm_eval_episodes=1")
     for key in ("loss_td_imagined", "wm_recon_obs", "wm_eval_obs_mse", "wm_eval_obs_mse_copy_last"):
         assert math.isfinite(stats[key]), key
 
@@ -307,13 +307,13 @@ def test_imagined_rewards_are_standardised_without_updating_the_statistics():
     (0.01, 0.3, 0.0, False),  # rewards worse than predicting zero
 ])
 def test_imagine_gate_follows_the_world_model_check(run_main, monkeypatch, obs_mse, reward_mse, margin, open_):
-    import learners.salemb_learner as salemb_learner
+    import learners.model_based_part as model_based_part
     from modules.world_models.rollout_eval import ERROR_COUNTS
 
     errors = {k: 0.0 for k in ERROR_COUNTS} | {"obs_mse": obs_mse, "obs_mse_copy_last": 0.1, "reward_mse": reward_mse,
                                                "reward_mse_zero": 0.2}
     sums = errors | {"count_obs": 1.0, "count_obs_changed": 1.0, "count_reward": 1.0}
-    monkeypatch.setattr(salemb_learner, "rollout_error_sums", lambda model, batch, horizon: dict(sums))
+    monkeypatch.setattr(model_based_part, "rollout_error_sums", lambda model, batch, horizon: dict(sums))
     _, stats = run_main("salemb", "lbf", "imagine_gate=True", "imagine_start=0", "wm_eval_interval=1",
                         "wm_eval_episodes=1", f"imagine_gate_margin={margin}")
     assert stats["imagine_gate_open"] == float(open_)
@@ -322,24 +322,24 @@ def test_imagine_gate_follows_the_world_model_check(run_main, monkeypatch, obs_m
 
 def test_world_model_check_pools_fresh_batches_until_enough_episodes(monkeypatch):
     """Each fresh batch is scored on arrival; a check is logged once the pool holds wm_eval_episodes."""
-    import learners.salemb_learner as salemb_learner
+    import learners.model_based_part as model_based_part
 
     calls = []
-    monkeypatch.setattr(salemb_learner, "rollout_error_sums", lambda model, batch, horizon: calls.append(batch.batch_size)
+    monkeypatch.setattr(model_based_part, "rollout_error_sums", lambda model, batch, horizon: calls.append(batch.batch_size)
                         or {"obs_mse": 2.0, "count_obs": 4.0})
-    monkeypatch.setattr(salemb_learner, "finish_rollout_error", lambda pool: {"obs_mse": pool["obs_mse"] / pool["count_obs"],
+    monkeypatch.setattr(model_based_part, "finish_rollout_error", lambda pool: {"obs_mse": pool["obs_mse"] / pool["count_obs"],
                                                                               "episodes": pool["episodes"]})
     logged = []
-    learner = SimpleNamespace(world_model=object(), wm_eval_pool=None, wm_eval_t=-10**9,
+    part = SimpleNamespace(model=object(), eval_pool=None, eval_t=-10**9,
                               args=SimpleNamespace(device="cpu", imagine_horizon=3, wm_eval_interval=10, wm_eval_episodes=10,
                                                    imagine_gate=False),
                               logger=SimpleNamespace(log_stat=lambda k, v, t: logged.append((k, v, t))))
     batch, _ = real_batch(n=4)
     for t in (100, 200, 300):
-        salemb_learner.SALEMBLearner.observe_new_episodes(learner, batch, t)
+        model_based_part.ModelBasedPart.observe_new_episodes(part, batch, t)
     assert calls == [4, 4, 4]
     assert logged == [("wm_eval_obs_mse", 0.5, 300), ("wm_eval_episodes", 12.0, 300)]
-    assert learner.wm_eval_pool is None
+    assert part.eval_pool is None
 
 
 def test_sale_embedding_spread_is_zero_only_for_a_collapsed_embedding():

@@ -12,6 +12,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
 import method_comparison as mc  # noqa: E402
 import salemb_ablations as ab  # noqa: E402
 from sweep_grid import ConfigCache  # noqa: E402
+from utils.registries import owners  # noqa: E402
 
 TASK = "Foraging-8x8-2p-3f-v3"
 # what each ablation must change in salemb's run config (besides its name)
@@ -38,8 +39,10 @@ def test_each_ablation_changes_salemb_in_its_keys_only() -> None:
         if label in ("salemb", "qmix"):
             continue
         config = mc.stored_config(expected)
-        changed = {k: config.get(k) for k in set(config) | set(method) if config.get(k) != method.get(k) and k != "name"}
+        changed = {k: config[k] for k in set(config) & set(method) if config[k] != method[k] and k != "name"}
         assert changed == CHANGES[label], label
+        # keys in one config only are those of a part the other does not build (another agent or world model)
+        assert all(owners(k) for k in set(config) ^ set(method)), label
     assert sorted(labels) == sorted(["salemb", "qmix", *CHANGES])
 
 

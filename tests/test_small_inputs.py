@@ -27,7 +27,9 @@ def test_help_exits_0_and_lists_every_key_with_its_one_line_doc():
     assert proc.returncode == 0 and proc.stderr == ""
     assert "usage: python src/main.py --config=ALG --env-config=ENV" in proc.stdout
     assert "  t_max = 10000                        env steps to train for" in proc.stdout
-    assert "\nsalemb (MMSA): read by salemb_learner" in proc.stdout
+    assert "\nsalemb (MMSA); docs/salemb.md:" in proc.stdout
+    assert "\nkeys of learner=salemb_learner (valid only when the run selects it):" in proc.stdout
+    assert "  wm_train_ratio = 0.0" in proc.stdout
     documented = {key: doc for _, key, _, doc in key_docs()}
     assert sorted(documented) == sorted(load_default())  # every key, once
     assert documented["use_cuda"].startswith("auto: the GPU when there is one")

@@ -27,8 +27,8 @@ import torch.nn as nn
 
 from components.action_spaces import continuous_scheme
 from components.episode_buffer import EpisodeBatch
+from learners.nonfinite import checked_values
 from learners.q_learner import QLearner, make_optimiser
-from learners.salemb_learner import checked_values
 from modules.critics import REGISTRY as critic_REGISTRY
 from utils.component_config import AT_LEAST_1, NON_NEGATIVE, POSITIVE, key
 from utils.rl_utils import build_td_lambda_targets, soft_update

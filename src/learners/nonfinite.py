@@ -25,6 +25,13 @@ class NonFiniteLossError(UserError):
     non-finite reward). The fix is the user's: a lower lr, clipped or scaled rewards, a fixed env."""
 
 
+def checked_values(stats: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The scalars `nan_policy` checks, in the order they are computed (so the first bad one is named): the
+    scalar tensors of a learner's stats (its loss parts, Q-values and targets, each optimiser group's
+    gradient norm)."""
+    return {k: v for k, v in stats.items() if torch.is_tensor(v) and v.numel() == 1}
+
+
 def first_nonfinite(values: dict[str, torch.Tensor]) -> tuple[str, float] | None:
     """The first of the named scalars that is NaN or infinite, with its value; None if all are finite.
     All are checked with one device synchronisation."""

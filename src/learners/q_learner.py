@@ -1,8 +1,9 @@
-"""Value-decomposition Q-learning: IQL (no mixer), VDN and QMIX, with double Q and TD(lambda) targets."""
+"""Value-decomposition Q-learning: IQL (no mixer), VDN, QMIX and QPLEX, with double Q and TD(lambda) targets."""
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -252,6 +253,18 @@ class QLearner:
                 self.update_targets()
             self.on_target_interval()
             self.last_target_update_episode = episode_num
+
+    def observe_new_episodes(self, batch: EpisodeBatch, t_env: int) -> None:
+        """Hook: freshly collected episodes, before they are stored (salemb scores its world model on them)."""
+
+    def train_world_model(self, buffer: Any, t_env: int) -> Callable[[], dict[str, torch.Tensor]] | None:
+        """Hook: a call that trains a model on its own schedule beside the loop, or None (salemb's)."""
+        return None
+
+    def log_world_model(self, stats: dict[str, torch.Tensor], t_env: int) -> None:
+        """Log the stats a `train_world_model` call returned, at the env step it was made."""
+        if stats:
+            self._log(t_env, stats)
 
     def after_update(self) -> None:
         """Hook run after every optimiser step (salemb's soft refresh of its fixed SALE encoders)."""

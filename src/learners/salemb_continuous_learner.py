@@ -20,14 +20,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn as nn
 
 from components.episode_buffer import EpisodeBatch
 from learners.actor_critic_learner import ActorCriticLearner
+from learners.model_based_part import ModelBasedPart
 from learners.q_learner import make_optimiser
 from learners.salemb_config import SALEMBConfig
-from learners.salemb_learner import SALEMBLearner, agent_sale_loss
-from modules.world_models import REGISTRY as wm_REGISTRY
-from runners.imagination_runner import ImaginationRunner, hidden_before
+from learners.salemb_learner import FixedSALERefresh, agent_sale_loss
+from runners.imagination_runner import hidden_before
 from utils.component_config import key
 
 
@@ -40,7 +41,7 @@ def actor_states(mac: Any, batch: EpisodeBatch) -> torch.Tensor:
         return mac.agent.hidden_sequence(inputs, mac.agent.init_hidden().expand(B * A, -1))
 
 
-class SALEMBContinuousLearner(ActorCriticLearner):
+class SALEMBContinuousLearner(FixedSALERefresh, ActorCriticLearner):
     components = ("mixer", "critic", "world_model")
 
     @dataclass(frozen=True)
@@ -57,29 +58,33 @@ class SALEMBContinuousLearner(ActorCriticLearner):
                 raise ValueError(f"{name}={wrong} is not available with continuous actions ({why}); set {name}={not wrong}")
         super().__init__(mac, scheme, logger, args)
         self.has_agent_sale = hasattr(mac.agent, "sale_loss")
-        self.world_model = (
-            wm_REGISTRY[args.world_model](args.state_shape, args.obs_shape, args.n_agents, args.n_actions, args)
+        runner_scheme = {k: v for k, v in scheme.items() if k != "filled"}
+        self.model_part = (
+            ModelBasedPart(args, mac, runner_scheme, logger, self.nonfinite, lambda: self.train_steps + 1)
             if args.use_world_model else None
         )
-        runner_scheme = {k: v for k, v in scheme.items() if k != "filled"}
-        self.imagination = ImaginationRunner(args, self.world_model, mac, runner_scheme) if self.world_model is not None else None
         if self.has_agent_sale:
             self.groups["sale"] = list(mac.agent.sale_parameters())
             self.optimisers["sale"] = make_optimiser(self.groups["sale"], args, lr=args.sale_lr)
-        if self.world_model is not None:
+        if self.model_part is not None:
             self.groups["wm"] = list(self.world_model.parameters())
             self.optimisers["wm"] = make_optimiser(self.groups["wm"], args, lr=args.wm_lr)
+            self.model_part.bind_optimiser(self.optimisers["wm"], self.groups["wm"])
         self.params = [p for group in self.groups.values() for p in group]
-        self.wm_eval_t = -args.wm_eval_interval - 1
-        self.wm_eval_pool: dict[str, float] | None = None
-        self.wm_trusted = not args.imagine_gate
 
-    # The same world-model accuracy check on fresh episodes, imagination gate and fixed-encoder refresh as
-    # discrete salemb.
-    observe_new_episodes = SALEMBLearner.observe_new_episodes
-    imagination_due = SALEMBLearner.imagination_due
-    on_target_interval = SALEMBLearner.on_target_interval
-    after_update = SALEMBLearner.after_update
+    @property
+    def world_model(self) -> nn.Module | None:
+        return None if self.model_part is None else self.model_part.model
+
+    def imagination_due(self, t_env: int) -> bool:
+        """Whether this update adds imagined TD on the critic (`ModelBasedPart.imagination_due`)."""
+        return self.model_part is not None and self.model_part.imagination_due(t_env)
+
+    def observe_new_episodes(self, batch: EpisodeBatch, t_env: int) -> None:
+        """The world model's accuracy check on fresh episodes (`ModelBasedPart.observe_new_episodes`)."""
+        if self.model_part is not None:
+            self.model_part.observe_new_episodes(batch, t_env)
+
 
     def losses(
         self, batch: EpisodeBatch, t_env: int, per_weights: torch.Tensor | None
@@ -104,7 +109,7 @@ class SALEMBContinuousLearner(ActorCriticLearner):
         if self.imagination_due(t_env):
             real = batch[: min(args.imagine_batch_size, batch.batch_size)]
             hidden, target_hidden = actor_states(self.mac, real), actor_states(self.target_mac, real)
-            imagined, starts = self.imagination.run(real, t_env, hidden)
+            imagined, starts = self.model_part.imagination.run(real, t_env, hidden)
             h_init = (hidden_before(hidden, starts, self.mac), hidden_before(target_hidden, starts, self.mac))
             td_img, _ = self.td_loss(imagined, h_init=h_init)
             losses["critic"] = losses["critic"] + args.imagine_coef * td_img
@@ -118,25 +123,17 @@ class SALEMBContinuousLearner(ActorCriticLearner):
 
     def to(self, device: str | torch.device) -> SALEMBContinuousLearner:
         super().to(device)
-        if self.world_model is not None:
-            self.world_model.to(device)
+        if self.model_part is not None:
+            self.model_part.to(device)
         return self
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
-        if self.world_model is not None:
-            state["world_model"] = self.world_model.state_dict()
-            state["wm_rng"] = self.world_model.rng_state()
-        state["wm_eval_t"] = self.wm_eval_t
-        state["wm_eval_pool"] = self.wm_eval_pool
-        state["wm_trusted"] = self.wm_trusted
+        if self.model_part is not None:
+            state.update(self.model_part.state_dict())
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
-        if self.world_model is not None:
-            self.world_model.load_state_dict(state["world_model"])
-            self.world_model.set_rng_state(state.get("wm_rng"))
-        self.wm_eval_t = state.get("wm_eval_t", self.wm_eval_t)
-        self.wm_eval_pool = state.get("wm_eval_pool", self.wm_eval_pool)
-        self.wm_trusted = state.get("wm_trusted", self.wm_trusted)
+        if self.model_part is not None:
+            self.model_part.load_state_dict(state)

@@ -26,12 +26,12 @@ import torch.nn as nn
 from components.action_spaces import action_vectors
 from components.episode_buffer import EpisodeBatch
 from learners.foresight_rollout import foresight_rollout
+from learners.model_based_part import ModelBasedPart
+from learners.nonfinite import checked_values
 from learners.q_learner import QLearner, make_optimiser
 from learners.salemb_config import SALEMBConfig
 from modules.mixers import REGISTRY as mixer_REGISTRY
-from modules.world_models import REGISTRY as wm_REGISTRY
 from modules.world_models.foresight import ForesightEncoder
-from modules.world_models.rollout_eval import add_sums, finish_rollout_error, rollout_error_sums
 from runners.imagination_runner import ImaginationRunner, hidden_before
 from utils.side_thread import SideThread
 
@@ -58,13 +58,6 @@ def sale_embedding_spread(mac: Any, batch: EpisodeBatch) -> torch.Tensor:
     return z_s.flatten(0, 1).std(dim=0).mean()
 
 
-def checked_values(stats: dict[str, Any]) -> dict[str, torch.Tensor]:
-    """The scalars `nan_policy` checks, in the order they are computed, so the first bad one is named:
-    the world-model parts, the SALE loss, the real and imagined TD losses, Q-values and targets, and
-    each optimiser group's gradient norm."""
-    return {k: v for k, v in stats.items() if torch.is_tensor(v) and v.numel() == 1}
-
-
 @dataclass
 class SALEMBPrepared:
     """salemb's update up to the imagination (`SALEMBLearner.prepare_update`): the loss terms so far (the
@@ -81,7 +74,27 @@ class SALEMBPrepared:
     sale_term: torch.Tensor | None = None
 
 
-class SALEMBLearner(QLearner):
+class FixedSALERefresh:
+    """Both salemb learners' refresh of the SALE agents' fixed encoder copies (QLearner's target hooks)."""
+
+    has_agent_sale: bool
+    args: Any
+    mac: Any
+
+    def on_target_interval(self) -> None:
+        """TD7's fixed encoders: the Q path moves to the encoders trained since the last interval (with
+        `sale_refresh_tau` = 0; otherwise `after_update` moves it a little every update)."""
+        if self.has_agent_sale and self.args.sale_refresh_tau == 0:
+            self.mac.agent.refresh_sale()
+
+    def after_update(self) -> None:
+        """With `sale_refresh_tau` > 0 the fixed encoders follow the trained ones by Polyak averaging after
+        every update, so the Q path's features drift instead of jumping at each target interval."""
+        if self.has_agent_sale and self.args.sale_refresh_tau > 0:
+            self.mac.agent.refresh_sale(self.args.sale_refresh_tau)
+
+
+class SALEMBLearner(FixedSALERefresh, QLearner):
     components = ("mixer", "world_model")
     Config = SALEMBConfig
 
@@ -92,27 +105,26 @@ class SALEMBLearner(QLearner):
             raise ValueError(f"mixer_foresight=True needs mixer='qmix' (a state-conditioned mixer), got {args.mixer!r}")
         super().__init__(mac, scheme, logger, args)
         self.has_agent_sale = hasattr(mac.agent, "sale_loss")
-        self.world_model: nn.Module | None = None
-        if args.use_world_model:
-            self.world_model = wm_REGISTRY[args.world_model](
-                args.state_shape, args.obs_shape, args.n_agents, args.n_actions, args
-            )
         runner_scheme = {k: v for k, v in scheme.items() if k not in ("filled", "actions_onehot")}
-        self.imagination = (
-            ImaginationRunner(args, self.world_model, mac, runner_scheme) if self.world_model is not None else None
+        self.model_part = (
+            ModelBasedPart(args, mac, runner_scheme, logger, self.nonfinite, lambda: self.train_steps + 1)
+            if args.use_world_model else None
         )
         self.foresight: ForesightEncoder | None = None
         if args.mixer_foresight:
             self.foresight = ForesightEncoder(self.world_model.deter_dim, self.world_model.latent_dim, args.foresight_dim)
         self._build_optimisers()
-        self.wm_eval_t = -args.wm_eval_interval - 1
-        self.wm_eval_pool: dict[str, float] | None = None
+        if self.model_part is not None:
+            self.model_part.bind_optimiser(self.optimisers.get("wm", self.optimisers.get("all")), self.groups.get("wm", self.groups.get("all")))
         self.wm_side = SideThread(args.parallel_learner)
-        self.wm_trusted = not args.imagine_gate
-        self.wm_credit = 0.0
-        self.wm_last_t = 0
-        self.wm_train_steps = 0
-        self.wm_log_t = -args.learner_log_interval - 1
+
+    @property
+    def world_model(self) -> nn.Module | None:
+        return None if self.model_part is None else self.model_part.model
+
+    @property
+    def imagination(self) -> ImaginationRunner | None:
+        return None if self.model_part is None else self.model_part.imagination
 
     def _build_mixer(self) -> nn.Module:
         """With `mixer_foresight`, QMIX conditioned on [state, foresight]. QLearner.__init__ calls this
@@ -273,58 +285,9 @@ class SALEMBLearner(QLearner):
         return td_real * (info["n_td"] / total), td_img * (weighted / total), stats
 
     def train_world_model(self, buffer: Any, t_env: int) -> Callable[[], dict[str, torch.Tensor]] | None:
-        """The world model's own schedule (`wm_train_ratio` > 0): `wm_train_ratio` replayed transitions
-        per env step collected since the last call, as Dreamer's train ratio, in steps of
-        `wm_batch_size` windows of `wm_window` steps drawn from the whole buffer (the fraction of a step
-        carries over). Independent of the Q-learner's one update per collection.
-
-        The windows are drawn now, with the buffer's generator; the returned call (None when no step is
-        due) copies them out, trains on them and returns the stats to log (empty when no log is due;
-        `log_world_model`). The
-        loop runs that call on its side thread while it tests and collects, and waits for it before the
-        buffer changes or anything reads the model (`Experiment.learn_world_model`)."""
-        args = self.args
-        new_steps, self.wm_last_t = t_env - self.wm_last_t, t_env
-        if self.world_model is None or args.wm_train_ratio <= 0 or buffer.episodes_in_buffer == 0:
-            return None
-        self.wm_credit += new_steps * args.wm_train_ratio / (args.wm_batch_size * (args.wm_window - 1))
-        n_steps = int(self.wm_credit)
-        self.wm_credit -= n_steps
-        if not n_steps:
-            return None
-        drawn = buffer.draw_windows(args.wm_batch_size, args.wm_window, n_steps)
-        log_due = t_env - self.wm_log_t >= args.learner_log_interval
-        if log_due:
-            self.wm_log_t = t_env
-
-        def fit() -> dict[str, torch.Tensor]:
-            stats: dict[str, torch.Tensor] = {}
-            for windows in drawn:
-                stats = self.world_model_step(buffer.windows_at(windows, args.wm_window).to(args.device), t_env)
-            return {**stats, "wm_train_steps": torch.tensor(float(self.wm_train_steps))} if log_due else {}
-
-        return fit
-
-    def log_world_model(self, stats: dict[str, torch.Tensor], t_env: int) -> None:
-        """Log the stats a `train_world_model` call returned, at the env step it was made."""
-        if stats:
-            self._log(t_env, stats)
-
-    def world_model_step(self, windows: EpisodeBatch, t_env: int) -> dict[str, torch.Tensor]:
-        """One world-model optimiser step on `windows` (clipped by `aux_grad_norm_clip`, skipped when a
-        value is not finite, as `nan_policy` says); returns the loss's parts and `grad_norm_wm`."""
-        optimiser = self.optimisers.get("wm", self.optimisers.get("all"))
-        params = self.groups.get("wm", self.groups.get("all"))
-        optimiser.zero_grad(set_to_none=True)
-        loss, stats = self.world_model.loss(windows)
-        loss.backward()
-        stats["grad_norm_wm"] = torch.nn.utils.clip_grad_norm_(params, self.args.aux_grad_norm_clip)
-        if not self.nonfinite.check(checked_values(stats), t_env, self.train_steps + 1):
-            optimiser.zero_grad(set_to_none=True)
-            return stats
-        optimiser.step()
-        self.wm_train_steps += 1
-        return stats
+        """The world model's own schedule (`ModelBasedPart.schedule`): a call that trains it, run by the
+        loop beside testing and collecting, or None when no step is due."""
+        return None if self.model_part is None else self.model_part.schedule(buffer, t_env)
 
     def _world_model_backward(self, batch: EpisodeBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The world model's weighted loss, back-propagated at once (only its own parameters take
@@ -337,55 +300,18 @@ class SALEMBLearner(QLearner):
         return weighted.detach(), wm_stats
 
     def imagination_due(self, t_env: int) -> bool:
-        """Whether this update adds imagined TD: a world model, a positive `imagine_coef`, past
-        `imagine_start`, and (with `imagine_gate`) the latest world-model check beating copy-last."""
-        args = self.args
-        return self.imagination is not None and args.imagine_coef > 0 and t_env >= args.imagine_start and self.wm_trusted
+        """Whether this update adds imagined TD (`ModelBasedPart.imagination_due`)."""
+        return self.model_part is not None and self.model_part.imagination_due(t_env)
 
-    def on_target_interval(self) -> None:
-        """TD7's fixed encoders: the Q path moves to the encoders trained since the last interval (with
-        `sale_refresh_tau` = 0; otherwise `after_update` moves it a little every update)."""
-        if self.has_agent_sale and self.args.sale_refresh_tau == 0:
-            self.mac.agent.refresh_sale()
-
-    def after_update(self) -> None:
-        """With `sale_refresh_tau` > 0 the fixed encoders follow the trained ones by Polyak averaging after
-        every update, so the Q path's features drift instead of jumping at each target interval."""
-        if self.has_agent_sale and self.args.sale_refresh_tau > 0:
-            self.mac.agent.refresh_sale(self.args.sale_refresh_tau)
-
-    @torch.no_grad()
     def observe_new_episodes(self, batch: EpisodeBatch, t_env: int) -> None:
-        """World-model accuracy on fresh episodes, each scored before the model trains on it: the H-step
-        prediction errors of every freshly collected batch are pooled (`rollout_eval`), and every
-        `wm_eval_interval` env steps, once at least `wm_eval_episodes` episodes are pooled, logged as
-        `wm_eval_*` (observations, the observation elements that changed, state, reward, termination,
-        beside copy-last and predict-zero baselines) and the pool is emptied. With `imagine_gate` the
-        imagination runs while the latest check's observation error is below (1 - `imagine_gate_margin`)
-        x copy-last's and its reward error below predict-zero's."""
-        args = self.args
-        if self.world_model is None:
-            return
-        sums = rollout_error_sums(self.world_model, batch.to(args.device), args.imagine_horizon)
-        sums["episodes"] = float(batch.batch_size)
-        self.wm_eval_pool = add_sums(self.wm_eval_pool, sums)
-        if t_env - self.wm_eval_t < args.wm_eval_interval or self.wm_eval_pool["episodes"] < args.wm_eval_episodes:
-            return
-        errors = finish_rollout_error(self.wm_eval_pool)
-        self.wm_eval_pool = None
-        self.wm_eval_t = t_env
-        for key, value in errors.items():
-            self.logger.log_stat(f"wm_eval_{key}", float(value), t_env)
-        if args.imagine_gate:
-            obs_ok = errors["obs_mse"] < (1 - args.imagine_gate_margin) * errors["obs_mse_copy_last"]
-            reward_ok = not errors["reward_mse"] >= errors["reward_mse_zero"]
-            self.wm_trusted = bool(obs_ok and reward_ok)
-            self.logger.log_stat("imagine_gate_open", float(self.wm_trusted), t_env)
+        """The world model's accuracy check on fresh episodes (`ModelBasedPart.observe_new_episodes`)."""
+        if self.model_part is not None:
+            self.model_part.observe_new_episodes(batch, t_env)
 
     def to(self, device: str | torch.device) -> SALEMBLearner:
         super().to(device)
-        if self.world_model is not None:
-            self.world_model.to(device)
+        if self.model_part is not None:
+            self.model_part.to(device)
         if self.foresight is not None:
             self.foresight.to(device)
         return self
@@ -393,17 +319,10 @@ class SALEMBLearner(QLearner):
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
         state["optimiser"] = {name: opt.state_dict() for name, opt in self.optimisers.items()}
-        if self.world_model is not None:
-            state["world_model"] = self.world_model.state_dict()
-            state["wm_rng"] = self.world_model.rng_state()
+        if self.model_part is not None:
+            state.update(self.model_part.state_dict())
         if self.foresight is not None:
             state["foresight"] = self.foresight.state_dict()
-        state["wm_eval_t"] = self.wm_eval_t
-        state["wm_trusted"] = self.wm_trusted
-        state["wm_schedule"] = {
-            "credit": self.wm_credit, "last_t": self.wm_last_t, "steps": self.wm_train_steps,
-            "log_t": self.wm_log_t, "eval_pool": self.wm_eval_pool,
-        }
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -412,15 +331,7 @@ class SALEMBLearner(QLearner):
         for name, opt in self.optimisers.items():
             if name in optimiser_states:
                 opt.load_state_dict(optimiser_states[name])
-        if self.world_model is not None:
-            self.world_model.load_state_dict(state["world_model"])
-            self.world_model.set_rng_state(state.get("wm_rng"))
+        if self.model_part is not None:
+            self.model_part.load_state_dict(state)
         if self.foresight is not None:
             self.foresight.load_state_dict(state["foresight"])
-        self.wm_eval_t = state.get("wm_eval_t", self.wm_eval_t)
-        self.wm_trusted = state.get("wm_trusted", self.wm_trusted)
-        schedule = state.get("wm_schedule")
-        if schedule is not None:
-            self.wm_credit, self.wm_last_t, self.wm_train_steps = schedule["credit"], schedule["last_t"], schedule["steps"]
-            self.wm_log_t, self.wm_eval_pool = schedule["log_t"], schedule["eval_pool"]
-

@@ -7,6 +7,8 @@ from, and salemb's update can be prepared while the runner acts (`learn_ahead`).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -24,9 +26,9 @@ class ModelRNG:
 
     rng: torch.Generator | None
 
-    def init_rng(self, wm_rng: str, seed: int | None, device: str | torch.device) -> None:
-        """`wm_rng`: 'own' (a generator seeded from the run's `seed`, on `device`) or 'global'."""
-        self.rng = own_generator(seed, device) if wm_rng == "own" else None
+    def init_rng(self, wm_rng: str, args: Any) -> None:
+        """`wm_rng`: 'own' (a generator seeded from the run's `args.seed`, on `args.device`) or 'global'."""
+        self.rng = own_generator(args.seed, args.device) if wm_rng == "own" else None
 
     def _noise(self, std: torch.Tensor) -> torch.Tensor:
         """Standard normal noise shaped like `std`, from the model's own generator (`wm_rng: own`) or torch's global one."""

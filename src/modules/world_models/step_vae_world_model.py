@@ -130,7 +130,7 @@ class StepVAEWorldModel(ModelRNG, nn.Module):
         self.avail_head = _mlp(hidden, hidden, action_dim, act)
         self.reward_head = _mlp(hidden, hidden, 2 if self.change_gate else 1, act)  # (value, paid logit)
         self.term_head = _mlp(hidden, hidden, 1, act)
-        self.init_rng(cfg.wm_rng, args.seed, args.device)
+        self.init_rng(cfg.wm_rng, args)
 
     # ----- pieces -----
 

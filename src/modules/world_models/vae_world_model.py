@@ -95,7 +95,7 @@ class VAEWorldModel(ModelRNG, nn.Module):
         self.avail_head = _mlp(feat_dim, hidden, action_dim, act)
         self.reward_head = _mlp(feat_dim + action_dim, hidden, 1, act)
         self.term_head = _mlp(feat_dim + action_dim, hidden, 1, act)
-        self.init_rng(cfg.wm_rng, args.seed, args.device)
+        self.init_rng(cfg.wm_rng, args)
 
     # ----- one-step pieces -----
 
