@@ -48,13 +48,12 @@ import torch.nn.functional as F
 
 from components.action_spaces import action_vectors
 from modules.sale import activation_module
+from modules.world_models.base import WorldModelBase, WorldModelConfig
 from modules.world_models.gaussian import diag_gaussian_kl, gaussian_params
 from modules.world_models.joint_sale import JointActionEmbedding, JointSALE
 from modules.world_models.masks import masked_mean, step_and_transition_masks
-from modules.world_models.model_rng import ModelRNG
 from modules.world_models.rollout_eval import rollout_error
 from modules.world_models.vae_world_model import MIN_STD
-from modules.world_models.world_model_config import WorldModelConfig
 from utils.component_config import config_of, key
 
 
@@ -81,7 +80,7 @@ def balanced_free_kl(
     return loss, to_post.detach()
 
 
-class StepVAEWorldModel(ModelRNG, nn.Module):
+class StepVAEWorldModel(WorldModelBase):
     @dataclass(frozen=True)
     class Config(WorldModelConfig):
         wm_rare_weight: float = key(1.0, 'step_vae: positive (rare) cases of the change, reward and termination logits weigh this much in their losses; predictions take log(weight) off the logits (calibrated)', (lambda v: v >= 1, '>= 1'))
@@ -89,26 +88,12 @@ class StepVAEWorldModel(ModelRNG, nn.Module):
         wm_sale_detach: bool = key(False, "step_vae: True: the transition reads the joint SALE detached, so only the SALE loss trains f and g (TD7's decoupling)")
 
     def __init__(self, state_dim: int, obs_dim: int, n_agents: int, n_actions: int, args: Any):
-        super().__init__()
         cfg = config_of(self.Config, args)
-        self.state_dim = state_dim
-        self.obs_dim = obs_dim
-        self.n_agents = n_agents
-        self.n_actions = n_actions
+        super().__init__(state_dim, obs_dim, n_agents, n_actions, cfg)
         hidden = cfg.wm_hidden_dim
         act = cfg.wm_activation
         self.x_dim = state_dim + n_agents * obs_dim
         self.deter_dim = self.x_dim
-        self.latent_dim = cfg.wm_latent_dim
-        self.sale_dim = cfg.wm_sale_dim
-        self.use_sale = cfg.wm_use_sale
-        self.kl_alpha = cfg.wm_kl_alpha
-        self.free_nats = cfg.wm_free_nats
-        self.kl_beta = cfg.wm_kl_beta
-        self.sale_coef = cfg.wm_sale_coef
-        self.reward_coef = cfg.wm_reward_coef
-        self.term_coef = cfg.wm_term_coef
-        self.avail_coef = cfg.wm_avail_coef
         self.change_gate = cfg.wm_change_gate
         self.rare_weight = float(cfg.wm_rare_weight)
 

@@ -31,12 +31,11 @@ import torch.nn.functional as F
 
 from components.action_spaces import action_vectors
 from modules.sale import activation_module
+from modules.world_models.base import WorldModelBase, WorldModelConfig
 from modules.world_models.gaussian import balanced_kl, gaussian_params
 from modules.world_models.joint_sale import JointActionEmbedding, JointSALE
 from modules.world_models.masks import masked_mean, step_and_transition_masks
-from modules.world_models.model_rng import ModelRNG
 from modules.world_models.rollout_eval import rollout_error
-from modules.world_models.world_model_config import WorldModelConfig
 from utils.component_config import AT_LEAST_1, config_of, key
 
 MIN_STD = 0.1
@@ -51,31 +50,17 @@ def shift_in_zeros(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([torch.zeros_like(x[:, :1]), x[:, :-1]], dim=1)
 
 
-class VAEWorldModel(ModelRNG, nn.Module):
+class VAEWorldModel(WorldModelBase):
     @dataclass(frozen=True)
     class Config(WorldModelConfig):
         wm_deter_dim: int = key(128, 'deterministic (GRU) state size', AT_LEAST_1)
         wm_residual_decoding: bool = key(False, 'True: state/observation heads predict the change from the previous step (at worst copy-last)')
 
     def __init__(self, state_dim: int, obs_dim: int, n_agents: int, n_actions: int, args: Any):
-        super().__init__()
         cfg = config_of(self.Config, args)
-        self.state_dim = state_dim
-        self.obs_dim = obs_dim
-        self.n_agents = n_agents
-        self.n_actions = n_actions
+        super().__init__(state_dim, obs_dim, n_agents, n_actions, cfg)
         hidden = cfg.wm_hidden_dim
         self.deter_dim = cfg.wm_deter_dim
-        self.latent_dim = cfg.wm_latent_dim
-        self.sale_dim = cfg.wm_sale_dim
-        self.use_sale = cfg.wm_use_sale
-        self.kl_alpha = cfg.wm_kl_alpha
-        self.free_nats = cfg.wm_free_nats
-        self.kl_beta = cfg.wm_kl_beta
-        self.sale_coef = cfg.wm_sale_coef
-        self.reward_coef = cfg.wm_reward_coef
-        self.term_coef = cfg.wm_term_coef
-        self.avail_coef = cfg.wm_avail_coef
         self.residual = cfg.wm_residual_decoding
         act = cfg.wm_activation
 

@@ -1,9 +1,13 @@
-"""The keys every world model reads (`vae`, `step_vae`); each adds its own in its `Config`."""
+"""What every world model (`vae`, `step_vae`) shares: the keys it reads (each adds its own in its
+`Config`) and the settings they give it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch.nn as nn
+
+from modules.world_models.model_rng import ModelRNG
 from utils.component_config import AT_LEAST_1, NON_NEGATIVE, UNIT_INTERVAL, key
 
 
@@ -22,3 +26,25 @@ class WorldModelConfig:
     wm_term_coef: float = key(1.0, 'weight of the termination prediction loss')
     wm_avail_coef: float = key(1.0, 'weight of the available-action prediction loss')
     wm_rng: str = key('global', "the world model's samples: from torch's global generator, or 'own' (its own, seeded from the run's seed; lets learn_ahead prepare salemb's update beside acting)", choices=('global', 'own'))
+
+
+class WorldModelBase(ModelRNG, nn.Module):
+    """The sizes and loss weights from the shared keys; a subclass builds its networks after this
+    `__init__` (which creates no parameter, so it draws nothing from the generator)."""
+
+    def __init__(self, state_dim: int, obs_dim: int, n_agents: int, n_actions: int, cfg: WorldModelConfig):
+        super().__init__()
+        self.state_dim = state_dim
+        self.obs_dim = obs_dim
+        self.n_agents = n_agents
+        self.n_actions = n_actions
+        self.latent_dim = cfg.wm_latent_dim
+        self.sale_dim = cfg.wm_sale_dim
+        self.use_sale = cfg.wm_use_sale
+        self.kl_alpha = cfg.wm_kl_alpha
+        self.free_nats = cfg.wm_free_nats
+        self.kl_beta = cfg.wm_kl_beta
+        self.sale_coef = cfg.wm_sale_coef
+        self.reward_coef = cfg.wm_reward_coef
+        self.term_coef = cfg.wm_term_coef
+        self.avail_coef = cfg.wm_avail_coef
