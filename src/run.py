@@ -34,7 +34,7 @@ from utils.render import save_gif
 from utils.resume import record_model_dir
 from utils.run_checks import check_buffer_fits
 from utils.seeding import rng_state, set_rng_state, set_seed
-from utils.side_thread import SideThread
+from utils.side_thread import SideThreads
 from utils.task_names import task_name
 from utils.timing import format_duration
 
@@ -188,13 +188,15 @@ class Experiment:
         self.runner.setup(scheme=scheme, groups=groups, preprocess=preprocess, mac=self.mac)
         self.learner = le_REGISTRY[args.learner](self.mac, self.buffer.scheme, logger, args)
         self.learner.to(args.device)
+        self.side_threads = SideThreads()
+        self.learner.use_side_threads(self.side_threads)
         self.background = BackgroundCall()
         self.acting_mac = self.mac
         if args.overlap_learning:
             self.acting_mac = copy.deepcopy(self.mac)
             self.runner.mac = self.acting_mac
         self.learns_ahead = self._can_learn_ahead()
-        self.ahead_thread = SideThread(self.learns_ahead)
+        self.ahead_thread = self.side_threads.lane("learn-ahead", self.learns_ahead)
         self.ahead: UpdateAhead | None = None
         self.wm_fit: tuple[int, Future] | None = None  # (t_env, the world model's training) running beside the loop
         self.runner.before_env_restart = self.wait_for_side_threads

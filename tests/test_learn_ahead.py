@@ -102,7 +102,7 @@ def test_learning_ahead_changes_no_number(tmp_path: Any, alg: str, overrides: li
     assert ahead > 0 and len(threads) - ahead > 0, threads  # both paths ran: prepared ahead, and after the insert
     assert on.learner.train_steps == off.learner.train_steps > 0
     if alg == "salemb":  # the world model's own schedule trains on the side thread, beside the test and the collection
-        assert fits and set(fits) == {"learner-side"}, fits
+        assert fits and set(fits) == {"learn-ahead"}, fits
         assert off.learner.model_part.train_steps == on.learner.model_part.train_steps > 0 and "wm_train_steps" in with_ahead[1]
 
 
@@ -155,7 +155,7 @@ def test_an_error_in_the_update_prepared_ahead_reaches_the_loop(tmp_path: Any) -
         while not exp.can_learn():
             exp.iteration(0.0, 0)
         exp.learner.prepare_update = broken
-        with pytest.raises(RuntimeError, match="failed on thread learner-side"):
+        with pytest.raises(RuntimeError, match="failed on thread learn-ahead"):
             for _ in range(5):
                 exp.iteration(0.0, 0)
     finally:
@@ -258,5 +258,17 @@ def test_the_sale_loss_and_the_td_loss_reach_disjoint_parameters(tmp_path: Any) 
         by_td = reached(lambda prepared: prepared.td)
         trained_encoders = {name for name in named if name.startswith("sale.current.")}
         assert by_sale == trained_encoders and by_td and not by_td & trained_encoders
+    finally:
+        exp.runner.close_env()
+
+
+def test_the_loop_lends_the_learner_its_side_threads(tmp_path: Any) -> None:
+    exp = make_experiment(tmp_path, "salemb", "parallel_learner=True")
+    try:
+        threads = exp.side_threads
+        assert exp.learner.side is threads.lane("learner-side", True) and exp.learner.side._pool is not None
+        assert exp.learner.wm_side is threads.lane("learner-wm", True) and exp.ahead_thread is threads.lane("learn-ahead", True)
+        name = exp.learner.side.submit(lambda: threading.current_thread().name).result()
+        assert name.startswith("learner-side")
     finally:
         exp.runner.close_env()

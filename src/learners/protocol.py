@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import torch
 
 from components.episode_buffer import EpisodeBatch
+from utils.side_thread import SideThreads
 
 
 class Learner(Protocol):
@@ -20,6 +21,9 @@ class Learner(Protocol):
     update_ahead: bool
 
     def __init__(self, mac: Any, scheme: dict[str, Any], logger: Any, args: Any) -> None: ...
+
+    def use_side_threads(self, threads: SideThreads) -> None:
+        """Take the run's side threads (lanes by name) for work inside an update that can run beside it."""
 
     def train(self, batch: EpisodeBatch, t_env: int, episode_num: int, per_weights: torch.Tensor | None = None) -> dict[str, Any]:
         """One update on a batch of episodes `[batch, time, ...]`; returns "loss" and, for PER,

@@ -17,7 +17,7 @@ from modules.mixers import REGISTRY as mixer_REGISTRY
 from modules.mixers.base import Mixer
 from utils.rl_utils import build_td_lambda_targets, soft_update
 from utils.running_mean_std import RunningMeanStd
-from utils.side_thread import SideThread
+from utils.side_thread import SideThread, SideThreads
 
 OPTIMIZER_IMPLS = ("for_loop", "foreach", "fused")
 
@@ -76,7 +76,12 @@ class QLearner:
         self.train_steps = 0
         self.rew_ms = RunningMeanStd(shape=(1,)) if args.standardise_rewards else None
         self.nonfinite = NonFiniteGuard(args.nan_policy, logger)
-        self.side = SideThread(args.parallel_learner)
+        self.side = SideThread(False)  # the target unroll's lane; `use_side_threads` lends a thread
+
+    def use_side_threads(self, threads: SideThreads) -> None:
+        """Take the run's side threads (`parallel_learner`): the target network unrolls on the lane
+        "learner-side" while the online network unrolls here."""
+        self.side = threads.lane("learner-side", self.args.parallel_learner)
 
     def _build_mixer(self) -> Mixer:
         return mixer_REGISTRY[self.args.mixer](self.args)

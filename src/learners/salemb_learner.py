@@ -33,7 +33,7 @@ from learners.salemb_config import SALEMBConfig
 from modules.mixers import REGISTRY as mixer_REGISTRY
 from modules.world_models.foresight import ForesightEncoder
 from runners.imagination_runner import ImaginationRunner, hidden_before
-from utils.side_thread import SideThread
+from utils.side_thread import SideThread, SideThreads
 
 
 def agent_sale_loss(mac: Any, batch: EpisodeBatch) -> torch.Tensor:
@@ -116,7 +116,13 @@ class SALEMBLearner(FixedSALERefresh, QLearner):
         self._build_optimisers()
         if self.model_part is not None:
             self.model_part.bind_optimiser(self.optimisers.get("wm", self.optimisers.get("all")), self.groups.get("wm", self.groups.get("all")))
-        self.wm_side = SideThread(args.parallel_learner)
+        self.wm_side = SideThread(False)  # the world model's and SALE's backward passes; lent by `use_side_threads`
+
+    def use_side_threads(self, threads: SideThreads) -> None:
+        """QLearner's lane, and "learner-wm" for the world model's loss and the SALE loss's backward pass,
+        which run beside the agents' losses (`parallel_learner`)."""
+        super().use_side_threads(threads)
+        self.wm_side = threads.lane("learner-wm", self.args.parallel_learner)
 
     @property
     def world_model(self) -> nn.Module | None:
