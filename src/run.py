@@ -490,16 +490,9 @@ class Experiment:
         self.finish_learning()
         t_env = self.runner.t_env
         self.model_save_time = t_env
-        learner_state = self.learner.state_dict()
         state = self.state_dict()
         state["sacred_run_dir"] = self.args.sacred_run_dir
-        files = {
-            "agent.th": learner_state["agent"],
-            "opt.th": learner_state["optimiser"],
-            "state.th": state,
-        }
-        if "mixer" in learner_state:
-            files["mixer.th"] = learner_state["mixer"]
+        files = {**self.learner.checkpoint_files(state["learner"]), "state.th": state}
         if self.args.save_buffer:
             files["buffer.th"] = self.buffer.state_dict()
         path = save_checkpoint(self.models_dir, t_env, files, keep=self.args.keep_checkpoints)

@@ -49,3 +49,6 @@ class Learner(Protocol):
         """Everything learning needs to continue exactly (networks, targets, optimisers, counters)."""
 
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+    def checkpoint_files(self, state: dict[str, Any]) -> dict[str, Any]:
+        """The files a checkpoint writes for the learner beside state.th (PyMARL's agent.th, ...), by name."""

@@ -313,6 +313,14 @@ class QLearner:
             state["rew_ms"] = self.rew_ms.state_dict()
         return state
 
+    def checkpoint_files(self, state: dict[str, Any]) -> dict[str, Any]:
+        """PyMARL's files, written beside the whole run's state.th, from this learner's `state_dict()`:
+        agent.th, opt.th and, with a mixer, mixer.th."""
+        files = {"agent.th": state["agent"], "opt.th": state["optimiser"]}
+        if "mixer" in state:
+            files["mixer.th"] = state["mixer"]
+        return files
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.mac.load_state_dict(state["agent"])
         self.target_mac.load_state_dict(state.get("target_agent", state["agent"]))
