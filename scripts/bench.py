@@ -140,7 +140,7 @@ def bench_config(config: dict[str, Any], steps: int, updates: int, profile: str 
     exp = Experiment(args, Logger(console))
     runner = exp.runner
     try:
-        while not exp.can_learn():
+        while not exp.schedule.can_learn():
             with torch.no_grad():
                 exp.buffer.insert_episode_batch(runner.run(test_mode=False))
             exp.episode += args.batch_size_run
@@ -153,23 +153,24 @@ def bench_config(config: dict[str, Any], steps: int, updates: int, profile: str 
         result["collect_sps"] = (runner.t_env - t0) / (time.perf_counter() - start)
         fill_buffer(exp.buffer, collected, exp.buffer.buffer_size if fill is None else fill)
 
-        exp.learn()
+        exp.schedule.learn()
         faults, start = minor_faults(), time.perf_counter()
         for _ in range(updates):
-            exp.learn()
+            exp.schedule.learn()
         result["updates_per_s"] = updates / (time.perf_counter() - start)
         result["faults_per_update"] = (minor_faults() - faults) / updates
 
         profiler = cProfile.Profile() if profile else None
         exp.last_test_T = runner.t_env  # a run tests at its first iteration; the train phase times training only
-        if hasattr(exp.learner, "wm_last_t"):  # a world model on its own schedule counts env steps from here, not
-            exp.learner.wm_last_t = runner.t_env  # a burst for every step the earlier phases collected without learning
+        model_part = getattr(exp.learner, "model_part", None)
+        if model_part is not None:  # a world model on its own schedule counts env steps from here, not
+            model_part.last_t = runner.t_env  # a burst for every step the earlier phases collected without learning
         t0, start = runner.t_env, time.perf_counter()
         if profiler:
             profiler.enable()
         while runner.t_env - t0 < steps:
             exp.iteration(start, t0)
-        exp.finish_learning()
+        exp.schedule.finish_learning()
         if profiler:
             profiler.disable()
         elapsed = time.perf_counter() - start

@@ -78,7 +78,7 @@ def fit(exp: Experiment, held_out: list[Any], steps: int, checks: int, label: st
     elapsed = 0.0
     for step in range(1, steps + 1):
         start = time.perf_counter()
-        learner.world_model_step(exp.buffer.sample_windows(args.wm_batch_size, args.wm_window), step)
+        learner.model_part.step(exp.buffer.sample_windows(args.wm_batch_size, args.wm_window), step)
         elapsed += time.perf_counter() - start
         if step in marks:
             errors = held_out_errors(model, held_out, args.imagine_horizon)

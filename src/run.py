@@ -3,29 +3,24 @@
 from __future__ import annotations
 
 import copy
-import functools
 import os
 import signal
 import threading
 import time
-from concurrent.futures import Future
-from concurrent.futures import wait as wait_for
-from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-import numpy as np
 import torch
 
 from components.action_spaces import is_continuous
 from components.episode_buffer import EpisodeBatch
 from components.replay_buffer import PrioritizedReplayBuffer, ReplayBuffer
 from components.transforms import OneHot
+from components.update_schedule import UpdateSchedule
 from controllers import REGISTRY as mac_REGISTRY
 from learners import REGISTRY as le_REGISTRY
 from learners.nonfinite import NonFiniteLossError
 from runners import REGISTRY as r_REGISTRY
-from utils.background import BackgroundCall
 from utils.checkpoint import load_latest, save_checkpoint
 from utils.logging import Logger, summary_interval
 from utils.malloc_tuning import keep_freed_memory
@@ -138,18 +133,6 @@ def build_scheme(env_info: dict[str, Any]) -> tuple[dict[str, Any], dict[str, in
     return scheme, groups, preprocess
 
 
-@dataclass
-class UpdateAhead:
-    """The next update's batch, drawn before the episodes that precede it are collected (`learn_ahead`).
-
-    `indices`: the buffer slots of the batch, drawn with the buffer's own generator exactly as a draw
-    after the insert would be. `prepared`: the update's gradients being computed on a side thread, or
-    None when the batch reads a slot the coming insert writes (it is then learnt after the insert)."""
-
-    indices: np.ndarray
-    prepared: Future | None
-
-
 def restored_what(buffer_state: dict[str, Any] | None, buffer: ReplayBuffer) -> str:
     """What loading a checkpoint to train on restored, for the console; above all whether the replay buffer was."""
     restored = ": networks, optimisers, counters, RNG states and logged metrics restored; "
@@ -190,23 +173,19 @@ class Experiment:
         self.learner.to(args.device)
         self.side_threads = SideThreads()
         self.learner.use_side_threads(self.side_threads)
-        self.background = BackgroundCall()
         self.acting_mac = self.mac
         if args.overlap_learning:
             self.acting_mac = copy.deepcopy(self.mac)
             self.runner.mac = self.acting_mac
-        self.learns_ahead = self._can_learn_ahead()
-        self.ahead_thread = self.side_threads.lane("learn-ahead", self.learns_ahead)
-        self.ahead: UpdateAhead | None = None
-        self.wm_fit: tuple[int, Future] | None = None  # (t_env, the world model's training) running beside the loop
-        self.runner.before_env_restart = self.wait_for_side_threads
+        self.schedule = UpdateSchedule(args, self.buffer, self.learner, self.mac, self.acting_mac, self.side_threads,
+                                       t_env=lambda: self.runner.t_env, episode=lambda: self.episode)
+        self.runner.before_env_restart = self.schedule.wait_for_side_threads
         self.episode = 0
         self.last_test_T = -args.test_interval - 1
         self.last_log_T = 0
         self.previous_summary: tuple[int, float] | None = None  # (t_env, time) of this process's last summary
         self.summary_interval = summary_interval(args.log_interval, args.t_max)
         self.model_save_time = 0
-        self.update_credit = 0.0
         self.models_dir = os.path.join(args.results_dir, "models", args.unique_token)
 
     def run(self) -> dict[str, Any]:
@@ -220,7 +199,7 @@ class Experiment:
                 self.train()
         finally:
             try:
-                self.background.join()
+                self.schedule.background.join()
             finally:
                 self.runner.close_env()
         return {k: v[-1][1] for k, v in self.logger.stats.items()}
@@ -258,7 +237,7 @@ class Experiment:
                 while runner.t_env <= args.t_max and not stop.requested:
                     self.iteration(start_time, start_t)
                     progress.update(runner.t_env, self.logger.stats)
-                self.finish_learning()
+                self.schedule.finish_learning()
             except NonFiniteLossError as error:
                 self.console.error(f"{error}\nSaving a checkpoint of the last finite state")
                 self.save()
@@ -280,45 +259,28 @@ class Experiment:
         self.logger.print_final_stats()
 
     def iteration(self, start_time: float, start_t: int) -> None:
-        """Collect one batch of episodes, learn, and test/log/save when their intervals have passed.
-        The checkpoint comes last, so everything logged up to its t_env is inside it.
-
-        With `learn_ahead` (on by default) the gradients of the update that follows the collection are
-        computed on a side thread during it, and applied after it: the same numbers, sooner (see
-        `start_update_ahead`); a world model on its own schedule trains on that thread too, from the end
-        of the update through the test, the log and the next collection (`learn_world_model`). With
-        `overlap_learning` the update runs on a background thread while the next batch is collected, by a
-        copy of the agents that takes the learner's weights after each update: the episodes are collected
-        by the policy one update older than without it."""
-        args, runner = self.args, self.runner
+        """Collect one batch of episodes, store it, learn (`UpdateSchedule`: when, on what and on which
+        thread), and test/log/save when their intervals have passed. The checkpoint comes last, so
+        everything logged up to its t_env is inside it."""
+        args, runner, schedule = self.args, self.runner, self.schedule
         t_before = runner.t_env
-        ahead = self.ahead = self.start_update_ahead()
+        ahead = schedule.ahead = schedule.start_update_ahead(runner.batch_size)
         try:
             with torch.no_grad():
                 episode_batch = runner.run(test_mode=False)
         except BaseException:
-            self.wait_for_side_threads()  # no gradient is being written while the run stops
+            schedule.wait_for_side_threads()  # no gradient is being written while the run stops
             raise
         finally:
-            self.ahead = None
+            schedule.ahead = None
         try:
-            self.finish_learning()
+            schedule.finish_learning()
         except NonFiniteLossError:
             self.store(episode_batch)  # the run's checkpoint holds every episode up to its t_env
             raise
         self.learner.observe_new_episodes(episode_batch, runner.t_env)
         self.store(episode_batch)
-        if ahead is not None:
-            self.learn(ahead)
-            self.learn_world_model()
-        elif self.can_learn():
-            n_updates = self.updates_due(runner.t_env - t_before)
-            if self.acting_mac is self.mac:
-                self.learn_many(n_updates)
-            else:
-                self.background.start(functools.partial(self.learn_many, n_updates))
-        else:
-            self.learn_world_model()
+        schedule.learn_after_collection(ahead, runner.t_env - t_before)
         if (runner.t_env - self.last_test_T) / args.test_interval >= 1.0:
             self.test()
         last_summary_t = self.previous_summary[0] if self.previous_summary else start_t
@@ -332,118 +294,8 @@ class Experiment:
         self.buffer.insert_episode_batch(episode_batch)
         self.episode += self.args.batch_size_run
 
-    def finish_learning(self) -> None:
-        """Wait for a background update and the world model's training (logging its stats), and give the
-        update's weights to the acting copy of the agents."""
-        self.background.join()
-        if self.wm_fit is not None:
-            (t_env, fit), self.wm_fit = self.wm_fit, None
-            self.learner.log_world_model(fit.result(), t_env)
-        if self.acting_mac is not self.mac:
-            self.acting_mac.load_state(self.mac)
-
-    def can_learn(self) -> bool:
-        """Enough data for a batch: `batch_size` episodes, or with `sample_window` any stored episode."""
-        if self.args.sample_window:
-            return self.buffer.episodes_in_buffer > 0
-        return self.buffer.can_sample(self.args.batch_size)
-
-    def updates_due(self, new_steps: int) -> int:
-        """Learner updates for `new_steps` freshly collected env steps: one per batch of episodes, or
-        `updates_per_env_step` per step (the fraction carries over to the next batch)."""
-        if self.args.updates_per_env_step <= 0:
-            return 1
-        self.update_credit += new_steps * self.args.updates_per_env_step
-        n_updates = int(self.update_credit)
-        self.update_credit -= n_updates
-        return n_updates
-
-    def learn_many(self, n_updates: int) -> None:
-        for _ in range(n_updates):
-            self.learn()
-        self.learn_world_model()
-
-    def learn_world_model(self) -> None:
-        """A learner with a world model on its own schedule (salemb's `wm_train_ratio`) trains it on the
-        buffer after the Q-learner's updates. Its windows are drawn here, in the loop's order; with
-        `learn_ahead` the training runs on the side thread while this thread tests, logs and collects the
-        next episodes (none of which reads the model), ahead of the next update's preparation on that
-        thread. `finish_learning` waits for it before the buffer changes or the model is read or saved:
-        the same numbers as training it here."""
-        t_env = self.runner.t_env
-        fit = self.learner.train_world_model(self.buffer, t_env)
-        if fit is not None:
-            self.wm_fit = (t_env, self.ahead_thread.submit(fit))
-
-    def _can_learn_ahead(self) -> bool:
-        """`learn_ahead` applies to one update per batch of whole episodes, sampled uniformly, by a
-        learner whose `prepare_update` draws no random numbers (`update_ahead`), without `overlap_learning`."""
-        args = self.args
-        return bool(
-            args.learn_ahead and self.learner.update_ahead and not args.use_per and not args.sample_window
-            and args.updates_per_env_step <= 0 and self.acting_mac is self.mac
-        )
-
-    def start_update_ahead(self) -> UpdateAhead | None:
-        """With `learn_ahead`: draw the batch of the update that follows the coming collection and, unless
-        it reads a slot the collection's insert will write, compute its gradients on a side thread while
-        the runner collects. The update uses the weights the runner acts with, and its optimiser step
-        waits for the collection, so every number is as without `learn_ahead`. None when no update follows."""
-        if not self.learns_ahead:
-            return None
-        n_new = self.runner.batch_size
-        episodes = self.buffer.episodes_after(n_new)
-        if episodes < self.args.batch_size:
-            return None
-        indices = self.buffer.sample_indices(self.args.batch_size, episodes)
-        if np.isin(indices, self.buffer.next_slots(n_new)).any():
-            return UpdateAhead(indices, None)
-        fit = self.wm_fit[1] if self.wm_fit is not None else None
-        return UpdateAhead(indices, self.ahead_thread.submit(self._prepare_update, indices, fit))
-
-    def wait_for_side_threads(self) -> None:
-        """Wait (without taking results or errors) for the update being prepared ahead, the world model's
-        training and the overlapped update, if any: before worker processes are forked, and before the run
-        stops on an error."""
-        if self.ahead is not None and self.ahead.prepared is not None:
-            wait_for([self.ahead.prepared])
-        if self.wm_fit is not None:
-            wait_for([self.wm_fit[1]])
-        self.background.wait()
-
-    def _prepare_update(self, indices: np.ndarray, after: Future | None = None) -> Any:
-        """The update's first half on the batch at `indices`. `after`: the world model's training queued
-        before it on the side thread; if that failed (a non-finite loss), this update is not prepared, so
-        that nothing it would change (the reward statistics) reaches the checkpoint the run stops with."""
-        if after is not None and after.exception() is not None:
-            raise after.exception()
-        return self.learner.prepare_update(self._truncate(self.buffer[indices]))
-
-    def learn(self, ahead: UpdateAhead | None = None) -> None:
-        """One learner update on a batch from the buffer (or the batch `ahead` drew, see `start_update_ahead`)."""
-        args = self.args
-        if ahead is not None and ahead.prepared is not None:
-            self.learner.apply_update(ahead.prepared.result(), self.runner.t_env, self.episode)
-            return
-        if args.use_per:
-            batch, idx, weights = self.buffer.sample_with_weights(args.batch_size, self.runner.t_env)
-        elif args.sample_window:
-            batch, idx, weights = self.buffer.sample_windows(args.batch_size, args.sample_window), None, None
-        else:
-            idx = ahead.indices if ahead is not None else self.buffer.sample_indices(args.batch_size)
-            batch, weights = self.buffer[idx], None
-        batch = self._truncate(batch)
-        info = self.learner.train(batch, self.runner.t_env, self.episode, per_weights=weights)
-        if args.use_per:
-            if not info.get("skipped"):
-                self.buffer.update_priorities(idx, info["td_errors_abs"].cpu().numpy())
-
-    def _truncate(self, batch: EpisodeBatch) -> EpisodeBatch:
-        max_t = batch.max_t_filled()
-        return batch[:, :max_t].to(self.args.device)
-
     def test(self) -> None:
-        self.finish_learning()
+        self.schedule.finish_learning()
         n_runs = test_rounds(self.args.test_nepisode, self.runner.batch_size)
         self.last_test_T = self.runner.t_env
         for _ in range(n_runs):
@@ -454,7 +306,7 @@ class Experiment:
         rate since the previous summary), then every metric's latest value and recent mean. Every
         `log_interval` steps it also logs `episode` and `steps_per_sec`; a short run's extra summaries
         (see `summary_interval`) log nothing."""
-        self.finish_learning()
+        self.schedule.finish_learning()
         t_env = self.runner.t_env
         now = time.time()
         elapsed = now - start_time
@@ -481,13 +333,13 @@ class Experiment:
             "last_test_T": self.last_test_T,
             "last_log_T": self.last_log_T,
             "model_save_time": self.model_save_time,
-            "update_credit": self.update_credit,
+            "update_credit": self.schedule.update_credit,
             "rng": rng_state(),
             "logger": self.logger.state_dict(),
         }
 
     def save(self) -> None:
-        self.finish_learning()
+        self.schedule.finish_learning()
         t_env = self.runner.t_env
         self.model_save_time = t_env
         state = self.state_dict()
@@ -505,7 +357,7 @@ class Experiment:
         step, folder, files = load_latest(checkpoint_path, load_step, names, self.console.warning)
         state, buffer_state = files["state.th"], files.get("buffer.th")
         self.learner.load_state_dict(state["learner"])
-        self.finish_learning()
+        self.schedule.finish_learning()
         if not self.args.evaluate:
             self.runner.load_state_dict(state["runner"])
         self.runner.t_env = step
@@ -513,7 +365,7 @@ class Experiment:
         self.last_test_T = state["last_test_T"]
         self.last_log_T = state["last_log_T"]
         self.model_save_time = step
-        self.update_credit = state.get("update_credit", 0.0)
+        self.schedule.load_state_dict(state)
         if not self.args.evaluate:
             set_rng_state(state["rng"])
             self.logger.load_state_dict(state["logger"])

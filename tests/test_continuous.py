@@ -15,6 +15,7 @@ from components.action_selectors import GaussianActionSelector
 from components.action_spaces import BoxActions, action_vectors
 from components.episode_buffer import EpisodeBatch
 from components.replay_buffer import ReplayBuffer
+from components.update_schedule import UpdateSchedule
 from learners.nonfinite import NonFiniteLossError
 from run import Experiment, build_scheme, prepare_args
 from toy_box_env import ToyBoxEnv
@@ -122,11 +123,11 @@ def test_runner_maps_unit_actions_to_the_env_bounds(toy_box, tmp_path):
 
 
 def test_updates_per_env_step_carry_their_fraction():
-    exp = SimpleNamespace(args=SimpleNamespace(updates_per_env_step=0.4), update_credit=0.0)
-    assert [Experiment.updates_due(exp, n) for n in (3, 3, 3, 1)] == [1, 1, 1, 1]
-    assert abs(exp.update_credit - 0.0) < 1e-9
-    exp.args.updates_per_env_step = 0.0
-    assert Experiment.updates_due(exp, 1000) == 1
+    schedule = SimpleNamespace(args=SimpleNamespace(updates_per_env_step=0.4), update_credit=0.0)
+    assert [UpdateSchedule.updates_due(schedule, n) for n in (3, 3, 3, 1)] == [1, 1, 1, 1]
+    assert abs(schedule.update_credit - 0.0) < 1e-9
+    schedule.args.updates_per_env_step = 0.0
+    assert UpdateSchedule.updates_due(schedule, 1000) == 1
 
 
 # ----- the factored actor-critic learner -----

@@ -39,7 +39,7 @@ def train_for(exp: Experiment, iterations: int) -> tuple[dict[str, torch.Tensor]
     try:
         for _ in range(iterations):
             exp.iteration(0.0, 0)
-        exp.finish_learning()  # the world model's last training runs beside the loop
+        exp.schedule.finish_learning()  # the world model's last training runs beside the loop
     finally:
         exp.runner.close_env()
     stats = {k: v for k, v in exp.logger.stats.items() if k != "steps_per_sec"}
@@ -94,8 +94,8 @@ def test_learning_ahead_changes_no_number(tmp_path: Any, alg: str, overrides: li
     on = make_experiment(tmp_path, alg, "learn_ahead=True", *overrides)
     threads = record_prepare_threads(on)
     fits = record_world_model_threads(on) if alg == "salemb" else []
-    assert on.learns_ahead and not off.learns_ahead
-    assert on.runner.before_env_restart == on.wait_for_side_threads  # no worker is forked mid-update
+    assert on.schedule.learns_ahead and not off.schedule.learns_ahead
+    assert on.runner.before_env_restart == on.schedule.wait_for_side_threads  # no worker is forked mid-update
     with_ahead = train_for(on, iterations)
     assert_same_run(without, with_ahead)
     ahead = sum(name != threading.main_thread().name for name in threads)
@@ -119,7 +119,7 @@ def test_learn_ahead_is_off_where_it_could_change_numbers(tmp_path: Any) -> None
                            ("qmix", ["updates_per_env_step=0.1"]), ("qmix", ["sample_window=4"])):
         exp = make_experiment(tmp_path, alg, *overrides)
         try:
-            assert not exp.learns_ahead, (alg, overrides)
+            assert not exp.schedule.learns_ahead, (alg, overrides)
         finally:
             exp.runner.close_env()
 
@@ -128,9 +128,9 @@ def test_the_world_models_own_generator_leaves_the_global_one_alone_and_is_check
     for rng in ("global", "own"):
         exp = make_experiment(tmp_path, "salemb", f"wm_rng={rng}", "batch_size=2", "buffer_size=64")
         try:
-            while not exp.can_learn():
+            while not exp.schedule.can_learn():
                 exp.iteration(0.0, 0)
-            exp.finish_learning()
+            exp.schedule.finish_learning()
             batch = exp.buffer.sample(2)
             model = exp.learner.world_model
             saved = exp.learner.state_dict()
@@ -152,7 +152,7 @@ def test_an_error_in_the_update_prepared_ahead_reaches_the_loop(tmp_path: Any) -
         raise RuntimeError(f"prepare_update failed on thread {threading.current_thread().name}")
 
     try:
-        while not exp.can_learn():
+        while not exp.schedule.can_learn():
             exp.iteration(0.0, 0)
         exp.learner.prepare_update = broken
         with pytest.raises(RuntimeError, match="failed on thread learn-ahead"):
@@ -241,9 +241,9 @@ def test_the_sale_loss_and_the_td_loss_reach_disjoint_parameters(tmp_path: Any) 
     with TD7's detached Q path only the trained encoders take the SALE loss's gradient, and no TD term reaches them."""
     exp = make_experiment(tmp_path, "salemb_sale_agents", "batch_size=2", "buffer_size=64")
     try:
-        while not exp.can_learn():
+        while not exp.schedule.can_learn():
             exp.iteration(0.0, 0)
-        exp.finish_learning()
+        exp.schedule.finish_learning()
         learner = exp.learner
         named = dict(learner.mac.agent.named_parameters())
 
@@ -267,7 +267,7 @@ def test_the_loop_lends_the_learner_its_side_threads(tmp_path: Any) -> None:
     try:
         threads = exp.side_threads
         assert exp.learner.side is threads.lane("learner-side", True) and exp.learner.side._pool is not None
-        assert exp.learner.wm_side is threads.lane("learner-wm", True) and exp.ahead_thread is threads.lane("learn-ahead", True)
+        assert exp.learner.wm_side is threads.lane("learner-wm", True) and exp.schedule.ahead_thread is threads.lane("learn-ahead", True)
         name = exp.learner.side.submit(lambda: threading.current_thread().name).result()
         assert name.startswith("learner-side")
     finally:

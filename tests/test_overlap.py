@@ -37,7 +37,7 @@ def test_the_acting_copy_takes_the_weights_after_each_update(tmp_path):
         before = [p.clone() for p in exp.acting_mac.parameters()]
         while exp.learner.train_steps == 0:
             exp.iteration(0.0, 0)
-            exp.finish_learning()
+            exp.schedule.finish_learning()
         after = list(exp.acting_mac.parameters())
         assert all(torch.equal(a, b) for a, b in zip(after, exp.mac.parameters()))
         assert not all(torch.equal(a, b) for a, b in zip(after, before))
