@@ -199,7 +199,7 @@ class Experiment:
                 self.train()
         finally:
             try:
-                self.schedule.background.join()
+                self.schedule.join()
             finally:
                 self.runner.close_env()
         return {k: v[-1][1] for k, v in self.logger.stats.items()}
@@ -333,7 +333,7 @@ class Experiment:
             "last_test_T": self.last_test_T,
             "last_log_T": self.last_log_T,
             "model_save_time": self.model_save_time,
-            "update_credit": self.schedule.update_credit,
+            **self.schedule.state_dict(),
             "rng": rng_state(),
             "logger": self.logger.state_dict(),
         }

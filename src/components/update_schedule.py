@@ -72,6 +72,10 @@ class UpdateSchedule:
         else:
             self.learn_world_model()
 
+    def join(self) -> None:
+        """Wait for the overlapped update, if any (at the run's end, after an error too)."""
+        self.background.join()
+
     def state_dict(self) -> dict[str, Any]:
         return {"update_credit": self.update_credit}
 

@@ -20,14 +20,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn as nn
 
 from components.episode_buffer import EpisodeBatch
 from learners.actor_critic_learner import ActorCriticLearner
 from learners.model_based_part import ModelBasedPart
 from learners.q_learner import make_optimiser
 from learners.salemb_config import SALEMBConfig
-from learners.salemb_learner import FixedSALERefresh, agent_sale_loss
+from learners.salemb_learner import SALEMBHooks, agent_sale_loss
 from runners.imagination_runner import hidden_before
 from utils.component_config import key
 
@@ -41,7 +40,7 @@ def actor_states(mac: Any, batch: EpisodeBatch) -> torch.Tensor:
         return mac.agent.hidden_sequence(inputs, mac.agent.init_hidden().expand(B * A, -1))
 
 
-class SALEMBContinuousLearner(FixedSALERefresh, ActorCriticLearner):
+class SALEMBContinuousLearner(SALEMBHooks, ActorCriticLearner):
     components = ("mixer", "critic", "world_model")
 
     @dataclass(frozen=True)
@@ -71,20 +70,6 @@ class SALEMBContinuousLearner(FixedSALERefresh, ActorCriticLearner):
             self.optimisers["wm"] = make_optimiser(self.groups["wm"], args, lr=args.wm_lr)
             self.model_part.bind_optimiser(self.optimisers["wm"], self.groups["wm"])
         self.params = [p for group in self.groups.values() for p in group]
-
-    @property
-    def world_model(self) -> nn.Module | None:
-        return None if self.model_part is None else self.model_part.model
-
-    def imagination_due(self, t_env: int) -> bool:
-        """Whether this update adds imagined TD on the critic (`ModelBasedPart.imagination_due`)."""
-        return self.model_part is not None and self.model_part.imagination_due(t_env)
-
-    def observe_new_episodes(self, batch: EpisodeBatch, t_env: int) -> None:
-        """The world model's accuracy check on fresh episodes (`ModelBasedPart.observe_new_episodes`)."""
-        if self.model_part is not None:
-            self.model_part.observe_new_episodes(batch, t_env)
-
 
     def losses(
         self, batch: EpisodeBatch, t_env: int, per_weights: torch.Tensor | None

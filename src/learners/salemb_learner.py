@@ -74,12 +74,27 @@ class SALEMBPrepared:
     sale_term: torch.Tensor | None = None
 
 
-class FixedSALERefresh:
-    """Both salemb learners' refresh of the SALE agents' fixed encoder copies (QLearner's target hooks)."""
+class SALEMBHooks:
+    """What both salemb learners do in QLearner's hooks: hand the loop's calls to their model-based part
+    (`model_part`, None without a world model) and refresh the SALE agents' fixed encoder copies."""
 
     has_agent_sale: bool
+    model_part: ModelBasedPart | None
     args: Any
     mac: Any
+
+    @property
+    def world_model(self) -> nn.Module | None:
+        return None if self.model_part is None else self.model_part.model
+
+    def imagination_due(self, t_env: int) -> bool:
+        """Whether this update adds imagined TD (`ModelBasedPart.imagination_due`)."""
+        return self.model_part is not None and self.model_part.imagination_due(t_env)
+
+    def observe_new_episodes(self, batch: EpisodeBatch, t_env: int) -> None:
+        """The world model's accuracy check on fresh episodes (`ModelBasedPart.observe_new_episodes`)."""
+        if self.model_part is not None:
+            self.model_part.observe_new_episodes(batch, t_env)
 
     def on_target_interval(self) -> None:
         """TD7's fixed encoders: the Q path moves to the encoders trained since the last interval (with
@@ -94,7 +109,7 @@ class FixedSALERefresh:
             self.mac.agent.refresh_sale(self.args.sale_refresh_tau)
 
 
-class SALEMBLearner(FixedSALERefresh, QLearner):
+class SALEMBLearner(SALEMBHooks, QLearner):
     components = ("mixer", "world_model")
     Config = SALEMBConfig
 
@@ -123,10 +138,6 @@ class SALEMBLearner(FixedSALERefresh, QLearner):
         which run beside the agents' losses (`parallel_learner`)."""
         super().use_side_threads(threads)
         self.wm_side = threads.lane("learner-wm", self.args.parallel_learner)
-
-    @property
-    def world_model(self) -> nn.Module | None:
-        return None if self.model_part is None else self.model_part.model
 
     @property
     def imagination(self) -> ImaginationRunner | None:
@@ -304,15 +315,6 @@ class SALEMBLearner(FixedSALERefresh, QLearner):
         weighted = self.args.wm_coef * wm_loss
         weighted.backward()
         return weighted.detach(), wm_stats
-
-    def imagination_due(self, t_env: int) -> bool:
-        """Whether this update adds imagined TD (`ModelBasedPart.imagination_due`)."""
-        return self.model_part is not None and self.model_part.imagination_due(t_env)
-
-    def observe_new_episodes(self, batch: EpisodeBatch, t_env: int) -> None:
-        """The world model's accuracy check on fresh episodes (`ModelBasedPart.observe_new_episodes`)."""
-        if self.model_part is not None:
-            self.model_part.observe_new_episodes(batch, t_env)
 
     def to(self, device: str | torch.device) -> SALEMBLearner:
         super().to(device)

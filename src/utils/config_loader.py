@@ -152,10 +152,14 @@ def action_space_form(alg_cfg: dict[str, Any], continuous: bool, alg: str) -> di
 
 
 def env_name(env: str, override_tokens: list[str]) -> str:
-    """The registered env a run builds (`env:` of envs/ENV.yaml, or an `env=` override), known before any
-    component is imported (main chooses protobuf's implementation by it)."""
-    overrides = parse_overrides(override_tokens)
-    return overrides.get("env", load_yaml("envs", env, "--env-config").get("env", load_default()["env"]))
+    """The registered env a run builds, known before any component is imported (main chooses protobuf's
+    implementation by it)."""
+    return registered_env(parse_overrides(override_tokens), load_yaml("envs", env, "--env-config"), load_default())
+
+
+def registered_env(overrides: dict[str, Any], env_cfg: dict[str, Any], defaults: dict[str, Any]) -> str:
+    """An `env=` override, else `env:` of envs/ENV.yaml, else default.yaml's."""
+    return overrides.get("env", env_cfg.get("env", defaults["env"]))
 
 
 def build_config(alg: str, env: str, override_tokens: list[str]) -> dict[str, Any]:
@@ -166,8 +170,7 @@ def build_config(alg: str, env: str, override_tokens: list[str]) -> dict[str, An
     config = load_default()
     env_cfg = load_yaml("envs", env, "--env-config")
     overrides = parse_overrides(override_tokens)
-    registered_env = overrides.get("env", env_cfg.get("env", config["env"]))
-    alg_cfg = action_space_form(load_alg(alg), registered_env in CONTINUOUS_ACTIONS, alg)
+    alg_cfg = action_space_form(load_alg(alg), registered_env(overrides, env_cfg, config) in CONTINUOUS_ACTIONS, alg)
     selection = {**config, **env_cfg, **alg_cfg, **{k: v for k, v in overrides.items() if "." not in k}}
     config = recursive_update(config, {k: d.default for k, d in declared_keys(selection).items()})
     for source, part in ((f"envs/{env}.yaml", env_cfg), (f"algs/{alg}.yaml", alg_cfg)):
