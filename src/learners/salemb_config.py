@@ -37,3 +37,5 @@ class SALEMBConfig:
     imagine_gate_margin: float = key(0.0, "the gate opens when the check's observation error < (1 - margin) x copy-last's", (lambda v: 0 <= v < 1, 'in [0, 1)'))
     mixer_foresight: bool = key(False, 'True: QMIX reads [state, GRU encoding of an H-step roll-out from that state] (MBVD)')
     foresight_dim: int = key(32, 'size of that roll-out encoding (mixer_foresight)', AT_LEAST_1)
+    curiosity_coef: float = key(0.0, "> 0: every real transition's reward gets this x (the world model's one-step observation error over the batch's mean, minus 1): an exploration bonus, learners/curiosity.py", NON_NEGATIVE)
+    curiosity_clip: float = key(10.0, "cap on a transition's error over the batch's mean in the curiosity bonus", POSITIVE)

@@ -25,6 +25,7 @@ import torch.nn as nn
 
 from components.action_spaces import action_vectors
 from components.episode_buffer import EpisodeBatch
+from learners.curiosity import curiosity_bonus
 from learners.foresight_rollout import foresight_rollout
 from learners.model_based_part import ModelBasedPart
 from learners.nonfinite import checked_values
@@ -80,6 +81,7 @@ class SALEMBHooks:
 
     has_agent_sale: bool
     model_part: ModelBasedPart | None
+    last_curiosity: torch.Tensor | None = None  # the latest real batch's mean |curiosity bonus| per step
     args: Any
     mac: Any
 
@@ -95,6 +97,16 @@ class SALEMBHooks:
         """The world model's accuracy check on fresh episodes (`ModelBasedPart.observe_new_episodes`)."""
         if self.model_part is not None:
             self.model_part.observe_new_episodes(batch, t_env)
+
+    def _rewards(self, batch: EpisodeBatch, real: bool) -> torch.Tensor:
+        """The learner's rewards `[batch, T-1, 1]`; with `curiosity_coef` > 0 a real batch's get the world
+        model's surprise bonus (`learners.curiosity`), added after standardising."""
+        rewards = super()._rewards(batch, real)
+        if not real or self.model_part is None or self.args.curiosity_coef <= 0:
+            return rewards
+        bonus = curiosity_bonus(self.model_part.model, batch, self.args.curiosity_coef, self.args.curiosity_clip)
+        self.last_curiosity = bonus.abs().sum() / batch["filled"][:, :-1].sum().clamp(min=1)
+        return rewards + bonus
 
     def on_target_interval(self) -> None:
         """TD7's fixed encoders: the Q path moves to the encoders trained since the last interval (with
@@ -223,6 +235,8 @@ class SALEMBLearner(SALEMBHooks, QLearner):
             stats["loss_sale"] = sale_loss
         td_loss, info = self.td_loss(batch, per_weights)
         stats.update(loss_td=td_loss, **info)
+        if self.last_curiosity is not None:
+            stats["curiosity_bonus_abs"] = self.last_curiosity
         if wm_job is not None:
             wm_part, wm_stats = wm_job.result()
             terms.insert(0, wm_part)
