@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import os
 import signal
 import threading
@@ -12,24 +11,16 @@ from typing import Any
 
 import torch
 
-from components.action_spaces import is_continuous
 from components.episode_buffer import EpisodeBatch
-from components.replay_buffer import PrioritizedReplayBuffer, ReplayBuffer
-from components.transforms import OneHot
-from components.update_schedule import UpdateSchedule
-from controllers import REGISTRY as mac_REGISTRY
-from learners import REGISTRY as le_REGISTRY
+from evaluation import evaluate, test_rounds
 from learners.nonfinite import NonFiniteLossError
-from runners import REGISTRY as r_REGISTRY
-from utils.checkpoint import load_latest, save_checkpoint
+from run_parts import build_run_parts
+from utils.checkpoint import RunCheckpoints
 from utils.logging import Logger, summary_interval
 from utils.malloc_tuning import keep_freed_memory
 from utils.progress import TrainingProgress
-from utils.render import save_gif
 from utils.resume import record_model_dir
-from utils.run_checks import check_buffer_fits
-from utils.seeding import rng_state, set_rng_state, set_seed
-from utils.side_thread import SideThreads
+from utils.seeding import set_seed
 from utils.task_names import task_name
 from utils.timing import format_duration
 
@@ -60,12 +51,6 @@ class StopOnSignal:
     def __exit__(self, *exc: Any) -> None:
         for sig, handler in self.previous.items():
             signal.signal(sig, handler)
-
-
-def test_rounds(test_nepisode: int, batch_size_run: int) -> int:
-    """Runner calls that play at least `test_nepisode` test episodes (at least one call): with 50 episodes
-    asked from 4 envs, 13 calls; 12 would play 48, fewer than the runner waits for before it logs."""
-    return max(1, -(-test_nepisode // batch_size_run))
 
 
 def resolve_device(use_cuda: bool | str, console: Any) -> torch.device:
@@ -113,88 +98,32 @@ def prepare_args(config: dict[str, Any], console: Any, results_dir: str, unique_
     return args
 
 
-def build_scheme(env_info: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int], dict[str, Any]]:
-    """The EpisodeBatch scheme, groups and preprocess for an env. Continuous (Box) actions are stored as
-    float vectors `[agents, n_actions]` in [-1, 1] with no one-hot, their `avail_actions` marking each
-    agent's real dimensions (see `components.action_spaces`)."""
-    scheme = {
-        "state": {"vshape": env_info["state_shape"]},
-        "obs": {"vshape": env_info["obs_shape"], "group": "agents"},
-        "actions": {"vshape": (1,), "group": "agents", "dtype": torch.long},
-        "avail_actions": {"vshape": (env_info["n_actions"],), "group": "agents", "dtype": torch.int},
-        "reward": {"vshape": (1,)},
-        "terminated": {"vshape": (1,), "dtype": torch.uint8},
-    }
-    groups = {"agents": env_info["n_agents"]}
-    if is_continuous(env_info):
-        scheme["actions"] = {"vshape": (env_info["n_actions"],), "group": "agents", "dtype": torch.float32}
-        return scheme, groups, {}
-    preprocess = {"actions": ("actions_onehot", [OneHot(out_dim=env_info["n_actions"])])}
-    return scheme, groups, preprocess
-
-
-def restored_what(buffer_state: dict[str, Any] | None, buffer: ReplayBuffer) -> str:
-    """What loading a checkpoint to train on restored, for the console; above all whether the replay buffer was."""
-    restored = ": networks, optimisers, counters, RNG states and logged metrics restored; "
-    if buffer_state is not None:
-        return restored + f"replay buffer restored ({buffer.episodes_in_buffer} episodes)"
-    return restored + (f"replay buffer NOT restored (the run saved none: save_buffer=False), so it refills from "
-                       f"empty ({buffer.buffer_size} episodes) and the rest of the run differs from an uninterrupted one")
-
-
 class Experiment:
-    """Holds the parts of a run and drives the loop."""
+    """The training loop over the parts of a run (`run_parts.build_run_parts`); checkpoints through
+    `utils.checkpoint.RunCheckpoints`, evaluation through `evaluation.evaluate`."""
 
     def __init__(self, args: Any, logger: Logger):
         self.args = args
         self.logger = logger
         self.console = logger.console_logger
-        self.runner = r_REGISTRY[args.runner](args, logger)
-        env_info = self.runner.get_env_info()
-        args.n_agents = env_info["n_agents"]
-        args.n_actions = env_info["n_actions"]
-        args.state_shape = env_info["state_shape"]
-        args.obs_shape = env_info["obs_shape"]
-        args.episode_limit = env_info["episode_limit"]
-        scheme, groups, preprocess = build_scheme(env_info)
-        buffer_device = "cpu" if args.buffer_cpu_only else args.device
-        buffer_args = (scheme, groups, args.buffer_size, env_info["episode_limit"] + 1)
-        check_buffer_fits(scheme, groups, preprocess, args.buffer_size, env_info["episode_limit"] + 1, buffer_device)
-        if args.use_per:
-            self.buffer = PrioritizedReplayBuffer(
-                *buffer_args, preprocess=preprocess, device=buffer_device, seed=args.seed,
-                alpha=args.per_alpha, beta=args.per_beta, t_max=args.t_max,
-            )
-        else:
-            self.buffer = ReplayBuffer(*buffer_args, preprocess=preprocess, device=buffer_device, seed=args.seed)
-        self.mac = mac_REGISTRY[args.mac](self.buffer.scheme, groups, args)
-        self.runner.setup(scheme=scheme, groups=groups, preprocess=preprocess, mac=self.mac)
-        self.learner = le_REGISTRY[args.learner](self.mac, self.buffer.scheme, logger, args)
-        self.learner.to(args.device)
-        self.side_threads = SideThreads()
-        self.learner.use_side_threads(self.side_threads)
-        self.acting_mac = self.mac
-        if args.overlap_learning:
-            self.acting_mac = copy.deepcopy(self.mac)
-            self.runner.mac = self.acting_mac
-        self.schedule = UpdateSchedule(args, self.buffer, self.learner, self.mac, self.acting_mac, self.side_threads,
-                                       t_env=lambda: self.runner.t_env, episode=lambda: self.episode)
-        self.runner.before_env_restart = self.schedule.wait_for_side_threads
+        self.parts = build_run_parts(args, logger, t_env=lambda: self.runner.t_env, episode=lambda: self.episode)
+        self.runner, self.buffer, self.learner = self.parts.runner, self.parts.buffer, self.parts.learner
+        self.schedule = self.parts.schedule
+        self.checkpoints = RunCheckpoints(args, self.parts, self, logger)
         self.episode = 0
         self.last_test_T = -args.test_interval - 1
         self.last_log_T = 0
         self.previous_summary: tuple[int, float] | None = None  # (t_env, time) of this process's last summary
         self.summary_interval = summary_interval(args.log_interval, args.t_max)
         self.model_save_time = 0
-        self.models_dir = os.path.join(args.results_dir, "models", args.unique_token)
 
     def run(self) -> dict[str, Any]:
         args = self.args
         try:
             if args.checkpoint_path:
-                self.load(args.checkpoint_path, args.load_step)
+                self.checkpoints.load(args.checkpoint_path, args.load_step)
             if args.evaluate:
-                self.evaluate()
+                evaluate(args, self.runner, self.logger)
             else:
                 self.train()
         finally:
@@ -203,26 +132,6 @@ class Experiment:
             finally:
                 self.runner.close_env()
         return {k: v[-1][1] for k, v in self.logger.stats.items()}
-
-    def evaluate(self) -> None:
-        n_runs = test_rounds(self.args.test_nepisode, self.runner.batch_size)
-        if self.args.render:
-            self.runner.envs.call(0, "start_recording")
-        for i in range(n_runs):
-            self.runner.run(test_mode=True)
-            if i == 0 and self.args.render:
-                self.save_render()
-        if self.args.save_replay:
-            self.runner.save_replay()
-        summary = {k: v[-1][1] for k, v in self.logger.stats.items() if k.startswith("test_")}
-        self.console.info("Evaluation: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(summary.items())))
-
-    def save_render(self) -> None:
-        """Write the frames env 0 recorded (its first test episode) as a GIF under `results/renders/`."""
-        frames = self.runner.envs.call(0, "stop_recording")
-        path = os.path.join(self.args.results_dir, "renders", f"{self.args.unique_token}.gif")
-        save_gif(frames, path)
-        self.console.info(f"Saved {len(frames)} frames of the first test episode to {path}")
 
     def train(self) -> None:
         args, runner = self.args, self.runner
@@ -326,49 +235,22 @@ class Experiment:
         self.logger.print_recent_stats(t_env, self.episode, since_t)
 
     def state_dict(self) -> dict[str, Any]:
+        """The loop's counters, for the run's checkpoint (`RunCheckpoints`)."""
         return {
-            "learner": self.learner.state_dict(),
-            "runner": self.runner.state_dict(),
             "episode": self.episode,
             "last_test_T": self.last_test_T,
             "last_log_T": self.last_log_T,
             "model_save_time": self.model_save_time,
-            **self.schedule.state_dict(),
-            "rng": rng_state(),
-            "logger": self.logger.state_dict(),
         }
 
-    def save(self) -> None:
-        self.schedule.finish_learning()
-        t_env = self.runner.t_env
-        self.model_save_time = t_env
-        state = self.state_dict()
-        state["sacred_run_dir"] = self.args.sacred_run_dir
-        files = {**self.learner.checkpoint_files(state["learner"]), "state.th": state}
-        if self.args.save_buffer:
-            files["buffer.th"] = self.buffer.state_dict()
-        path = save_checkpoint(self.models_dir, t_env, files, keep=self.args.keep_checkpoints)
-        self.console.info(f"Saved checkpoint {path}")
-
-    def load(self, checkpoint_path: str, load_step: int) -> None:
-        """Restore the chosen checkpoint; one that cannot be read is skipped (with a warning) for the
-        next older one."""
-        names = ("state.th",) if self.args.evaluate else ("state.th", "buffer.th")
-        step, folder, files = load_latest(checkpoint_path, load_step, names, self.console.warning)
-        state, buffer_state = files["state.th"], files.get("buffer.th")
-        self.learner.load_state_dict(state["learner"])
-        self.schedule.finish_learning()
-        if not self.args.evaluate:
-            self.runner.load_state_dict(state["runner"])
-        self.runner.t_env = step
+    def load_state_dict(self, state: dict[str, Any], t_env: int) -> None:
+        """The counters of a checkpoint saved at `t_env`."""
         self.episode = state["episode"]
         self.last_test_T = state["last_test_T"]
         self.last_log_T = state["last_log_T"]
-        self.model_save_time = step
-        self.schedule.load_state_dict(state)
-        if not self.args.evaluate:
-            set_rng_state(state["rng"])
-            self.logger.load_state_dict(state["logger"])
-            if buffer_state is not None:
-                self.buffer.load_state_dict(buffer_state)
-        self.console.info(f"Loaded checkpoint {folder} (t_env {step}){'' if self.args.evaluate else restored_what(buffer_state, self.buffer)}")
+        self.model_save_time = t_env
+
+    def save(self) -> None:
+        """A checkpoint of the whole run at the runner's t_env."""
+        self.model_save_time = self.runner.t_env
+        self.checkpoints.save()

@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import envs  # noqa: E402
 import learners  # noqa: E402
 import main  # noqa: E402
-import run  # noqa: E402
+import utils.checkpoint  # noqa: E402
 
 
 def hang(ready: str) -> None:
@@ -87,7 +87,7 @@ class HangWhenSaved:
 
 
 def hang_in_saving(countdown: Countdown) -> None:
-    save = run.save_checkpoint
+    save = utils.checkpoint.save_checkpoint
 
     def counted_save(root: str, t_env: int, files: dict[str, Any], keep: int = 0) -> str:
         countdown.left -= 1
@@ -95,7 +95,7 @@ def hang_in_saving(countdown: Countdown) -> None:
             files = {**files, "zz_hang.th": HangWhenSaved(countdown.ready)}
         return save(root, t_env, files, keep=keep)
 
-    run.save_checkpoint = counted_save
+    utils.checkpoint.save_checkpoint = counted_save
 
 
 HOOKS = {"collect": hang_in_collection, "learn": hang_in_learning, "save": hang_in_saving}

@@ -21,8 +21,8 @@ def test_rnn_step_by_step_equals_sequence_unroll():
 
 def test_mac_per_episode_time_index_matches_fixed_step():
     from components.episode_buffer import EpisodeBatch
+    from components.scheme import build_scheme
     from controllers import REGISTRY as mac_REGISTRY
-    from run import build_scheme
     from test_runners import make_args
 
     torch.manual_seed(0)

@@ -23,7 +23,7 @@ def build_experiment(config, tmp_path, token="tok"):
 
 def q_values(exp, batch):
     with torch.no_grad():
-        return exp.mac.unroll(batch)
+        return exp.parts.mac.unroll(batch)
 
 
 def test_save_load_round_trip_gives_identical_q_values(run_main, tmp_path, capsys):
@@ -39,11 +39,11 @@ def test_save_load_round_trip_gives_identical_q_values(run_main, tmp_path, capsy
 
     loaded_cfg = dict(config, checkpoint_path=str(root / token), evaluate=True)
     a = build_experiment(loaded_cfg, tmp_path, "a")
-    a.load(str(root / token), 0)
+    a.checkpoints.load(str(root / token), 0)
     b = build_experiment(loaded_cfg, tmp_path, "b")
     batch = a.runner.run(test_mode=True)
     assert not torch.equal(q_values(a, batch), q_values(b, batch))  # fresh nets differ
-    b.load(str(root / token), 0)
+    b.checkpoints.load(str(root / token), 0)
     assert torch.equal(q_values(a, batch), q_values(b, batch))
     assert torch.equal(
         a.learner.mixer.hyper_w_1[0].weight, b.learner.mixer.hyper_w_1[0].weight
@@ -54,7 +54,7 @@ def test_save_load_round_trip_gives_identical_q_values(run_main, tmp_path, capsy
 
     capsys.readouterr()
     c = build_experiment(dict(config, checkpoint_path=str(root / token)), tmp_path, "c")
-    c.load(str(root / token), 0)  # to train on: says that the replay buffer came back, and how full
+    c.checkpoints.load(str(root / token), 0)  # to train on: says that the replay buffer came back, and how full
     assert c.buffer.episodes_in_buffer > 0
     assert f"replay buffer restored ({c.buffer.episodes_in_buffer} episodes)" in capsys.readouterr().err
     c.runner.close_env()

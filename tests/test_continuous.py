@@ -15,9 +15,10 @@ from components.action_selectors import GaussianActionSelector
 from components.action_spaces import BoxActions, action_vectors
 from components.episode_buffer import EpisodeBatch
 from components.replay_buffer import ReplayBuffer
+from components.scheme import build_scheme
 from components.update_schedule import UpdateSchedule
 from learners.nonfinite import NonFiniteLossError
-from run import Experiment, build_scheme, prepare_args
+from run import Experiment, prepare_args
 from toy_box_env import ToyBoxEnv
 from utils.errors import ConfigError
 from utils.logging import Logger, get_console_logger
@@ -190,7 +191,7 @@ def test_actor_gradient_points_uphill_on_a_known_quadratic_q(toy_box, tmp_path):
         learner.gradients("actor", learner.actor_loss(batch))
         learner.optimisers["actor"].step()
     with torch.no_grad():
-        actions = exp.mac.actions(batch[:, :-1])
+        actions = exp.parts.mac.actions(batch[:, :-1])
     error = ((actions - c) * mask).abs().max()
     assert error < 0.05, float(error)  # every real action dimension reached the critic's maximum
     assert torch.all(actions[..., 1, 1] == 0)  # agent 1's padding stays 0
@@ -301,13 +302,13 @@ def test_box_sample_stays_within_each_agents_bounds():
 def test_a_saturated_actor_gets_a_gradient_only_from_the_preactivation_penalty(toy_box, tmp_path, reg):
     exp = experiment(tmp_path, "facmac", f"actor_preact_reg={reg}")
     learner = exp.learner
-    last = exp.mac.agent.net[-1]
+    last = exp.parts.mac.agent.net[-1]
     with torch.no_grad():  # every action far past the tanh's range: tanh is exactly +-1 in float32
         last.weight.zero_()
         last.bias.fill_(50.0)
     batch = fixed_batch(exp, episodes=2)
     learner.gradients("actor", learner.actor_loss(batch))
-    assert torch.equal(exp.mac.actions(batch[:, :-1]).abs(), batch["avail_actions"][:, :-1].float())
+    assert torch.equal(exp.parts.mac.actions(batch[:, :-1]).abs(), batch["avail_actions"][:, :-1].float())
     bias_grad = last.bias.grad
     if reg == 0:
         assert torch.count_nonzero(bias_grad) == 0

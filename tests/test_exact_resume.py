@@ -122,7 +122,7 @@ def test_learner_checkpoint_covers_every_salemb_part(tmp_path):
     b = build_experiment(config, tmp_path, "b")
     b.learner.load_state_dict(a.learner.state_dict())
     parts = {
-        "agent": (a.mac.agent, b.mac.agent), "target agent": (a.learner.target_mac.agent, b.learner.target_mac.agent),
+        "agent": (a.learner.mac.agent, b.learner.mac.agent), "target agent": (a.learner.target_mac.agent, b.learner.target_mac.agent),
         "mixer": (a.learner.mixer, b.learner.mixer), "target mixer": (a.learner.target_mixer, b.learner.target_mixer),
         "world model": (a.learner.world_model, b.learner.world_model), "foresight": (a.learner.foresight, b.learner.foresight),
     }
@@ -130,7 +130,7 @@ def test_learner_checkpoint_covers_every_salemb_part(tmp_path):
         xs, ys = x.state_dict(), y.state_dict()
         assert xs.keys() == ys.keys(), name
         assert all(torch.equal(xs[k], ys[k]) for k in xs), name
-    assert any("fixed" in k for k in a.mac.agent.state_dict())  # the fixed SALE copies are in the state
+    assert any("fixed" in k for k in a.learner.mac.agent.state_dict())  # the fixed SALE copies are in the state
     for name, opt in a.learner.optimisers.items():
         assert opt.state_dict()["state"], name  # every optimiser has stepped and its moments are saved
         assert str(b.learner.optimisers[name].state_dict()["state"]) == str(opt.state_dict()["state"]), name

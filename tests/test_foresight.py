@@ -7,9 +7,9 @@ import torch
 
 import main
 from components.episode_buffer import EpisodeBatch
+from components.scheme import build_scheme
 from conftest import FAST
 from modules.world_models.foresight import ForesightEncoder
-from run import build_scheme
 from test_checkpoint import build_experiment, q_values
 from utils.errors import ConfigError
 
@@ -105,7 +105,7 @@ def test_foresight_trains_end_to_end_and_survives_a_checkpoint(run_main, tmp_pat
     cfg = dict(config, evaluate=True)
     a, b = build_experiment(cfg, tmp_path, "a"), build_experiment(cfg, tmp_path, "b")
     for exp in (a, b):
-        exp.load(str(tmp_path / "models" / token), 0)
+        exp.checkpoints.load(str(tmp_path / "models" / token), 0)
     batch = a.runner.run(test_mode=True)
     assert torch.equal(q_values(a, batch), q_values(b, batch))
     for pa, pb in zip(a.learner.foresight.parameters(), b.learner.foresight.parameters()):

@@ -265,7 +265,7 @@ def test_the_sale_loss_and_the_td_loss_reach_disjoint_parameters(tmp_path: Any) 
 def test_the_loop_lends_the_learner_its_side_threads(tmp_path: Any) -> None:
     exp = make_experiment(tmp_path, "salemb", "parallel_learner=True")
     try:
-        threads = exp.side_threads
+        threads = exp.parts.side_threads
         assert exp.learner.side is threads.lane("learner-side", True) and exp.learner.side._pool is not None
         assert exp.learner.wm_side is threads.lane("learner-wm", True) and exp.schedule.ahead_thread is threads.lane("learn-ahead", True)
         name = exp.learner.side.submit(lambda: threading.current_thread().name).result()

@@ -33,13 +33,13 @@ def test_the_acting_copy_takes_the_weights_after_each_update(tmp_path):
     config = main.prepare_config(["--config=qmix", "--env-config=lbf", "with", *FAST, "seed=1", "overlap_learning=True"])
     exp = build_experiment(config, tmp_path)
     try:
-        assert exp.acting_mac is not exp.mac and exp.runner.mac is exp.acting_mac
-        before = [p.clone() for p in exp.acting_mac.parameters()]
+        assert exp.parts.acting_mac is not exp.parts.mac and exp.runner.mac is exp.parts.acting_mac
+        before = [p.clone() for p in exp.parts.acting_mac.parameters()]
         while exp.learner.train_steps == 0:
             exp.iteration(0.0, 0)
             exp.schedule.finish_learning()
-        after = list(exp.acting_mac.parameters())
-        assert all(torch.equal(a, b) for a, b in zip(after, exp.mac.parameters()))
+        after = list(exp.parts.acting_mac.parameters())
+        assert all(torch.equal(a, b) for a, b in zip(after, exp.parts.mac.parameters()))
         assert not all(torch.equal(a, b) for a, b in zip(after, before))
     finally:
         exp.runner.close_env()

@@ -60,7 +60,7 @@ def test_unreadable_checkpoint_is_skipped(run_main, tmp_path):
     steps = sorted(int(p) for p in os.listdir(root))
     (root / str(steps[-1]) / "state.th").write_bytes(b"truncated")
     exp = build_experiment(config, tmp_path, "r")
-    exp.load(str(root), 0)
+    exp.checkpoints.load(str(root), 0)
     assert exp.runner.t_env == steps[-2]
     exp.runner.close_env()
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from args_helper import run_args
+from components.scheme import build_scheme
 from controllers import REGISTRY as mac_REGISTRY
-from run import build_scheme
 from runners import REGISTRY as runner_REGISTRY
 from runners.env_group import EnvWorkerError, SubprocEnvs, default_start_method
 from toy_env import ToyEnv

@@ -260,8 +260,8 @@ def test_agent_sale_loss_uses_next_step_of_own_inputs():
 
 def _mac_and_batch():
     from components.episode_buffer import EpisodeBatch
+    from components.scheme import build_scheme
     from controllers import REGISTRY as mac_REGISTRY
-    from run import build_scheme
     from test_runners import make_args
 
     info = {"state_shape": 3, "obs_shape": 4, "n_actions": 3, "n_agents": 2, "episode_limit": 5}

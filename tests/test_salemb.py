@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from components.episode_buffer import EpisodeBatch
+from components.scheme import build_scheme
 from controllers import REGISTRY as mac_REGISTRY
-from run import build_scheme
 from runners.imagination_runner import (
     ImaginationRunner,
     RolloutStarts,
@@ -243,8 +243,8 @@ def test_salemb_checkpoint_round_trip(run_main, tmp_path):
     cfg = dict(config, evaluate=True)
     a = build_experiment(cfg, tmp_path, "a")
     b = build_experiment(cfg, tmp_path, "b")
-    a.load(folder, 0)
-    b.load(folder, 0)
+    a.checkpoints.load(folder, 0)
+    b.checkpoints.load(folder, 0)
     batch = a.runner.run(test_mode=True)
     assert torch.equal(q_values(a, batch), q_values(b, batch))
     for pa, pb in zip(a.learner.world_model.parameters(), b.learner.world_model.parameters()):

@@ -16,13 +16,13 @@ import pytest
 import torch
 
 from components.episode_buffer import EpisodeBatch
+from components.scheme import build_scheme
 from modules.world_models import REGISTRY
 from modules.world_models.gaussian import balanced_kl
 from modules.world_models.joint_sale import JointSALE
 from modules.world_models.rollout_eval import ERROR_COUNTS, add_sums, finish_rollout_error, rollout_error_sums
 from modules.world_models.step_vae_world_model import StepVAEWorldModel, balanced_free_kl
 from modules.world_models.vae_world_model import VAEWorldModel
-from run import build_scheme
 
 torch.set_num_threads(1)
 

@@ -113,3 +113,77 @@ def load_latest(
         if not older:
             raise ConfigError(f"checkpoint_path='{root}' holds no readable checkpoint at or before t_env {step}")
         step, folder = older[-1], os.path.join(root, str(older[-1]))
+
+
+def restored_what(buffer_state: dict[str, Any] | None, buffer: Any) -> str:
+    """What loading a checkpoint to train on restored, for the console; above all whether the replay buffer was."""
+    restored = ": networks, optimisers, counters, RNG states and logged metrics restored; "
+    if buffer_state is not None:
+        return restored + f"replay buffer restored ({buffer.episodes_in_buffer} episodes)"
+    return restored + (f"replay buffer NOT restored (the run saved none: save_buffer=False), so it refills from "
+                       f"empty ({buffer.buffer_size} episodes) and the rest of the run differs from an uninterrupted one")
+
+
+class RunCheckpoints:
+    """Saving and restoring a whole run, each part naming its own state: `state.th` holds the learner's and
+    the runner's `state_dict()` under their names, the loop's and the update schedule's at the top level,
+    the RNG states and the logged metrics; the learner names PyMARL's files beside it
+    (`checkpoint_files`), and `buffer.th` holds the replay buffer (`save_buffer`).
+
+    `parts`: the run's `RunParts`; `loop`: the training loop, with `state_dict()` and
+    `load_state_dict(state, t_env)` for its counters."""
+
+    def __init__(self, args: Any, parts: Any, loop: Any, logger: Any):
+        self.args = args
+        self.parts = parts
+        self.loop = loop
+        self.logger = logger
+        self.console = logger.console_logger
+        self.models_dir = os.path.join(args.results_dir, "models", args.unique_token)
+
+    def state_dict(self) -> dict[str, Any]:
+        from utils.seeding import rng_state  # it imports torch: here, as in `save_checkpoint`
+
+        parts = self.parts
+        return {
+            "learner": parts.learner.state_dict(),
+            "runner": parts.runner.state_dict(),
+            **self.loop.state_dict(),
+            **parts.schedule.state_dict(),
+            "rng": rng_state(),
+            "logger": self.logger.state_dict(),
+        }
+
+    def save(self) -> None:
+        """Write the checkpoint of the run at the runner's t_env, once the learning in flight has finished."""
+        self.parts.schedule.finish_learning()
+        state = self.state_dict()
+        state["sacred_run_dir"] = self.args.sacred_run_dir
+        files = {**self.parts.learner.checkpoint_files(state["learner"]), "state.th": state}
+        if self.args.save_buffer:
+            files["buffer.th"] = self.parts.buffer.state_dict()
+        path = save_checkpoint(self.models_dir, self.parts.runner.t_env, files, keep=self.args.keep_checkpoints)
+        self.console.info(f"Saved checkpoint {path}")
+
+    def load(self, checkpoint_path: str, load_step: int) -> None:
+        """Restore the chosen checkpoint; one that cannot be read is skipped (with a warning) for the next
+        older one. To evaluate, only the learner and the counters are restored."""
+        from utils.seeding import set_rng_state  # it imports torch: here, as in `save_checkpoint`
+
+        parts, evaluate = self.parts, self.args.evaluate
+        names = ("state.th",) if evaluate else ("state.th", "buffer.th")
+        step, folder, files = load_latest(checkpoint_path, load_step, names, self.console.warning)
+        state, buffer_state = files["state.th"], files.get("buffer.th")
+        parts.learner.load_state_dict(state["learner"])
+        parts.schedule.finish_learning()
+        if not evaluate:
+            parts.runner.load_state_dict(state["runner"])
+        parts.runner.t_env = step
+        self.loop.load_state_dict(state, step)
+        parts.schedule.load_state_dict(state)
+        if not evaluate:
+            set_rng_state(state["rng"])
+            self.logger.load_state_dict(state["logger"])
+            if buffer_state is not None:
+                parts.buffer.load_state_dict(buffer_state)
+        self.console.info(f"Loaded checkpoint {folder} (t_env {step}){'' if evaluate else restored_what(buffer_state, parts.buffer)}")
