@@ -312,6 +312,31 @@ PRESENCE_CASES = [
 
 
 @pytest.mark.parametrize(("key", "kwargs"), PRESENCE_CASES)
+def test_sentinel_observations_are_lbforagings_own_vectors(key: str, kwargs: dict) -> None:
+    """The adapter builds the sentinel vectors itself (lbforaging's `_make_gym_obs` is skipped for speed):
+    after every reset and step of random episodes they equal, number for number, what lbforaging's own
+    method builds from the same field and players."""
+    from lbforaging.foraging import ForagingEnv
+
+    env = LBFEnv(key, seed=5, **kwargs)
+    rng = np.random.default_rng(3)
+    steps = partly_seen = 0
+    for _ in range(6):
+        env.reset()
+        terminated = False
+        while True:
+            own = ForagingEnv._make_gym_obs(env.unwrapped)
+            for ours, theirs in zip(env.get_obs(), own, strict=True):
+                assert ours.dtype == np.float32 and np.array_equal(ours, theirs)
+            partly_seen += any(bool((o == -1).any()) for o in own)
+            if terminated:
+                break
+            _, terminated, _ = env.step(_random_actions(env, rng))
+            steps += 1
+    assert steps > 100 and partly_seen > 0
+
+
+@pytest.mark.parametrize(("key", "kwargs"), PRESENCE_CASES)
 def test_presence_lists_exactly_the_entities_lbforaging_shows(key: str, kwargs: dict) -> None:
     """Twin envs, one seed, same actions: each agent's present (y, x, level) triples (unscaled) are the
     non-sentinel triples of lbforaging's own observation, self first in both."""

@@ -81,6 +81,18 @@ def _resolve_spec(gym: Any, key: str) -> Any:
     return gym.spec(key)
 
 
+def _without_gym_obs(creator: type) -> type:
+    """lbforaging's env class less the observation vectors it builds after every reset and step
+    (`_make_gym_obs`: Python loops over agents, entities and a space check, about two thirds of its step
+    time), which `LBFEnv` builds itself for all agents at once from the same field and players."""
+
+    class ForagingEnvWithoutObs(creator):  # type: ignore[misc, valid-type]
+        def _make_gym_obs(self) -> None:
+            return None
+
+    return ForagingEnvWithoutObs
+
+
 def _check_kwargs(gym: Any, spec: Any, kwargs: dict[str, Any]) -> None:
     creator = gym.envs.registration.load_env_creator(spec.entry_point)
     accepted = sorted(p for p in inspect.signature(creator.__init__).parameters if p != "self")
@@ -147,6 +159,7 @@ class LBFEnv(MultiAgentEnv):
         _check_kwargs(gym, spec, kwargs)
         if time_limit is not None:
             spec = dataclasses.replace(spec, kwargs={**spec.kwargs, "max_episode_steps": int(time_limit)})
+        spec = dataclasses.replace(spec, entry_point=_without_gym_obs(gym.envs.registration.load_env_creator(spec.entry_point)))
         try:
             self._env = gym.make(spec, disable_env_checker=True, **kwargs)
         except (AssertionError, TypeError, ValueError) as e:
@@ -175,6 +188,8 @@ class LBFEnv(MultiAgentEnv):
         self._player_obs_scale = scale[3 * self._n_food : 3 * self._n_food + self._player_width - 1]
         # Row i: agent i's player slots, self first, then the others in index order.
         self._slot_order = np.array([[i, *(j for j in range(self.n_agents) if j != i)] for i in range(self.n_agents)])
+        # lbforaging's vector with every entity unseen: (-1, -1, 0) per food, (-1, -1[, 0]) per agent
+        self._sentinel_row = [-1.0, -1.0, 0.0] * self._n_food + ([-1.0, -1.0, 0.0] if self._observe_levels else [-1.0, -1.0]) * self.n_agents
         rows, cols = self._u.field_size
         self._field_shape = np.array([rows, cols])
         self._pos_scale = np.array([max(rows - 1, 1), max(cols - 1, 1)], dtype=np.float32)
@@ -209,59 +224,102 @@ class LBFEnv(MultiAgentEnv):
         # that reset(seed=s) does not depend on the previous episode.
         for p in self._players:
             p.position = None
-        obs, _ = self._env.reset(seed=self._next_seed)
+        self._env.reset(seed=self._next_seed)
         self._next_seed = int(self._rng.integers(2**31 - 1))
         self._food_pos = np.argwhere(self._u.field > 0)
-        self._obs = self._observe(obs)
+        self._obs = self._observe()
         self._avail = None
 
     def step(self, actions: Any) -> tuple[float, bool, dict[str, Any]]:
         if hasattr(actions, "tolist"):
             actions = actions.tolist()
-        obs, rewards, done, _, _ = self._env.step(actions)
-        self._obs = self._observe(obs)
+        _, rewards, done, _, _ = self._env.step(actions)
+        self._obs = self._observe()
         self._avail = None
         limit = bool(done) and self._u.current_step >= self.episode_limit and self._u.field.any()
         return float(sum(rewards)), bool(done), {"episode_limit": bool(limit)}
 
-    def _observe(self, obs: tuple[np.ndarray, ...]) -> list[np.ndarray]:
-        """The agents' observations in `obs_encoding` from lbforaging's `obs` (sentinel) or from the env's
-        field and players (presence). With `normalise_obs`, sentinel entries are scaled by their maxima
-        into [0, 1] and unseen entries stay -1."""
+    def _observe(self) -> list[np.ndarray]:
+        """The agents' observations in `obs_encoding`, from the env's field and players. With
+        `normalise_obs`, sentinel entries are scaled by their maxima into [0, 1] and unseen entries stay -1."""
         if self.obs_encoding == "presence":
             return list(self._presence_obs())
-        if not self.normalise_obs:
-            return list(obs)
-        return [np.where(o < 0, -1.0, o / self._obs_high).astype(np.float32) for o in obs]
+        obs = self._sentinel_obs()
+        if self.normalise_obs:
+            obs = np.where(obs < 0, -1.0, obs / self._obs_high).astype(np.float32)
+        return list(obs)
+
+    def _sentinel_obs(self) -> np.ndarray:
+        """(n_agents, obs_size): lbforaging's own vectors (`_make_gym_obs`), built from the field and players.
+        Agent i sees the foods in its window (`neighborhood`) in row-major order and the agents whose local
+        coordinates lie in [0, 2 * sight] (`_make_obs`), itself first, each packed into the next free slot;
+        local coordinates are relative to the window's origin max(position - sight, 0); the slots left
+        over hold (-1, -1, 0) ((-1, -1) for agents without `observe_agent_levels`). Plain Python over these
+        few entities: numpy's per-call cost is larger than the work."""
+        sight, (rows, cols) = self._sight, self._field_shape
+        field = self._u.field
+        food_rows, food_cols = np.nonzero(field)  # row-major, as np.nonzero over any window of the field
+        foods = list(zip(food_rows.tolist(), food_cols.tolist(), field[food_rows, food_cols].tolist()))
+        players = [(*p.position, p.level) for p in self._players]
+        with_levels = self._observe_levels
+        out = []
+        for order in self._slot_order.tolist():
+            y, x, _ = players[order[0]]
+            oy, ox = max(y - sight, 0), max(x - sight, 0)
+            ey, ex = min(y + sight + 1, rows), min(x + sight + 1, cols)
+            row = list(self._sentinel_row)
+            k = 0
+            for r, c, level in foods:
+                if oy <= r < ey and ox <= c < ex:
+                    row[k : k + 3] = (r - oy, c - ox, level)
+                    k += 3
+            k = 3 * self._n_food
+            for j in order:
+                py, px, level = players[j]
+                ly, lx = py - oy, px - ox
+                if 0 <= ly <= 2 * sight and 0 <= lx <= 2 * sight:
+                    if with_levels:
+                        row[k : k + 3] = (ly, lx, level)
+                        k += 3
+                    else:
+                        row[k : k + 2] = (ly, lx)
+                        k += 2
+            out.append(row)
+        return np.array(out, dtype=np.float32)
 
     def _presence_obs(self) -> np.ndarray:
-        """(n_agents, obs_size): the presence encoding, computed for all agents at once."""
-        pos = np.array([p.position for p in self._players])
-        # lbforaging's window of agent i: rows max(r - sight, 0) .. min(r + sight + 1, rows), same for
-        # columns; local coordinates are relative to its origin (`_transform_to_neighborhood` agrees).
-        origin = np.maximum(pos - self._sight, 0)
-        food_slots = np.zeros((self.n_agents, self._n_food, 4), dtype=np.float32)
-        n = len(self._food_pos)
-        if n:
-            food = food_slots[:, :n]
-            levels = self._u.field[self._food_pos[:, 0], self._food_pos[:, 1]]
-            local = self._food_pos - origin[:, None]
-            end = np.minimum(pos + self._sight + 1, self._field_shape)
-            seen = ((local >= 0) & (self._food_pos < end[:, None])).all(-1) & (levels > 0)
-            # `where`, not a product with `seen`: an unseen negative coordinate times 0 would give -0.0.
-            food[..., :2] = np.where(seen[..., None], local / self._food_obs_scale[:2], 0.0)
-            food[..., 2] = levels * seen / self._food_obs_scale[2]
-            food[..., 3] = seen
-        players = np.zeros((self.n_agents, self.n_agents, self._player_width), dtype=np.float32)
-        local = pos[self._slot_order] - origin[:, None]
-        # lbforaging lists an agent when its local coordinates lie in [0, 2 * sight] (`_make_obs`).
-        seen = ((local >= 0) & (local <= 2 * self._sight)).all(-1)
-        players[..., :2] = np.where(seen[..., None], local / self._player_obs_scale[:2], 0.0)
-        if self._observe_levels:
-            levels = np.array([p.level for p in self._players])
-            players[..., 2] = levels[self._slot_order] * seen / self._player_obs_scale[2]
-        players[..., -1] = seen
-        return np.concatenate([food_slots.reshape(self.n_agents, -1), players.reshape(self.n_agents, -1)], axis=1)
+        """(n_agents, obs_size): the presence encoding. Plain Python over these few entities, as
+        `_sentinel_obs`; the visibility rules are lbforaging's (`neighborhood` for food, `_make_obs` for
+        agents)."""
+        sight, (rows, cols) = self._sight, self._field_shape
+        field = self._u.field
+        foods = [(r, c, int(field[r, c])) for r, c in self._food_pos.tolist()]
+        players = [(*p.position, p.level) for p in self._players]
+        fy, fx, fl = (float(v) for v in self._food_obs_scale)
+        py_, px_ = float(self._player_obs_scale[0]), float(self._player_obs_scale[1])
+        pl = float(self._player_obs_scale[2]) if self._observe_levels else 1.0
+        empty_player = [0.0] * self._player_width
+        out = []
+        for order in self._slot_order.tolist():
+            y, x, _ = players[order[0]]
+            oy, ox = max(y - sight, 0), max(x - sight, 0)
+            ey, ex = min(y + sight + 1, rows), min(x + sight + 1, cols)
+            row: list[float] = []
+            for r, c, level in foods:
+                if level > 0 and oy <= r < ey and ox <= c < ex:
+                    row += ((r - oy) / fy, (c - ox) / fx, level / fl, 1.0)
+                else:
+                    row += (0.0, 0.0, 0.0, 0.0)
+            row += [0.0, 0.0, 0.0, 0.0] * (self._n_food - len(foods))
+            for j in order:
+                py, px, level = players[j]
+                ly, lx = py - oy, px - ox
+                if 0 <= ly <= 2 * sight and 0 <= lx <= 2 * sight:
+                    row += (ly / py_, lx / px_, level / pl, 1.0) if self._observe_levels else (ly / py_, lx / px_, 1.0)
+                else:
+                    row += empty_player
+            out.append(row)
+        return np.array(out, dtype=np.float32)
 
     def get_obs(self) -> list[np.ndarray]:
         return self._obs
