@@ -217,11 +217,37 @@ def test_uniform_available_draws_as_multinomial_does() -> None:
     expected = torch.multinomial(avail.reshape(-1, 7).float(), 1).view(500, 3)
     after_expected = torch.rand(4)
     torch.manual_seed(11)
-    drawn = uniform_available(avail)
-    assert torch.equal(drawn, expected) and torch.equal(torch.rand(4), after_expected)  # same draws, same stream after
-    assert bool(avail.gather(-1, drawn.unsqueeze(-1)).all())
-    counts = torch.bincount(uniform_available(torch.ones(20000, 4, dtype=torch.int)).flatten(), minlength=4)
+    drawn = uniform_available(avail.numpy() != 0, torch.empty(avail.shape).exponential_().numpy())
+    assert np.array_equal(drawn, expected.numpy()) and torch.equal(torch.rand(4), after_expected)  # same draws, same stream after
+    assert bool(np.take_along_axis(avail.numpy(), drawn[..., None], -1).all())
+    counts = np.bincount(uniform_available(np.ones((20000, 4), dtype=bool), np.random.default_rng(0).exponential(size=(20000, 4)).astype(np.float32)), minlength=4)
     assert counts.min() > 0.23 * 20000 and counts.max() < 0.27 * 20000
+
+
+@pytest.mark.parametrize("epsilon", [0.0, 0.3, 1.0])
+def test_epsilon_greedy_in_numpy_equals_the_torch_chain(epsilon: float) -> None:
+    """The selector's numpy choice is the torch ops' it replaced (masked argmax; a uniform draw against
+    epsilon, then multinomial by exponential draws), number for number, Q-value ties and all."""
+    from types import SimpleNamespace
+
+    from components.action_selectors import EpsilonGreedyActionSelector
+
+    selector = EpsilonGreedyActionSelector(SimpleNamespace(
+        epsilon_start=epsilon, epsilon_finish=epsilon, epsilon_anneal_time=10, epsilon_decay="linear", test_noise=0.0))
+    gen = torch.Generator().manual_seed(1)
+    q = torch.randint(0, 3, (64, 3, 6), generator=gen).float()  # many ties
+    avail = (torch.rand(64, 3, 6, generator=gen) < 0.5).int()
+    avail[..., 4] = 1
+    torch.manual_seed(5)
+    greedy = q.masked_fill(avail == 0, -float("inf")).argmax(dim=-1)
+    if epsilon > 0:
+        rand = torch.rand(greedy.shape)
+        picked = (avail.float() / torch.empty(avail.shape).exponential_()).argmax(dim=-1)
+        greedy = torch.where(rand < epsilon, picked, greedy)
+    after = torch.rand(3)
+    torch.manual_seed(5)
+    chosen = selector.select_action(q, avail, t_env=0)
+    assert chosen.dtype == torch.int64 and torch.equal(chosen, greedy) and torch.equal(torch.rand(3), after)
 
 
 def test_side_thread_runs_on_its_own_thread_only_when_enabled() -> None:

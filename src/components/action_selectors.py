@@ -6,21 +6,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from components.epsilon_schedules import DecayThenFlatSchedule
 from utils.component_config import AT_LEAST_1, NON_NEGATIVE, UNIT_INTERVAL, config_of, key
 
 
-def uniform_available(avail_actions: torch.Tensor) -> torch.Tensor:
-    """A uniformly random available action per row: avail `[..., actions]` (1 = available) -> `[...]`.
+def uniform_available(avail: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """A uniformly random available action per row: avail `[..., actions]` (True = available), draws
+    `[..., actions]` from Exp(1) (float32) -> `[...]`.
 
-    The same draws and results as `torch.multinomial(avail.float(), 1)`, which on the CPU takes
-    argmax(p / q) with q ~ Exp(1); done here directly because multinomial's input checks cost about
-    three times the draw on an acting step's few rows.
-    """
-    p = avail_actions.float()
-    return (p / torch.empty_like(p).exponential_()).argmax(dim=-1)
+    The same result as `torch.multinomial(avail.float(), 1)` on the same draws, which on the CPU takes
+    argmax(p / q) with q ~ Exp(1)."""
+    return (avail.astype(np.float32) / draws).argmax(axis=-1)
 
 
 class EpsilonGreedyActionSelector:
@@ -41,13 +40,20 @@ class EpsilonGreedyActionSelector:
         self.test_noise = cfg.test_noise
 
     def select_action(self, agent_inputs: torch.Tensor, avail_actions: torch.Tensor, t_env: int, test_mode: bool = False) -> torch.Tensor:
+        """Actions `[batch, agents]` on the inputs' device. The choice is computed in numpy: an acting step's
+        few rows cost less there than a chain of small torch ops. The random numbers still come from
+        torch's generator on the inputs' device, uniform `[batch, agents]` then Exp(1) `[batch, agents,
+        actions]`, drawn whatever epsilon's value (but 0), so a run's draws do not depend on its choices."""
         self.epsilon = self.test_noise if test_mode else self.schedule.eval(t_env)
-        masked_q = agent_inputs.masked_fill(avail_actions == 0, -float("inf"))
-        greedy = masked_q.argmax(dim=-1)
+        device = agent_inputs.device
+        avail = avail_actions.cpu().numpy() != 0
+        greedy = np.where(avail, agent_inputs.detach().cpu().numpy(), -np.inf).argmax(axis=-1)
         if self.epsilon <= 0.0:
-            return greedy
-        rand = torch.rand(greedy.shape, device=agent_inputs.device)
-        return torch.where(rand < self.epsilon, uniform_available(avail_actions), greedy)
+            return torch.from_numpy(greedy).to(device)
+        rand = torch.rand(greedy.shape, device=device).cpu().numpy()
+        draws = torch.empty(avail.shape, device=device).exponential_().cpu().numpy()
+        chosen = np.where(rand < np.float32(self.epsilon), uniform_available(avail, draws), greedy)
+        return torch.from_numpy(chosen).to(device)
 
 
 class GaussianActionSelector:
