@@ -1,4 +1,4 @@
-"""salemb's curiosity bonus: the world model's one-step surprise per real transition (learners/curiosity.py)."""
+"""salemb's exploration through its world model: the curiosity bonus (learners/curiosity.py) and imagination's own epsilon."""
 
 from __future__ import annotations
 
@@ -51,3 +51,32 @@ def test_salemb_trains_with_the_bonus_and_logs_its_size(run_main) -> None:
     assert 0 < stats["curiosity_bonus_abs"] < 0.3 * 10 and math.isfinite(stats["loss_td_imagined"])
     _, plain = run_main("salemb", "lbf", "imagine_start=0", "imagine_gate=False")
     assert "curiosity_bonus_abs" not in plain
+
+
+def test_imagine_epsilon_sets_imagination_exploration_only(run_main) -> None:
+    _, stats = run_main("salemb", "lbf", "imagine_epsilon=1.0", "imagine_start=0", "imagine_gate=False")
+    assert math.isfinite(stats["loss_td_imagined"]) and stats["epsilon"] < 1.0  # the logged epsilon is the schedule's
+
+
+def test_epsilon_override_is_used_and_not_kept() -> None:
+    from types import SimpleNamespace
+
+    from components.action_selectors import EpsilonGreedyActionSelector
+
+    selector = EpsilonGreedyActionSelector(SimpleNamespace(
+        epsilon_start=0.0, epsilon_finish=0.0, epsilon_anneal_time=10, epsilon_decay="linear", test_noise=0.0))
+    q = torch.tensor([[[5.0, 0.0, 0.0, 0.0]]]).expand(500, 1, 4)
+    avail = torch.ones(500, 1, 4, dtype=torch.int)
+    torch.manual_seed(0)
+    assert bool((selector.select_action(q, avail, t_env=0) == 0).all()) and selector.epsilon == 0.0
+    explored = selector.select_action(q, avail, t_env=0, epsilon=1.0)
+    assert 0.15 < float((explored == 0).float().mean()) < 0.35 and selector.epsilon == 0.0
+
+
+def test_imagine_epsilon_is_refused_with_continuous_actions() -> None:
+    from args_helper import run_args
+    from learners.salemb_continuous_learner import SALEMBContinuousLearner
+
+    args = run_args(learner="salemb_continuous_learner", imagine_epsilon=0.5)
+    with pytest.raises(ValueError, match=r"imagine_epsilon=0.5 is not available with continuous actions.*imagine_epsilon=null"):
+        SALEMBContinuousLearner(None, {}, None, args)

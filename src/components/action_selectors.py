@@ -39,20 +39,25 @@ class EpsilonGreedyActionSelector:
         self.epsilon = self.schedule.eval(0)
         self.test_noise = cfg.test_noise
 
-    def select_action(self, agent_inputs: torch.Tensor, avail_actions: torch.Tensor, t_env: int, test_mode: bool = False) -> torch.Tensor:
-        """Actions `[batch, agents]` on the inputs' device. The choice is computed in numpy: an acting step's
-        few rows cost less there than a chain of small torch ops. The random numbers still come from
+    def select_action(
+        self, agent_inputs: torch.Tensor, avail_actions: torch.Tensor, t_env: int, test_mode: bool = False,
+        epsilon: float | None = None,
+    ) -> torch.Tensor:
+        """Actions `[batch, agents]` on the inputs' device; `epsilon` replaces the schedule's for this call
+        (and is not kept as the selector's `epsilon`, which the runner logs). The choice is computed in
+        numpy: an acting step's few rows cost less there than a chain of small torch ops. The random numbers still come from
         torch's generator on the inputs' device, uniform `[batch, agents]` then Exp(1) `[batch, agents,
         actions]`, drawn whatever epsilon's value (but 0), so a run's draws do not depend on its choices."""
-        self.epsilon = self.test_noise if test_mode else self.schedule.eval(t_env)
+        if epsilon is None:
+            epsilon = self.epsilon = self.test_noise if test_mode else self.schedule.eval(t_env)
         device = agent_inputs.device
         avail = avail_actions.cpu().numpy() != 0
         greedy = np.where(avail, agent_inputs.detach().cpu().numpy(), -np.inf).argmax(axis=-1)
-        if self.epsilon <= 0.0:
+        if epsilon <= 0.0:
             return torch.from_numpy(greedy).to(device)
         rand = torch.rand(greedy.shape, device=device).cpu().numpy()
         draws = torch.empty(avail.shape, device=device).exponential_().cpu().numpy()
-        chosen = np.where(rand < np.float32(self.epsilon), uniform_available(avail, draws), greedy)
+        chosen = np.where(rand < np.float32(epsilon), uniform_available(avail, draws), greedy)
         return torch.from_numpy(chosen).to(device)
 
 

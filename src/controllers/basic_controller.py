@@ -34,19 +34,22 @@ With continuous actions the last action is the action vector itself.
         self._agent_ids: dict[tuple[int, str], torch.Tensor] = {}
 
     def select_actions(
-        self, ep_batch: EpisodeBatch, t_ep: TimeIndex, t_env: int, bs: Any = slice(None), test_mode: bool = False
+        self, ep_batch: EpisodeBatch, t_ep: TimeIndex, t_env: int, bs: Any = slice(None), test_mode: bool = False,
+        epsilon: float | None = None,
     ) -> torch.Tensor:
         """Actions `[len(bs), agents]` for the episodes `bs` at time `t_ep`.
 
         `t_ep` is one step for every episode, or a LongTensor `[batch]` giving each episode its own step
-        (the imagination runner's roll-outs start at different steps).
+        (the imagination runner's roll-outs start at different steps). `epsilon`: the exploration rate
+        for this call instead of the schedule's (salemb's `imagine_epsilon`).
         """
         if isinstance(t_ep, int):
             avail_actions = ep_batch["avail_actions"][bs, t_ep]
         else:
             avail_actions = ep_batch["avail_actions"][torch.arange(ep_batch.batch_size), t_ep][bs]
         agent_outputs = self.forward(ep_batch, t_ep, test_mode=test_mode)
-        return self.action_selector.select_action(agent_outputs[bs], avail_actions.to(self.device), t_env, test_mode=test_mode)
+        override = {} if epsilon is None else {"epsilon": epsilon}  # epsilon-greedy only
+        return self.action_selector.select_action(agent_outputs[bs], avail_actions.to(self.device), t_env, test_mode=test_mode, **override)
 
     def forward(self, ep_batch: EpisodeBatch, t: TimeIndex, test_mode: bool = False) -> torch.Tensor:
         """Q-values `[batch, agents, actions]` at time t (an int or a per-episode LongTensor); advances the hidden state."""

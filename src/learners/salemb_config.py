@@ -27,6 +27,7 @@ class SALEMBConfig:
     imagine_horizon: int = key(3, 'H: imagined steps per roll-out', AT_LEAST_1)
     imagine_real_start_td: bool = key(True, "False: no imagined TD term on the roll-out's first transition (from the real start state)")
     imagine_greedy: bool = key(False, 'True: greedy actions in imagination; False: the current epsilon')
+    imagine_epsilon: float | None = key(None, 'null: imagination acts as imagine_greedy says; a number: this epsilon in imagination, which branches other joint actions from the real start states', (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1, 'null or a number in [0, 1]'))
     aux_grad_norm_clip: int = key(10, 'gradient clip of the SALE and world-model optimisers (decoupled mode)', POSITIVE)
     sale_refresh_tau: float = key(0.0, '0: fixed SALE copies refreshed by hard copies at each target interval (TD7); > 0: Polyak-averaged towards the trained encoders after every update', UNIT_INTERVAL)
     wm_train_ratio: float = key(0.0, "> 0: the world model's own schedule, this many replayed transitions per env step (Dreamer's train ratio), on windows from the whole buffer; 0: it trains on the Q-learner's batches", NON_NEGATIVE)

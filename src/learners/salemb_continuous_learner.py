@@ -55,6 +55,9 @@ class SALEMBContinuousLearner(SALEMBHooks, ActorCriticLearner):
         ):
             if vars(args)[name] is wrong:
                 raise ValueError(f"{name}={wrong} is not available with continuous actions ({why}); set {name}={not wrong}")
+        if args.imagine_epsilon is not None:
+            raise ValueError(f"imagine_epsilon={args.imagine_epsilon} is not available with continuous actions (they explore by "
+                             "Gaussian noise, act_noise); set imagine_epsilon=null")
         super().__init__(mac, scheme, logger, args)
         self.has_agent_sale = hasattr(mac.agent, "sale_loss")
         runner_scheme = {k: v for k, v in scheme.items() if k != "filled"}
