@@ -1,16 +1,11 @@
-"""scripts/data_limit_check.py: the stretched variant, the sweeps it starts and its table."""
+"""tools/checks/data_limit_check.py: the stretched variant, the sweeps it starts and its table."""
 
 from __future__ import annotations
 
-import os
-import sys
-
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
-
-import data_limit_check as dl  # noqa: E402
-import method_comparison as mc  # noqa: E402
+from tools.checks import data_limit_check as dl
+from tools.checks import method_comparison as mc
 
 TASK = "Foraging-8x8-2p-3f-v3"
 

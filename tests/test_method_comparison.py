@@ -1,17 +1,13 @@
-"""scripts/method_comparison.py: variant specs, the sweeps it starts and the goal's verdict."""
+"""tools/checks/method_comparison.py: variant specs, the sweeps it starts and the goal's verdict."""
 
 from __future__ import annotations
 
 import json
-import os
-import sys
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
-
-import method_comparison as mc  # noqa: E402
+from tools.checks import method_comparison as mc
 
 
 def test_variant_specs() -> None:

@@ -1,9 +1,9 @@
 """Multi-Agent MuJoCo check: facmac, facmac_vdn and salemb trained on one task (HalfCheetah 2x3 by default)
 for a number of env steps and seeds, their test returns printed next to a uniformly random policy's.
 
-    python scripts/mamujoco_check.py --t-max 100000 --seeds 1 2        # the full check (hours on a CPU)
-    python scripts/mamujoco_check.py --t-max 2000 --seeds 1 with start_steps=500 env_args.max_episode_steps=200
-    python scripts/mamujoco_check.py --out results/mamujoco_check --table-only   # re-print from the folders
+    python -m tools.checks.mamujoco_check --t-max 100000 --seeds 1 2        # the full check (hours on a CPU)
+    python -m tools.checks.mamujoco_check --t-max 2000 --seeds 1 with start_steps=500 env_args.max_episode_steps=200
+    python -m tools.checks.mamujoco_check --out results/mamujoco_check --table-only   # re-print from the folders
 
 Each run is its own process (its console output in <out>/logs/); every figure is read back from the sacred
 run folders under <out>. Per run: final and best test return, AUC, steps/s (the run's last logged rate)
@@ -24,15 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from lbf_runs import collect, mean, print_table
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-from components.action_spaces import BoxActions  # noqa: E402
-from envs import REGISTRY as env_REGISTRY  # noqa: E402
-from main import prepare_config  # noqa: E402
-from utils.config_loader import split_with  # noqa: E402
+from components.action_spaces import BoxActions
+from envs import REGISTRY as env_REGISTRY
+from main import prepare_config
+from tools import ROOT
+from tools.checks.runs import collect, mean, print_table
+from utils.config_loader import split_with
 
 ALGS = ["facmac", "facmac_vdn", "salemb"]
 
@@ -108,8 +105,8 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     return parser.parse_args(argv), extra
 
 
-def main(argv: list[str]) -> int:
-    opts, extra = parse(argv)
+def main(argv: list[str] | None = None) -> int:
+    opts, extra = parse(sys.argv[1:] if argv is None else argv)
     if not opts.table_only:
         jobs = [(alg, seed) for alg in opts.algs for seed in opts.seeds]
         with ThreadPoolExecutor(max_workers=opts.jobs) as pool:
@@ -131,4 +128,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

@@ -1,16 +1,12 @@
-"""The LBF learning scripts' shared reader: AUC, collection from sacred folders, the printed table."""
+"""The checks' shared reader (tools/checks/runs.py): AUC, collection from sacred folders, the printed table."""
 
 import json
-import os
-import sys
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
-
-import lbf_runs  # noqa: E402
-from lbf_runs import collect, print_table, run_grid  # noqa: E402
-from salemb_comparison import print_diagnostics, salemb_diagnostics, verdicts  # noqa: E402
+from tools.checks import runs
+from tools.checks.runs import collect, print_table, run_grid
+from tools.checks.salemb_comparison import print_diagnostics, salemb_diagnostics, verdicts
 
 
 def write_run(root, alg, task, seed, steps, values, status="COMPLETED", minutes=10, t_max=2000):
@@ -42,7 +38,7 @@ def test_run_grid_skips_completed_runs_only(tmp_path, monkeypatch, capsys):
     write_run(tmp_path, "qmix", "T", 2, [0, 1000], [0.0, 0.1], status="FAILED")
     write_run(tmp_path, "vdn", "T", 1, [0, 500], [0.0, 0.1], t_max=500)
     started = []
-    monkeypatch.setattr(lbf_runs, "run_one", lambda *job: started.append(job[:4]) or (1.0, 0))
+    monkeypatch.setattr(runs, "run_one", lambda *job: started.append(job[:4]) or (1.0, 0))
     run_grid([("qmix", "T", 1, 2000), ("qmix", "T", 2, 2000), ("vdn", "T", 1, 2000)], tmp_path, [], 1)
     assert started == [("qmix", "T", 2, 2000), ("vdn", "T", 1, 2000)]
     assert "1 of 3 runs completed before" in capsys.readouterr().out
@@ -50,14 +46,14 @@ def test_run_grid_skips_completed_runs_only(tmp_path, monkeypatch, capsys):
 
 def test_run_grid_starts_in_a_folder_that_does_not_exist_yet(tmp_path, monkeypatch):
     started = []
-    monkeypatch.setattr(lbf_runs, "run_one", lambda *job: started.append(job[:4]) or (1.0, 0))
+    monkeypatch.setattr(runs, "run_one", lambda *job: started.append(job[:4]) or (1.0, 0))
     run_grid([("qmix", "T", 1, 2000)], tmp_path / "new", [], 1)
     assert started == [("qmix", "T", 1, 2000)]
 
 
 def test_run_grid_puts_each_task_settings_before_the_user_overrides(tmp_path, monkeypatch):
     started = []
-    monkeypatch.setattr(lbf_runs, "run_one", lambda *job: started.append((job[1], job[5])) or (1.0, 0))
+    monkeypatch.setattr(runs, "run_one", lambda *job: started.append((job[1], job[5])) or (1.0, 0))
     run_grid([("qmix", "A", 1, 2000), ("qmix", "B", 1, 2000)], tmp_path, ["seed=9"], 1,
              {"A": ["runner=parallel", "epsilon_anneal_time=20000"]})
     assert started == [("A", ["runner=parallel", "epsilon_anneal_time=20000", "seed=9"]), ("B", ["seed=9"])]

@@ -1,17 +1,17 @@
 """The method's low-budget comparison: salemb against QMIX and VDN on three LBF tasks and SMAX 3m and 8m.
 
-    python scripts/method_comparison.py --seeds 5 --jobs 2                 # run what is missing, then report
-    python scripts/method_comparison.py --report-only                      # the tables from the runs so far
-    python scripts/method_comparison.py --algs qmix vdn --tasks 3m 8m      # a part of the grid
-    python scripts/method_comparison.py --algs salemb qmix_control=qmix:updates_per_env_step=0.02
+    python -m tools.checks.method_comparison --seeds 5 --jobs 2                 # run what is missing, then report
+    python -m tools.checks.method_comparison --report-only                      # the tables from the runs so far
+    python -m tools.checks.method_comparison --algs qmix vdn --tasks 3m 8m      # a part of the grid
+    python -m tools.checks.method_comparison --algs salemb qmix_control=qmix:updates_per_env_step=0.02
 
 Every run: 100k env steps (`--t-max`), the parallel runner with 4 episodes per batch, 32 greedy test
 episodes every 2.5k steps, a checkpoint every 20k steps (an interrupted run resumes from it), and on LBF
 the presence observation encoding (`ENV_SETTINGS`). Each
 algorithm is a config name, or `label=config:key=value,key=value` for a variant (its runs are named
 `label`), e.g. the control for a method that takes more Q-network updates per env step than QMIX. Runs
-go through `scripts/sweep.py` (one sweep per algorithm and env), so starting the script again skips the
-completed runs and resumes the interrupted ones.
+go through the sweep (`python -m tools.sweep`, one sweep per algorithm and env), so starting the script
+again skips the completed runs and resumes the interrupted ones.
 
 Sessions on this machine do not keep `results/`, so every completed run's scores are also kept in
 `--record` (docs/data/method_comparison_runs.csv, committed): one row per run (task, algorithm label,
@@ -48,11 +48,12 @@ from pathlib import Path
 
 import numpy as np
 
-from lbf_runs import wall_seconds
-from results_groups import experiment_id, flat_experiment_config, load_groups, report
-from results_stats import area_under_curve, iqm, stratified_bootstrap_ci
-from sweep import main as sweep_main
-from sweep_grid import ROOT, ConfigCache, expand
+from tools import ROOT
+from tools.analysis.results_groups import experiment_id, flat_experiment_config, load_groups, report
+from tools.analysis.results_stats import area_under_curve, iqm, stratified_bootstrap_ci
+from tools.checks.runs import wall_seconds
+from tools.sweep.cli import main as sweep_main
+from tools.sweep.grid import ConfigCache, expand
 from utils.config_loader import load_default, load_yaml
 from utils.dicts import recursive_update
 from utils.registries import all_declared_keys, declared_keys
@@ -70,7 +71,7 @@ ENV_SETTINGS = {"lbf": ["env_args.obs_encoding=presence"], "smax": []}
 ALGS = ["salemb", "qmix", "vdn"]
 METHOD, BASELINE = "salemb", "qmix"
 GOAL_RATIO, GOAL_TASKS, GOAL_APART = 1.25, 4, 2
-INTERRUPTED = 130  # scripts/sweep.py's exit code when Ctrl-C or SIGTERM stopped it
+INTERRUPTED = 130  # the sweep's exit code when Ctrl-C or SIGTERM stopped it
 RECORD_FIELDS = ["task", "alg", "seed", "t_max", "experiment", "auc", "final", "minutes"]
 
 

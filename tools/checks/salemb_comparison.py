@@ -1,8 +1,8 @@
 """salemb against QMIX and VDN on LBF at a low budget: the same tasks, seeds and env-step budget for all.
 
-    python scripts/salemb_comparison.py                          # 3 tasks x 3 algs x 3 seeds, 200k steps
-    python scripts/salemb_comparison.py --tasks Foraging-8x8-2p-3f-v3 --seeds 1 --t-max 50000
-    python scripts/salemb_comparison.py --report-only --out results/salemb_comparison
+    python -m tools.checks.salemb_comparison                          # 3 tasks x 3 algs x 3 seeds, 200k steps
+    python -m tools.checks.salemb_comparison --tasks Foraging-8x8-2p-3f-v3 --seeds 1 --t-max 50000
+    python -m tools.checks.salemb_comparison --report-only --out results/salemb_comparison
 
 Prints per task and algorithm the per-seed and mean final test return, the area under the test-return
 curve (its average height), and wall-clock seconds per 10k env steps; then, per task, whether salemb's
@@ -20,7 +20,7 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
-from lbf_runs import collect, completed_metrics, grid_parser, mean, print_table, run_grid
+from tools.checks.runs import collect, completed_metrics, grid_parser, mean, print_table, run_grid
 
 TASKS = ["Foraging-8x8-2p-3f-v3", "Foraging-10x10-3p-3f-v3", "Foraging-8x8-2p-2f-coop-v3"]
 ALGS = ["salemb", "qmix", "vdn"]

@@ -1,4 +1,4 @@
-"""Shared by the LBF learning scripts: run a grid of `src/main.py` runs, read them back, print tables.
+"""Shared by the LBF learning checks: run a grid of `src/main.py` runs, read them back, print tables.
 
 Each run is its own process (output in <out>/logs/); every figure is read back from the sacred run
 folders (<out>/sacred/<task>/<alg>/<id>/), so a table can be re-printed from an existing folder.
@@ -17,17 +17,17 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
-from results_groups import differing_keys, experiment_id, leave_out_reason
-from results_io import RunRecord, iter_runs
-from results_stats import area_under_curve
-from sweep_progress import Progress
+from tools import ROOT
+from tools.analysis.results_groups import differing_keys, experiment_id, leave_out_reason
+from tools.analysis.results_io import RunRecord, iter_runs
+from tools.analysis.results_stats import area_under_curve
+from tools.sweep.progress import Progress
 
-ROOT = Path(__file__).resolve().parents[1]
 REFRESH_SECONDS = 1.0
 
 
 def grid_parser(doc: str, algs: list[str], tasks: list[str], out: str) -> argparse.ArgumentParser:
-    """The options both LBF scripts take: algorithms, tasks, seeds, jobs, output folder, report-only, and
+    """The options both LBF checks take: algorithms, tasks, seeds, jobs, output folder, report-only, and
     extra `key=value` overrides for every run."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--algs", nargs="+", default=algs)
@@ -122,7 +122,7 @@ def collect(out: Path, metric: str = "test_return_mean") -> dict[tuple[str, str]
     """Completed runs under `out`, grouped by (alg name, task): seed, final, best, AUC of `metric`, the
     last t_env, steps/s and wall-clock seconds per 10k env steps. Where one (alg, task) holds runs of
     different experiments (say two t_max), a warning on stderr names the keys they differ in
-    (compare.py keeps such runs apart)."""
+    (tools.analysis.compare keeps such runs apart)."""
     rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
     configs: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     for run, metrics in completed_metrics(out):
@@ -142,7 +142,7 @@ def collect(out: Path, metric: str = "test_return_mean") -> dict[tuple[str, str]
         if len(experiments) > 1:
             keys = ", ".join(differing_keys(list(experiments.values())))
             print(f"warning: {alg} on {task}: the runs under {out} are {len(experiments)} different experiments "
-                  f"(they differ in {keys}), counted together here; compare.py keeps them apart", file=sys.stderr)
+                  f"(they differ in {keys}), counted together here; tools.analysis.compare keeps them apart", file=sys.stderr)
     return rows
 
 

@@ -1,8 +1,8 @@
 """Core learning check: QMIX, VDN and IQL, several seeds, on two LBF tasks; prints final/best test return.
 
-    python scripts/learning_check.py                       # the full check (3 seeds; 50k and 400k steps)
-    python scripts/learning_check.py --scale 0.1 --jobs 2  # a quicker look at a tenth of the budget
-    python scripts/learning_check.py --report-only         # re-print the table from an existing folder
+    python -m tools.checks.learning_check                       # the full check (3 seeds; 50k and 400k steps)
+    python -m tools.checks.learning_check --scale 0.1 --jobs 2  # a quicker look at a tenth of the budget
+    python -m tools.checks.learning_check --report-only         # re-print the table from an existing folder
 
 Every run uses the parallel runner with 4 episodes per batch (PyMARL2's one update per batch of episodes;
 with the episode runner, one update per 3-step episode makes 5x5 update-bound), and the 50k-step 5x5
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 
-from lbf_runs import collect, grid_parser, print_table, run_grid
+from tools.checks.runs import collect, grid_parser, print_table, run_grid
 
 TASKS = {"Foraging-5x5-2p-1f-v3": 50_000, "Foraging-8x8-2p-3f-v3": 400_000}
 CHECK_SETTINGS = ["runner=parallel", "batch_size_run=4"]
