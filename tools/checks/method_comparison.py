@@ -43,7 +43,7 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +52,7 @@ from tools import ROOT
 from tools.analysis.results_groups import experiment_id, flat_experiment_config, load_groups, report
 from tools.analysis.results_stats import area_under_curve, iqm, stratified_bootstrap_ci
 from tools.checks.runs import wall_seconds
-from tools.sweep.cli import main as sweep_main
+from tools.sweep.cli import run_sweeps
 from tools.sweep.grid import ConfigCache, expand
 from utils.config_loader import load_default, load_yaml
 from utils.dicts import recursive_update
@@ -71,7 +71,6 @@ ENV_SETTINGS = {"lbf": ["env_args.obs_encoding=presence"], "smax": []}
 ALGS = ["salemb", "qmix", "vdn"]
 METHOD, BASELINE = "salemb", "qmix"
 GOAL_RATIO, GOAL_TASKS, GOAL_APART = 1.25, 4, 2
-INTERRUPTED = 130  # the sweep's exit code when Ctrl-C or SIGTERM stopped it
 RECORD_FIELDS = ["task", "alg", "seed", "t_max", "experiment", "auc", "final", "minutes"]
 
 
@@ -165,28 +164,22 @@ def run_grid(algs: list[str], tasks: list[str], seeds: int, jobs: int, out: Path
              recorded: set[tuple[str, str, int, str]] | None = None, after_sweep: Callable[[], object] | None = None) -> int:
     """One sweep per (algorithm, task) over the seeds not in `recorded` ((task, label, seed, fingerprint)
     of runs already kept), calling `after_sweep` after each (so a finished sweep's runs are recorded
-    before the next starts); returns the worst exit code."""
-    worst = 0
+    before the next starts); returns the worst exit code (an interrupted sweep stops the grid)."""
     cache = ConfigCache()
-    for spec in algs:
-        for task in tasks:
-            label, config, settings, expected = grid_point(spec, task, t_max, extra, cache)
-            experiment = fingerprint(expected)
-            todo = [s for s in range(1, seeds + 1) if (task, label, s, experiment) not in (recorded or set())]
-            if not todo:
-                continue
-            env, key = TASKS[task]
-            argv = ["--configs", config, "--env-config", env, "--set", f"{key}={task}",
-                    "--seed-list", *map(str, todo), "--jobs", str(jobs), "--out", str(out), *settings]
-            print(f"== {label} on {task}: seeds {todo}", file=sys.stderr, flush=True)
-            code = sweep_main(argv)
-            worst = max(worst, code)
-            if after_sweep is not None:
-                after_sweep()
-            if code == INTERRUPTED:  # Ctrl-C or SIGTERM stops the grid, not only the sweep it met
-                print(f"== interrupted during {label} on {task}: the remaining sweeps are not started", file=sys.stderr, flush=True)
-                return code
-    return worst
+
+    def sweeps() -> Iterator[tuple[str, list[str]]]:
+        for spec in algs:
+            for task in tasks:
+                label, config, settings, expected = grid_point(spec, task, t_max, extra, cache)
+                experiment = fingerprint(expected)
+                todo = [s for s in range(1, seeds + 1) if (task, label, s, experiment) not in (recorded or set())]
+                if todo:
+                    env, key = TASKS[task]
+                    yield f"{label} on {task}, seeds {todo}", [
+                        "--configs", config, "--env-config", env, "--set", f"{key}={task}", "--seed-list", *map(str, todo),
+                        "--jobs", str(jobs), "--out", str(out), *settings]
+
+    return run_sweeps(sweeps(), after_sweep)
 
 
 def configs_path(record: Path) -> Path:
@@ -392,5 +385,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     sys.exit(main())

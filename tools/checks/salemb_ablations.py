@@ -17,7 +17,6 @@ intervals, and the ablation's IQM AUC over salemb's (below 1: the part it remove
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from tools.checks.method_comparison import TASKS, add_run_arguments, interval, parse_alg, run_missing, scores
@@ -75,5 +74,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     sys.exit(main())

@@ -19,7 +19,7 @@ import argparse
 import fcntl
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -30,6 +30,7 @@ from tools.sweep.progress import Progress
 from tools.sweep.state import Plan, plan
 
 MAIN = (sys.executable, str(ROOT / "src" / "main.py"))
+INTERRUPTED = 130  # the exit code of a sweep that Ctrl-C or SIGTERM stopped
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -170,8 +171,26 @@ def main(argv: list[str] | None = None, main_command: Sequence[str] = MAIN) -> i
         lock.close()
     print(report(plans, jobs, codes, interrupted), file=sys.stderr)
     if interrupted:
-        return 130
+        return INTERRUPTED
     return 1 if any(code != 0 for code in codes.values()) else 0
+
+
+def run_sweeps(sweeps: Iterable[tuple[str, list[str]]], after_each: Callable[[], object] | None = None) -> int:
+    """Run sweeps one after another, each given as (what it runs, for a `== ...` line on stderr; its command
+    line, as `main` takes it), calling `after_each` after each (the method comparison records a finished
+    sweep's runs before the next starts). Returns the worst exit code; an interrupted sweep (Ctrl-C,
+    SIGTERM) stops the rest. This is how the checks (tools/checks) run their grids."""
+    worst = 0
+    for title, argv in sweeps:
+        print(f"== {title}", file=sys.stderr, flush=True)
+        code = main(argv)
+        worst = max(worst, code)
+        if after_each is not None:
+            after_each()
+        if code == INTERRUPTED:
+            print(f"== interrupted during {title}: the remaining sweeps are not started", file=sys.stderr, flush=True)
+            return code
+    return worst
 
 
 def _interrupt(signum: int, frame: object) -> None:
