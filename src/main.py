@@ -170,7 +170,7 @@ def where_results_are(run_dir: str, results_dir: str, unique_token: str) -> str:
 
     plots = os.path.join(results_dir, "plots", f"{unique_token}.png")
     return (f"Results in {short(run_dir)}/ (metrics.json: every logged metric; cout.txt: this log; config.json, "
-            f"run.json). Plot the test return:\n    python scripts/plot.py {short(run_dir)} --out {short(plots)}")
+            f"run.json). Plot the test return:\n    python -m tools.analysis.plot {short(run_dir)} --out {short(plots)}")
 
 
 def log_stop(exc: BaseException, console: Any) -> None:

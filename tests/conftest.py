@@ -3,21 +3,33 @@
 from __future__ import annotations
 
 import os
-import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
+import envs
+from args_helper import applicable
+from toy_env import ToyEnv
 
-import envs  # noqa: E402
-from args_helper import applicable  # noqa: E402
-from toy_env import ToyEnv  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 FAST = [
     "t_max=300", "test_interval=150", "log_interval=150", "runner_log_interval=150",
     "learner_log_interval=150", "test_nepisode=2", "batch_size=4", "buffer_size=16", "use_cuda=False",
 ]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def subprocesses_import_this_checkout() -> Iterator[None]:
+    """The processes the tests start (a sweep's runs, tests/fake_main.py, the chaos check, one-liners)
+    import src/'s modules and the tools from this checkout, as the tests themselves do (pyproject.toml's
+    pytest `pythonpath`), not from the checkout the environment's editable install points at (another
+    git worktree may share the virtual environment)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT / "src"), str(ROOT), os.environ.get("PYTHONPATH")])))
+        yield
 
 
 @pytest.fixture

@@ -12,18 +12,15 @@ nothing in src/ knows about them.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
-
-import envs  # noqa: E402
-import learners  # noqa: E402
-import main  # noqa: E402
-import utils.checkpoint  # noqa: E402
+import envs
+import learners
+import main
+import utils.checkpoint
 
 
 def hang(ready: str) -> None:

@@ -17,10 +17,8 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
-
-from utils.config_loader import build_config, parse_overrides  # noqa: E402
-from utils.resume import MODEL_DIR_FILE  # noqa: E402
+from utils.config_loader import build_config, parse_overrides
+from utils.resume import MODEL_DIR_FILE
 
 
 def write_run(config: dict, status: str, run_dir: str | None = None) -> str:

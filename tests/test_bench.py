@@ -1,18 +1,14 @@
-"""scripts/bench.py: every figure comes out, and the timed train phase runs no test episodes."""
+"""tools/bench/speed.py: every figure comes out, and the timed train phase runs no test episodes."""
 
 from __future__ import annotations
 
 import json
-import os
-import sys
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
-
-import bench  # noqa: E402
-from run import Experiment  # noqa: E402
+from run import Experiment
+from tools.bench import speed
 
 FIGURES = {"env_sps", "collect_sps", "updates_per_s", "train_sps", "sec_per_10k", "train_vs_env", "buffer_mib", "peak_rss_mib"}
 
@@ -23,7 +19,7 @@ def test_bench_writes_every_figure_and_times_training_without_tests(tmp_path: An
 
     monkeypatch.setattr(Experiment, "test", no_tests)
     out = tmp_path / "bench.json"
-    code = bench.main(["--config", "qmix", "--compare", "vdn", "--env-config", "lbf", "--steps", "200", "--updates", "2",
+    code = speed.main(["--config", "qmix", "--compare", "vdn", "--env-config", "lbf", "--steps", "200", "--updates", "2",
                        "--rounds", "1", "--json", str(out), "with", "batch_size=4", "buffer_size=16", "use_cuda=False"])
     assert code == 0
     results = json.loads(out.read_text())["results"]
@@ -43,5 +39,5 @@ def test_fill_buffer_tops_the_buffer_up_with_copies_to_the_asked_size() -> None:
     batches = [EpisodeBatch(scheme, {}, n, 3) for n in (2, 1)]
     for fill, held in ((6, 6), (7, 8), (50, 10), (0, 0)):  # whole batches: 2, 3, 5, 6, 8, ...; at most the capacity
         buffer = ReplayBuffer(scheme, {}, buffer_size=10, max_seq_length=3)
-        bench.fill_buffer(buffer, batches, fill)
+        speed.fill_buffer(buffer, batches, fill)
         assert buffer.episodes_in_buffer == held

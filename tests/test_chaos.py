@@ -1,17 +1,14 @@
-"""scripts/metrics_diff.py on hand-made metrics, and scripts/chaos.py end to end (two kills)."""
+"""tools/analysis/metrics_diff.py on hand-made metrics, and tools/bench/chaos.py end to end (two kills)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
-
-from metrics_diff import compare_metrics  # noqa: E402
+from tools.analysis.metrics_diff import compare_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,7 +41,7 @@ def test_compare_metrics_finds_gaps_duplicates_and_changed_values():
 @pytest.mark.slow
 def test_chaos_script_passes_with_two_kills(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "scripts/chaos.py", "--kills", "2", "--seed", "3", "--t-max", "800", "--out", str(tmp_path)],
+        [sys.executable, "-m", "tools.bench.chaos", "--kills", "2", "--seed", "3", "--t-max", "800", "--out", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr

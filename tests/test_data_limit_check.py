@@ -1,16 +1,12 @@
-"""scripts/data_limit_check.py: the stretched variant, the sweeps it starts and its table."""
+"""tools/checks/data_limit_check.py: the stretched variant, the sweeps it starts and its table."""
 
 from __future__ import annotations
 
-import os
-import sys
-
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
-
-import data_limit_check as dl  # noqa: E402
-import method_comparison as mc  # noqa: E402
+from tools.checks import data_limit_check as dl
+from tools.checks import method_comparison as mc
+from tools.sweep import cli
 
 TASK = "Foraging-8x8-2p-3f-v3"
 
@@ -24,7 +20,7 @@ def test_factor_spec_stretches_every_schedule_counted_in_steps_or_episodes() -> 
 
 def test_runs_each_factor_at_its_budget_and_reports_on_the_update_axis(monkeypatch, tmp_path, capsys) -> None:
     calls = []
-    monkeypatch.setattr(mc, "sweep_main", lambda argv: calls.append(argv) or 0)
+    monkeypatch.setattr(cli, "main", lambda argv: calls.append(argv) or 0)
     record = tmp_path / "runs.csv"
     row = {"task": TASK, "final": "0.5", "minutes": "2.0"}
     mc.write_record(record, [

@@ -3,8 +3,6 @@ run with the same seed: every metric after the checkpoint step has the same valu
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,15 +10,12 @@ import pytest
 import torch
 
 import main
+from args_helper import applicable
 from envs.lbf import LBFEnv
 from runners.env_group import LocalEnvs, SubprocEnvs
+from tools.analysis.metrics_diff import compare_metrics, read_metrics
 from toy_env import ToyEnv
 from utils.checkpoint import list_checkpoints
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
-
-from args_helper import applicable
-from metrics_diff import compare_metrics, read_metrics  # noqa: E402
 
 TINY = [
     "env_args.key=Foraging-5x5-2p-1f-v3", "test_interval=100", "log_interval=100", "runner_log_interval=70",

@@ -14,11 +14,8 @@ from pathlib import Path
 import pytest
 
 import main
+from tools.analysis.metrics_diff import compare_metrics, read_metrics
 from utils.checkpoint import list_checkpoints
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
-
-from metrics_diff import compare_metrics, read_metrics  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ARGV = [

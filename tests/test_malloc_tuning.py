@@ -19,7 +19,6 @@ from utils.malloc_tuning import keep_freed_memory
 # until the backward pass frees them; prints the minor page faults of 20 such steps after 3 warm-up steps
 UPDATE_LOOP = textwrap.dedent("""
     import resource, sys, torch
-    sys.path.insert(0, "src")
     from utils.malloc_tuning import keep_freed_memory
     torch.set_num_threads(1)
     if sys.argv[1] == "keep":

@@ -1,8 +1,6 @@
 """The MaMuJoCo adapter (gymnasium-robotics) and facmac, facmac_vdn and salemb trained on it end to end."""
 
 import json
-import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +11,6 @@ pytest.importorskip("gymnasium_robotics")
 from args_helper import applicable
 from envs.mamujoco import MaMuJoCoEnv, choose_gl_backend  # noqa: E402
 from utils.errors import ConfigError  # noqa: E402
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
 
 SHORT = ["env_args.max_episode_steps=30", "start_steps=40", "imagine_start=0", "t_max=90", "test_interval=60",
          "log_interval=60", "runner_log_interval=60", "learner_log_interval=60", "test_nepisode=1", "batch_size=16",
@@ -129,7 +125,7 @@ def run_dir_of(results: Path) -> Path:
 @pytest.mark.parametrize("alg, extra", [("facmac", []), ("salemb", ["updates_per_env_step=0.25"])])
 def test_resumed_run_reproduces_the_uninterrupted_curve(tmp_path, alg, extra):
     import main
-    from metrics_diff import compare_metrics, read_metrics
+    from tools.analysis.metrics_diff import compare_metrics, read_metrics
     from utils.checkpoint import list_checkpoints
 
     def run(results: Path, t_max: int) -> Path:

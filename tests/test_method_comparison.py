@@ -1,17 +1,14 @@
-"""scripts/method_comparison.py: variant specs, the sweeps it starts and the goal's verdict."""
+"""tools/checks/method_comparison.py: variant specs, the sweeps it starts and the goal's verdict."""
 
 from __future__ import annotations
 
 import json
-import os
-import sys
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
-
-import method_comparison as mc  # noqa: E402
+from tools.checks import method_comparison as mc
+from tools.sweep import cli
 
 
 def test_variant_specs() -> None:
@@ -24,7 +21,7 @@ def test_variant_specs() -> None:
 
 def test_overrides_after_algs_are_taken_as_overrides(monkeypatch, tmp_path) -> None:
     calls = []
-    monkeypatch.setattr(mc, "sweep_main", lambda argv: calls.append(argv) or 0)
+    monkeypatch.setattr(cli, "main", lambda argv: calls.append(argv) or 0)
     mc.main(["--tasks", "3m", "--seeds", "1", "--out", str(tmp_path / "out"), "--record", str(tmp_path / "r.csv"),
              "--algs", "qmix", "ctrl=qmix:lr=0.1", "env_args.enemy_shoots=False"])
     assert len(calls) == 2 and all(c[-1] == "env_args.enemy_shoots=False" for c in calls)
@@ -37,7 +34,7 @@ def expected_fingerprint(config: str, env: str, key: str, task: str, seed: int, 
 
 def test_one_sweep_per_algorithm_and_task_skipping_recorded_experiments(monkeypatch, tmp_path) -> None:
     calls = []
-    monkeypatch.setattr(mc, "sweep_main", lambda argv: calls.append(argv) or 0)
+    monkeypatch.setattr(cli, "main", lambda argv: calls.append(argv) or 0)
     settings = mc.common_settings(100_000)
     recorded = {("3m", "qmix", s, expected_fingerprint("qmix", "smax", "env_args.map_name", "3m", s, settings)) for s in (1, 2)}
     # the same label and seed, but another experiment (another lr): not a reason to skip
@@ -123,14 +120,14 @@ def test_rekey_moves_compatible_rows_to_the_current_fingerprint(tmp_path) -> Non
 
 def test_each_sweep_is_recorded_before_the_next(monkeypatch, tmp_path) -> None:
     events = []
-    monkeypatch.setattr(mc, "sweep_main", lambda argv: events.append("sweep") or 0)
+    monkeypatch.setattr(cli, "main", lambda argv: events.append("sweep") or 0)
     mc.run_grid(["qmix", "vdn"], ["3m"], 1, 1, tmp_path, 100_000, [], set(), after_sweep=lambda: events.append("record"))
     assert events == ["sweep", "record", "sweep", "record"]
 
 
 def test_an_interrupted_sweep_stops_the_grid(monkeypatch, tmp_path) -> None:
     calls, recorded = [], []
-    monkeypatch.setattr(mc, "sweep_main", lambda argv: calls.append(argv) or mc.INTERRUPTED)
+    monkeypatch.setattr(cli, "main", lambda argv: calls.append(argv) or cli.INTERRUPTED)
     code = mc.run_grid(["qmix", "vdn"], ["3m", "8m"], 1, 1, tmp_path, 100_000, [], set(), after_sweep=lambda: recorded.append(1))
     assert code == 130 and len(calls) == 1 and recorded == [1]  # what finished is still recorded
 

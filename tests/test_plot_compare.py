@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
-
-import compare  # noqa: E402
-import plot  # noqa: E402
-from results_groups import load_curves, load_groups, select  # noqa: E402
-from results_io import task_name  # noqa: E402
-from results_stats import (  # noqa: E402
+from tools.analysis import compare, plot
+from tools.analysis.results_groups import load_curves, load_groups, select
+from tools.analysis.results_io import task_name
+from tools.analysis.results_stats import (
     area_under_curve,
     common_grid,
     iqm,

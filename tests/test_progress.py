@@ -66,7 +66,7 @@ def test_the_progress_line_shows_steps_rate_and_the_latest_test_return():
     assert log_file.getvalue() == ""
 
 
-def test_a_short_run_with_the_envs_long_log_intervals_prints_summaries_and_final_values(tmp_path: Path, capsys, monkeypatch):
+def test_a_short_run_with_the_envs_long_log_intervals_prints_summaries_and_final_values(tmp_path: Path, capsys):
     config = main.prepare_config([  # lbf.yaml's log_interval, 25000, is made for 2M-step runs
         "--config=qmix", "--env-config=lbf", "with", "t_max=600", "batch_size=4", "buffer_size=8",
         "test_nepisode=2", "use_cuda=False", f"local_results_path={tmp_path}", "seed=1"])
@@ -80,9 +80,8 @@ def test_a_short_run_with_the_envs_long_log_intervals_prints_summaries_and_final
     # the run ends by saying where its results are, with a plot command that works on them
     err = capsys.readouterr().err
     assert f"Results in {cout.parent}/ (metrics.json" in err
-    command = err.split("Plot the test return:\n    python scripts/plot.py ")[1].splitlines()[0].split()
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "scripts"))
-    import plot
+    command = err.split("Plot the test return:\n    python -m tools.analysis.plot ")[1].splitlines()[0].split()
+    from tools.analysis import plot
 
     assert plot.main(command) == 0 and Path(command[2]).is_file()
     assert get_console_logger().handlers  # the console logger is still set up for the next run

@@ -1,18 +1,13 @@
-"""scripts/salemb_ablations.py: every ablation changes salemb in what it says, and the table reads the record."""
+"""tools/checks/salemb_ablations.py: every ablation changes salemb in what it says, and the table reads the record."""
 
 from __future__ import annotations
 
-import os
-import sys
-
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
-
-import method_comparison as mc  # noqa: E402
-import salemb_ablations as ab  # noqa: E402
-from sweep_grid import ConfigCache  # noqa: E402
-from utils.registries import owners  # noqa: E402
+from tools.checks import method_comparison as mc
+from tools.checks import salemb_ablations as ab
+from tools.sweep.grid import ConfigCache
+from utils.registries import owners
 
 TASK = "Foraging-8x8-2p-3f-v3"
 # what each ablation must change in salemb's run config (besides its name)

@@ -23,7 +23,7 @@ from utils.config_loader import build_config
 from utils.errors import ConfigError, MissingDependencyError
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "scripts" / "install_sc2.sh"
+SCRIPT = ROOT / "tools" / "install_sc2.sh"
 BINARY = Path("Versions") / "Base75689" / "SC2_x64"
 
 
@@ -336,7 +336,7 @@ def test_missing_packages_name_the_fix(sc2_home: Path, monkeypatch: pytest.Monke
     with pytest.raises(MissingDependencyError) as err:
         REGISTRY["sc2"](map_name="3m", seed=0)
     msg = str(err.value)
-    assert "the Python package `smac` is not installed" in msg and "bash scripts/install_sc2.sh" in msg
+    assert "the Python package `smac` is not installed" in msg and "bash tools/install_sc2.sh" in msg
     assert "--env-config=lbf" in msg and "--env-config=smax" in msg
     with pytest.raises(MissingDependencyError, match="`smacv2` is not installed"):
         REGISTRY["sc2v2"](map_name="protoss_5_vs_5", seed=0)
@@ -349,7 +349,7 @@ def test_missing_binary_names_sc2path(tmp_path: Path, monkeypatch: pytest.Monkey
         SC2Env(map_name="3m", env_cls=FakeStarCraft2Env)
     msg = str(err.value)
     assert f"no StarCraft II binary under SC2PATH={tmp_path}" in msg and str(tmp_path / "Versions") in msg
-    assert "bash scripts/install_sc2.sh" in msg and "export SC2PATH=" in msg and "map file" not in msg
+    assert "bash tools/install_sc2.sh" in msg and "export SC2PATH=" in msg and "map file" not in msg
 
 
 def test_default_sc2path_is_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -365,7 +365,7 @@ def test_missing_map_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     with pytest.raises(MissingDependencyError) as err:
         SC2Env(map_name="3m", env_cls=FakeStarCraft2Env)
     msg = str(err.value)
-    assert str(tmp_path / "Maps" / "SMAC_Maps" / "3m.SC2Map") in msg and "bash scripts/install_sc2.sh" in msg
+    assert str(tmp_path / "Maps" / "SMAC_Maps" / "3m.SC2Map") in msg and "bash tools/install_sc2.sh" in msg
     assert "binary" not in msg
     with pytest.raises(MissingDependencyError, match="32x32_flat.SC2Map"):
         SC2v2Env(map_name="zerg_5_vs_5", env_cls=FakeCapabilityWrapper)
@@ -375,7 +375,7 @@ def test_missing_game_version_names_the_flag(sc2_home: Path) -> None:
     with pytest.raises(MissingDependencyError) as err:
         SC2Env(map_name="3m", env_cls=FakeStarCraft2Env, game_version="4.6.2")
     msg = str(err.value)
-    assert "Base69232" in msg and "bash scripts/install_sc2.sh --version 4.6.2" in msg
+    assert "Base69232" in msg and "bash tools/install_sc2.sh --version 4.6.2" in msg
     assert SC2Env(map_name="3m", env_cls=FakeStarCraft2Env, game_version="4.10").n_agents == 3
 
 

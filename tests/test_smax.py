@@ -268,7 +268,7 @@ def test_importing_jaxmarl_keeps_the_output_streams_and_prints_nothing():
     # jaxmarl 0.2.0 resets sys.stdout/sys.stderr to the originals while it is imported (that would end
     # sacred's capture of cout.txt) and prints a note; a fresh process shows whether the adapter undoes both.
     code = (
-        "import io, sys; sys.path.insert(0, 'src'); from envs.smax import _load_smax; "
+        "import io, sys; from envs.smax import _load_smax; "
         "out, err = io.StringIO(), io.StringIO(); sys.stdout, sys.stderr = out, err; _load_smax(); "
         "kept = sys.stdout is out and sys.stderr is err; sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__; "
         "print(kept, repr(out.getvalue()))"

@@ -1,4 +1,4 @@
-"""sweep.py: grid expansion, the skip / resume / re-run decisions, the local and Ray backends (with a fake
+"""The sweep (tools/sweep): grid expansion, the skip / resume / re-run decisions, the local and Ray backends (with a fake
 training command, tests/fake_main.py, that writes sacred folders at once), the progress display."""
 
 from __future__ import annotations
@@ -11,12 +11,10 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
-
-import sweep  # noqa: E402
-from sweep_grid import ConfigCache, ConfigError, expand  # noqa: E402
-from sweep_progress import Progress, format_duration  # noqa: E402
-from sweep_state import config_differences, plan  # noqa: E402
+from tools.sweep import cli
+from tools.sweep.grid import ConfigCache, ConfigError, expand
+from tools.sweep.progress import Progress, format_duration
+from tools.sweep.state import config_differences, plan
 
 FAKE_MAIN = (sys.executable, os.path.join(os.path.dirname(__file__), "fake_main.py"))
 
@@ -59,15 +57,15 @@ def test_grid_errors_name_the_mistake(sets, seeds, common, message):
 
 
 def test_cli_moves_overrides_out_of_greedy_lists_and_validates_configs(tmp_path, capsys):
-    args = sweep.parse_args(["--configs", "qmix", "vdn", "t_max=5", "--env-config", "lbf", "--seed-list", "3", "9", "lr=0.1"])
+    args = cli.parse_args(["--configs", "qmix", "vdn", "t_max=5", "--env-config", "lbf", "--seed-list", "3", "9", "lr=0.1"])
     assert args.configs == ["qmix", "vdn"] and args.seed_list == ["3", "9"] and args.overrides == ["lr=0.1", "t_max=5"]
-    assert sweep.seed_list(args) == [3, 9]
-    assert sweep.main(["--configs", "qmix", "--env-config", "lbf", "--out", str(tmp_path), "--set", "lrr=0.1,0.2"]) == 2
+    assert cli.seed_list(args) == [3, 9]
+    assert cli.main(["--configs", "qmix", "--env-config", "lbf", "--out", str(tmp_path), "--set", "lrr=0.1,0.2"]) == 2
     err = capsys.readouterr().err
     assert "grid point 'qmix lbf lrr=0.1 seed=1': unknown config key 'lrr'. Did you mean 'lr'?" in err
-    assert sweep.main(["--configs", "qmixx", "--env-config", "lbf", "--out", str(tmp_path)]) == 2
+    assert cli.main(["--configs", "qmixx", "--env-config", "lbf", "--out", str(tmp_path)]) == 2
     assert "--config=qmixx: no such config" in capsys.readouterr().err
-    assert sweep.main(["--configs", "qmix", "--env-config", "lbf", "--out", str(tmp_path), "--jobs", "0"]) == 2
+    assert cli.main(["--configs", "qmix", "--env-config", "lbf", "--out", str(tmp_path), "--jobs", "0"]) == 2
     assert "--jobs 0: at least one run" in capsys.readouterr().err
     assert not (tmp_path / "logs").exists()
 
@@ -77,7 +75,7 @@ def test_sweep_runs_then_skips_completed_resumes_interrupted_and_reruns_failed(t
     argv = ["--configs", "qmix", "vdn", "--env-config", "lbf", "--seeds", "2", "--jobs", "2", "--out", str(out), "t_max=100"]
     monkeypatch.setenv("FAKE_MAIN_BEHAVIOUR", json.dumps({"qmix:2": "fail", "vdn:1": "kill", "vdn:2": "kill-early"}))
     monkeypatch.setenv("FAKE_MAIN_SLEEP", "0.2")
-    assert sweep.main(argv, main_command=FAKE_MAIN) == 1
+    assert cli.main(argv, main_command=FAKE_MAIN) == 1
     err = capsys.readouterr().err
     first = calls(out)
     assert sorted((kind, alg, seed) for _, _, kind, alg, seed in first) == [
@@ -92,7 +90,7 @@ def test_sweep_runs_then_skips_completed_resumes_interrupted_and_reruns_failed(t
     assert "vdn lbf seed=1: exit 137" in err
 
     monkeypatch.delenv("FAKE_MAIN_BEHAVIOUR")
-    assert sweep.main(argv + ["--dry-run"], main_command=FAKE_MAIN) == 0
+    assert cli.main(argv + ["--dry-run"], main_command=FAKE_MAIN) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("qmix lbf seed=1: done (")
     assert lines[1].startswith("vdn lbf seed=1: resume: RUNNING with a checkpoint (")
@@ -101,18 +99,18 @@ def test_sweep_runs_then_skips_completed_resumes_interrupted_and_reruns_failed(t
     assert lines[4] == "4 grid points: 0 new, 2 to re-run, 1 to resume, 1 done before"
     assert len(calls(out)) == 4
 
-    assert sweep.main(argv, main_command=FAKE_MAIN) == 0
+    assert cli.main(argv, main_command=FAKE_MAIN) == 0
     second = sorted((kind, alg, seed) for _, _, kind, alg, seed in calls(out)[4:])
     assert second == [("fresh", "qmix", 2), ("fresh", "vdn", 2), ("resume", "vdn", 1)]
     assert "1 done before, 3 done now, 0 failed" in capsys.readouterr().err
     assert log.read_text().count("=== exit code") == 2  # both attempts kept in the point's log
 
-    assert sweep.main(argv, main_command=FAKE_MAIN) == 0
+    assert cli.main(argv, main_command=FAKE_MAIN) == 0
     assert len(calls(out)) == 7
     assert "4 done before, 0 done now" in capsys.readouterr().err
 
     # another budget is another grid point; the dry run says how the existing runs differ
-    assert sweep.main(argv[:-1] + ["t_max=200", "--dry-run"], main_command=FAKE_MAIN) == 0
+    assert cli.main(argv[:-1] + ["t_max=200", "--dry-run"], main_command=FAKE_MAIN) == 0
     assert "qmix lbf seed=1: new; a run with this alg, task and seed differs in t_max: grid 200, run 100" in capsys.readouterr().out
 
 
@@ -133,9 +131,9 @@ def test_matching_uses_the_full_config(tmp_path):
 
 
 def test_a_second_sweep_on_the_same_folder_is_refused(tmp_path, capsys):
-    held = sweep.lock_output(tmp_path)
+    held = cli.lock_output(tmp_path)
     try:
-        assert sweep.main(["--configs", "qmix", "--env-config", "lbf", "--out", str(tmp_path)], main_command=FAKE_MAIN) == 2
+        assert cli.main(["--configs", "qmix", "--env-config", "lbf", "--out", str(tmp_path)], main_command=FAKE_MAIN) == 2
         assert f"another sweep is writing to {tmp_path}" in capsys.readouterr().err
     finally:
         held.close()
@@ -165,29 +163,27 @@ def test_progress_counts_and_eta():
 def test_the_ray_backend_without_ray_says_how_to_install_it(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
     with pytest.raises(SystemExit, match=r"needs Ray, an optional extra.*\n    pip install -r requirements-ray.txt"):
-        sweep.main(["--configs", "qmix", "--env-config", "lbf", "--out", str(tmp_path), "--backend", "ray"], main_command=FAKE_MAIN)
+        cli.main(["--configs", "qmix", "--env-config", "lbf", "--out", str(tmp_path), "--backend", "ray"], main_command=FAKE_MAIN)
     assert not (tmp_path / ".sweep.lock").exists()
 
 
 def test_address_needs_the_ray_backend(tmp_path, capsys):
-    assert sweep.main(["--configs", "qmix", "--env-config", "lbf", "--out", str(tmp_path), "--address", "auto"]) == 2
+    assert cli.main(["--configs", "qmix", "--env-config", "lbf", "--out", str(tmp_path), "--address", "auto"]) == 2
     assert "--address auto is a Ray cluster's address; add --backend ray" in capsys.readouterr().err
 
 
 @pytest.mark.slow
 def test_ray_backend_runs_the_same_sweep_on_a_local_ray_instance(tmp_path, monkeypatch, capsys):
     ray = pytest.importorskip("ray")
-    scripts = os.path.join(os.path.dirname(__file__), "..", "scripts")
     monkeypatch.setenv("FAKE_MAIN_BEHAVIOUR", json.dumps({"vdn:2": "fail"}))
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": os.path.abspath(scripts)}})
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
     try:
         out = tmp_path / "res"
         argv = ["--configs", "qmix", "vdn", "--env-config", "lbf", "--seeds", "2", "--out", str(out), "--backend", "ray", "t_max=100"]
-        assert sweep.main(argv, main_command=FAKE_MAIN) == 1
+        assert cli.main(argv, main_command=FAKE_MAIN) == 1
         err = capsys.readouterr().err
         assert "sweep: 4 grid points: 0 done before, 3 done now, 1 failed" in err and "vdn lbf seed=2: exit 1" in err
-        assert sweep.main(argv, main_command=FAKE_MAIN) == 1
+        assert cli.main(argv, main_command=FAKE_MAIN) == 1
         assert "sweep: 4 grid points: 3 done before, 0 done now, 1 failed" in capsys.readouterr().err
     finally:
         ray.shutdown()

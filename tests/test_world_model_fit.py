@@ -1,14 +1,9 @@
-"""scripts/world_model_fit.py runs end to end: the world model trains through salemb's own step and the
+"""tools/checks/world_model_fit.py runs end to end: the world model trains through salemb's own step and the
 held-out ratios print for each variant."""
 
 from __future__ import annotations
 
-import os
-import sys
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
-
-import world_model_fit  # noqa: E402
+from tools.checks import world_model_fit
 
 
 def test_fit_prints_held_out_ratios_for_each_variant(capsys) -> None:

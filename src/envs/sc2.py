@@ -5,7 +5,7 @@ import and `StarCraftAdapter`, which delegates the contract to a SMAC-API env.
 
 The game is a separate download and neither `smac` nor `smacv2` is on PyPI, so before any env is built a
 missing package, binary, map or game version is one `MissingDependencyError` naming every problem and the
-fix (`bash scripts/install_sc2.sh`); a binary that is there but does not start is one `GameLaunchError` at
+fix (`bash tools/install_sc2.sh`); a binary that is there but does not start is one `GameLaunchError` at
 the first reset. Two traps of modern Python are handled: protobuf >= 4 (which TensorBoard needs) loads
 s2clientprotocol's generated code only with its pure-Python implementation, chosen before anything
 imports protobuf (`use_python_protobuf`, called by main.py); and pysc2 4.0's `pysc2/lib/colors.py` calls
@@ -36,7 +36,7 @@ SMAC_V1_MAPS = (
     "3s5z_vs_3s6z", "3s_vs_3z", "3s_vs_4z", "3s_vs_5z", "1c3s5z", "2m_vs_1z", "corridor", "6h_vs_8z",
     "2s_vs_1sc", "so_many_baneling", "bane_vs_bane", "2c_vs_64zg",
 )  # fmt: skip
-INSTALL_COMMAND = "bash scripts/install_sc2.sh"
+INSTALL_COMMAND = "bash tools/install_sc2.sh"
 ALTERNATIVES = (
     "Runnable without StarCraft II: --env-config=lbf (Level-Based Foraging) or --env-config=smax "
     "(JaxMARL SMAX, SMAC-like maps without the game; pip install -r requirements-smax.txt && "

@@ -1,4 +1,4 @@
-"""The task a run trains on, as named in its sacred folder (light: read by the plotting scripts too)."""
+"""The task a run trains on, as named in its sacred folder (light: read by the plotting tools too)."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from results_io import COMPLETED, Curve, RunRecord, get_dotted, iter_runs
+from tools.analysis.results_io import COMPLETED, Curve, RunRecord, get_dotted, iter_runs
 
 # Keys that do not change what a run trains: output places and switches, console/log intervals, the
 # device, and speed options documented to give the same numbers (default.yaml). Dotted for nested keys.

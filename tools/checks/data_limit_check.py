@@ -1,6 +1,6 @@
 """Is a baseline data-limited at the method comparison's budget? What a perfect world model could add.
 
-    python scripts/data_limit_check.py --task Foraging-8x8-2p-3f-v3 --factors 1 2 --seeds 3 --jobs 1
+    python -m tools.checks.data_limit_check --task Foraging-8x8-2p-3f-v3 --factors 1 2 --seeds 3 --jobs 1
 
 A world model's imagined transitions are at best as good as real ones. So run the baseline (`--alg`,
 qmix) with k times the real data for the same learner updates: k x the episodes per collection
@@ -21,11 +21,11 @@ never reads.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-from method_comparison import (
+from tools import ROOT
+from tools.checks.method_comparison import (
     TASKS,
     grid_point,
     interval,
@@ -34,7 +34,7 @@ from method_comparison import (
     run_grid,
     scores,
 )
-from sweep_grid import ROOT, ConfigCache
+from tools.sweep.grid import ConfigCache
 
 BASE_T_MAX = 100_000
 
@@ -95,5 +95,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     sys.exit(main())

@@ -1,7 +1,7 @@
 """Reading sacred run folders back: one `RunRecord` per folder that holds config.json and run.json.
 
-Shared by sweep.py (which runs exist, and how they ended) and results_groups.py (the curves plot.py and
-compare.py compare).
+Shared by the sweep (tools/sweep/state.py: which runs exist, and how they ended) and results_groups.py
+(the curves plot.py and compare.py compare).
 A run folder is `<results>/sacred/<task>/<alg name>/<id>/`, but any folder below the root that holds
 both files counts, so several sweeps' output folders can be read at once.
 """
@@ -18,11 +18,7 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT / "src") not in sys.path:
-    sys.path.insert(0, str(ROOT / "src"))
-
-from utils.task_names import task_name  # noqa: E402
+from utils.task_names import task_name
 
 COMPLETED = "COMPLETED"
 

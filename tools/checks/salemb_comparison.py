@@ -1,26 +1,27 @@
 """salemb against QMIX and VDN on LBF at a low budget: the same tasks, seeds and env-step budget for all.
 
-    python scripts/salemb_comparison.py                          # 3 tasks x 3 algs x 3 seeds, 200k steps
-    python scripts/salemb_comparison.py --tasks Foraging-8x8-2p-3f-v3 --seeds 1 --t-max 50000
-    python scripts/salemb_comparison.py --report-only --out results/salemb_comparison
+    python -m tools.checks.salemb_comparison                          # 3 tasks x 3 algs x 3 seeds, 200k steps
+    python -m tools.checks.salemb_comparison --tasks Foraging-8x8-2p-3f-v3 --seeds 1 --t-max 50000
+    python -m tools.checks.salemb_comparison --report-only --out results/salemb_comparison
 
 Prints per task and algorithm the per-seed and mean final test return, the area under the test-return
 curve (its average height), and wall-clock seconds per 10k env steps; then, per task, whether salemb's
 mean final return is above QMIX's and VDN's and its wall-clock ratio to QMIX (the goal: below 2); then,
 per salemb run, what its logs say about why: how often the imagination gate was open, the world
 model's observation error against copy-last's, and the spread of the SALE state embedding.
-Extra `key=value` arguments go to every run. Started again with the same --out, it skips the runs that
-completed there (an interrupted comparison goes on where it stopped).
+Extra `key=value` arguments go to every run. The runs go through the sweep; started again with the same
+--out, it skips the runs that completed there (an interrupted comparison goes on where it stopped).
 """
 
 from __future__ import annotations
 
-import os
+import sys
 from pathlib import Path
 from statistics import median
 from typing import Any
 
-from lbf_runs import collect, completed_metrics, grid_parser, mean, print_table, run_grid
+from tools.checks.runs import collect, completed_metrics, grid_parser, lbf_sweep, mean, print_table
+from tools.sweep.cli import run_sweeps
 
 TASKS = ["Foraging-8x8-2p-3f-v3", "Foraging-10x10-3p-3f-v3", "Foraging-8x8-2p-2f-coop-v3"]
 ALGS = ["salemb", "qmix", "vdn"]
@@ -78,19 +79,21 @@ def print_diagnostics(rows: list[dict[str, Any]]) -> None:
               f"{fmt(r['spread_first']):>12} -> {fmt(r['spread_last'])}")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
+    """Run what is missing of the grid (unless --report-only), print the tables; returns the sweep's exit code."""
     parser = grid_parser(__doc__, ALGS, TASKS, "salemb_comparison")
     parser.add_argument("--t-max", type=int, default=200_000)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    code = 0
     if not args.report_only:
-        jobs = [(a, t, s, args.t_max) for t in args.tasks for s in range(1, args.seeds + 1) for a in args.algs]
-        run_grid(jobs, args.out, args.extra, args.jobs)
+        sweep = lbf_sweep(args.algs, args.tasks, args.seeds, args.t_max, args.jobs, args.out, args.extra)
+        code = run_sweeps([(f"{', '.join(args.tasks)}, {args.t_max} env steps", sweep)])
     rows = collect(args.out)
     print_table(rows)
     verdicts(rows)
     print_diagnostics(salemb_diagnostics(args.out))
+    return code
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    main()
+    sys.exit(main())

@@ -1,8 +1,8 @@
 """Fit salemb's world model on fixed episodes and print its held-out prediction error as it trains.
 
-    python scripts/world_model_fit.py --env-config lbf with env_args.key=Foraging-8x8-2p-3f-v3 world_model=step_vae
-    python scripts/world_model_fit.py --env-config smax --episodes 1000 --steps 3000 with env_args.map_name=3m
-    python scripts/world_model_fit.py --env-config lbf --compare wm_change_gate=True wm_change_gate=False
+    python -m tools.checks.world_model_fit --env-config lbf with env_args.key=Foraging-8x8-2p-3f-v3 world_model=step_vae
+    python -m tools.checks.world_model_fit --env-config smax --episodes 1000 --steps 3000 with env_args.map_name=3m
+    python -m tools.checks.world_model_fit --env-config lbf --compare wm_change_gate=True wm_change_gate=False
 
 Episodes come from the runner with uniformly random available actions (epsilon 1): `--episodes` for
 training (the replay buffer) and `--held-out` more that the model never trains on. The world model, its
@@ -19,19 +19,15 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-from modules.world_models.rollout_eval import add_sums, finish_rollout_error, rollout_error_sums  # noqa: E402
-from run import Experiment, prepare_args  # noqa: E402
-from utils.config_checks import coerce_and_validate  # noqa: E402
-from utils.config_loader import build_config, split_with  # noqa: E402
-from utils.logging import Logger, get_console_logger  # noqa: E402
+from modules.world_models.rollout_eval import add_sums, finish_rollout_error, rollout_error_sums
+from run import Experiment, prepare_args
+from utils.config_checks import coerce_and_validate
+from utils.config_loader import build_config, split_with
+from utils.logging import Logger, get_console_logger
 
 RATIOS = [
     ("obs", "obs_mse", "obs_mse_copy_last"),
@@ -86,8 +82,8 @@ def fit(exp: Experiment, held_out: list[Any], steps: int, checks: int, label: st
             print(f"{label:<28} step {step:>6}  {ratios}  ({step / elapsed:.1f} steps/s)", flush=True)
 
 
-def main(argv: list[str]) -> int:
-    argv, overrides = split_with(argv)
+def main(argv: list[str] | None = None) -> int:
+    argv, overrides = split_with(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env-config", default="lbf")
     parser.add_argument("--episodes", type=int, default=2000, help="training episodes (random actions)")
@@ -114,4 +110,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

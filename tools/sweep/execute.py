@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from sweep_progress import Progress
+from tools.sweep.progress import Progress
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,13 @@
 """Multi-Agent MuJoCo check: facmac, facmac_vdn and salemb trained on one task (HalfCheetah 2x3 by default)
 for a number of env steps and seeds, their test returns printed next to a uniformly random policy's.
 
-    python scripts/mamujoco_check.py --t-max 100000 --seeds 1 2        # the full check (hours on a CPU)
-    python scripts/mamujoco_check.py --t-max 2000 --seeds 1 with start_steps=500 env_args.max_episode_steps=200
-    python scripts/mamujoco_check.py --out results/mamujoco_check --table-only   # re-print from the folders
+    python -m tools.checks.mamujoco_check --t-max 100000 --seeds 1 2        # the full check (hours on a CPU)
+    python -m tools.checks.mamujoco_check --t-max 2000 --seeds 1 with start_steps=500 env_args.max_episode_steps=200
+    python -m tools.checks.mamujoco_check --out results/mamujoco_check --table-only   # re-print from the folders
 
-Each run is its own process (its console output in <out>/logs/); every figure is read back from the sacred
-run folders under <out>. Per run: final and best test return, AUC, steps/s (the run's last logged rate)
+The runs go through the sweep (each its own process, its console output in <out>/logs/; started again
+with the same --out, the check skips the runs that completed there); every figure is read back from the
+sacred run folders under <out>. Per run: final and best test return, AUC, steps/s (the run's last logged rate)
 and wall-clock per 10k env steps; per algorithm the mean, and a verdict against the random policy: a run
 beats it when its final test return is above the random mean by more than 3 random-episode standard
 deviations. `with k=v ...` overrides go to every run and to the random policy's env.
@@ -15,48 +16,26 @@ deviations. `with k=v ...` overrides go to every run and to the random policy's 
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from lbf_runs import collect, mean, print_table
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-from components.action_spaces import BoxActions  # noqa: E402
-from envs import REGISTRY as env_REGISTRY  # noqa: E402
-from main import prepare_config  # noqa: E402
-from utils.config_loader import split_with  # noqa: E402
+from components.action_spaces import BoxActions
+from envs import REGISTRY as env_REGISTRY
+from main import prepare_config
+from tools import ROOT
+from tools.checks.runs import collect, mean, print_table, sweep_argv
+from tools.sweep.cli import run_sweeps
+from utils.config_loader import split_with
 
 ALGS = ["facmac", "facmac_vdn", "salemb"]
 
 
 def task_overrides(opts: argparse.Namespace, extra: list[str]) -> list[str]:
     return [f"env_args.scenario={opts.scenario}", f"env_args.agent_conf={opts.agent_conf}", *extra]
-
-
-def run_one(alg: str, seed: int, opts: argparse.Namespace, extra: list[str]) -> tuple[float, int]:
-    """Train `alg` for `opts.t_max` env steps with 20 test points; returns (wall seconds, exit code)."""
-    out = Path(opts.out)
-    log = out / "logs" / f"{alg}_{opts.scenario}-{opts.agent_conf}_seed{seed}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    interval = max(1000, opts.t_max // 20)
-    cmd = [
-        sys.executable, str(ROOT / "src" / "main.py"), f"--config={alg}", "--env-config=mamujoco", "with",
-        f"t_max={opts.t_max}", f"seed={seed}", f"local_results_path={out}", f"test_interval={interval}",
-        f"log_interval={interval}", f"runner_log_interval={interval}", f"learner_log_interval={interval}",
-        f"test_nepisode={opts.test_episodes}", "use_cuda=False", "save_model=False", *task_overrides(opts, extra),
-    ]
-    start = time.time()
-    with open(log, "w") as f:
-        code = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT)
-    return time.time() - start, code
 
 
 def random_policy(opts: argparse.Namespace, extra: list[str]) -> tuple[float, float, float]:
@@ -103,32 +82,31 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time (each is one process)")
     parser.add_argument("--test-episodes", type=int, default=10, help="test episodes per evaluation")
     parser.add_argument("--random-episodes", type=int, default=10, help="episodes of the random policy")
-    parser.add_argument("--out", default="results/mamujoco_check", help="results folder")
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "mamujoco_check", help="results folder")
     parser.add_argument("--table-only", action="store_true", help="only print the table of the runs under --out")
     return parser.parse_args(argv), extra
 
 
-def main(argv: list[str]) -> int:
-    opts, extra = parse(argv)
+def main(argv: list[str] | None = None) -> int:
+    """Run what is missing of the grid (unless --table-only), print the table and the verdicts; returns the
+    sweep's exit code (1 or the sweep's when no run completed)."""
+    opts, extra = parse(sys.argv[1:] if argv is None else argv)
+    code = 0
     if not opts.table_only:
-        jobs = [(alg, seed) for alg in opts.algs for seed in opts.seeds]
-        with ThreadPoolExecutor(max_workers=opts.jobs) as pool:
-            futures = [(job, pool.submit(run_one, *job, opts, extra)) for job in jobs]
-            for done, ((alg, seed), future) in enumerate(futures, 1):
-                wall, code = future.result()
-                status = "ok" if code == 0 else f"FAILED (exit {code}, see {opts.out}/logs)"
-                print(f"[{done}/{len(jobs)}] {alg} seed {seed}: {wall / 60:.1f} min {status}", flush=True)
-    rows = collect(Path(opts.out))
+        sweep = sweep_argv(opts.algs, "mamujoco", [], opts.seeds, opts.t_max, 20, opts.jobs, opts.out,
+                           [f"test_nepisode={opts.test_episodes}", *task_overrides(opts, extra)])
+        code = run_sweeps([(f"{opts.scenario} {opts.agent_conf}, {opts.t_max} env steps", sweep)])
+    rows = collect(opts.out)
     if not rows:
         print(f"no completed runs under {opts.out}", file=sys.stderr)
-        return 1
+        return code or 1
     print()
     print_table(rows)
     random_mean, random_std, env_rate = random_policy(opts, extra)
     verdicts(rows, random_mean, random_std)
     print(f"env alone (random actions): {env_rate:.0f} steps/s")
-    return 0
+    return code
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

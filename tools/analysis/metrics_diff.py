@@ -1,6 +1,6 @@
 """Comparing two runs' metrics.json step by step: what a resumed run lost, repeated or changed.
 
-Used by chaos.py and the crash tests. The timing metrics (`steps_per_sec`) measure wall time, not
+Used by the chaos check (tools/bench/chaos.py) and the crash tests. The timing metrics (`steps_per_sec`) measure wall time, not
 learning, and are left out by default.
 """
 

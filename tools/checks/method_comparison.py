@@ -1,17 +1,17 @@
 """The method's low-budget comparison: salemb against QMIX and VDN on three LBF tasks and SMAX 3m and 8m.
 
-    python scripts/method_comparison.py --seeds 5 --jobs 2                 # run what is missing, then report
-    python scripts/method_comparison.py --report-only                      # the tables from the runs so far
-    python scripts/method_comparison.py --algs qmix vdn --tasks 3m 8m      # a part of the grid
-    python scripts/method_comparison.py --algs salemb qmix_control=qmix:updates_per_env_step=0.02
+    python -m tools.checks.method_comparison --seeds 5 --jobs 2                 # run what is missing, then report
+    python -m tools.checks.method_comparison --report-only                      # the tables from the runs so far
+    python -m tools.checks.method_comparison --algs qmix vdn --tasks 3m 8m      # a part of the grid
+    python -m tools.checks.method_comparison --algs salemb qmix_control=qmix:updates_per_env_step=0.02
 
 Every run: 100k env steps (`--t-max`), the parallel runner with 4 episodes per batch, 32 greedy test
 episodes every 2.5k steps, a checkpoint every 20k steps (an interrupted run resumes from it), and on LBF
 the presence observation encoding (`ENV_SETTINGS`). Each
 algorithm is a config name, or `label=config:key=value,key=value` for a variant (its runs are named
 `label`), e.g. the control for a method that takes more Q-network updates per env step than QMIX. Runs
-go through `scripts/sweep.py` (one sweep per algorithm and env), so starting the script again skips the
-completed runs and resumes the interrupted ones.
+go through the sweep (`python -m tools.sweep`, one sweep per algorithm and env), so starting the script
+again skips the completed runs and resumes the interrupted ones.
 
 Sessions on this machine do not keep `results/`, so every completed run's scores are also kept in
 `--record` (docs/data/method_comparison_runs.csv, committed): one row per run (task, algorithm label,
@@ -43,16 +43,17 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
-from lbf_runs import wall_seconds
-from results_groups import experiment_id, flat_experiment_config, load_groups, report
-from results_stats import area_under_curve, iqm, stratified_bootstrap_ci
-from sweep import main as sweep_main
-from sweep_grid import ROOT, ConfigCache, expand
+from tools import ROOT
+from tools.analysis.results_groups import experiment_id, flat_experiment_config, load_groups, report
+from tools.analysis.results_stats import area_under_curve, iqm, stratified_bootstrap_ci
+from tools.checks.runs import wall_seconds
+from tools.sweep.cli import run_sweeps
+from tools.sweep.grid import ConfigCache, expand
 from utils.config_loader import load_default, load_yaml
 from utils.dicts import recursive_update
 from utils.registries import all_declared_keys, declared_keys
@@ -70,7 +71,6 @@ ENV_SETTINGS = {"lbf": ["env_args.obs_encoding=presence"], "smax": []}
 ALGS = ["salemb", "qmix", "vdn"]
 METHOD, BASELINE = "salemb", "qmix"
 GOAL_RATIO, GOAL_TASKS, GOAL_APART = 1.25, 4, 2
-INTERRUPTED = 130  # scripts/sweep.py's exit code when Ctrl-C or SIGTERM stopped it
 RECORD_FIELDS = ["task", "alg", "seed", "t_max", "experiment", "auc", "final", "minutes"]
 
 
@@ -164,28 +164,22 @@ def run_grid(algs: list[str], tasks: list[str], seeds: int, jobs: int, out: Path
              recorded: set[tuple[str, str, int, str]] | None = None, after_sweep: Callable[[], object] | None = None) -> int:
     """One sweep per (algorithm, task) over the seeds not in `recorded` ((task, label, seed, fingerprint)
     of runs already kept), calling `after_sweep` after each (so a finished sweep's runs are recorded
-    before the next starts); returns the worst exit code."""
-    worst = 0
+    before the next starts); returns the worst exit code (an interrupted sweep stops the grid)."""
     cache = ConfigCache()
-    for spec in algs:
-        for task in tasks:
-            label, config, settings, expected = grid_point(spec, task, t_max, extra, cache)
-            experiment = fingerprint(expected)
-            todo = [s for s in range(1, seeds + 1) if (task, label, s, experiment) not in (recorded or set())]
-            if not todo:
-                continue
-            env, key = TASKS[task]
-            argv = ["--configs", config, "--env-config", env, "--set", f"{key}={task}",
-                    "--seed-list", *map(str, todo), "--jobs", str(jobs), "--out", str(out), *settings]
-            print(f"== {label} on {task}: seeds {todo}", file=sys.stderr, flush=True)
-            code = sweep_main(argv)
-            worst = max(worst, code)
-            if after_sweep is not None:
-                after_sweep()
-            if code == INTERRUPTED:  # Ctrl-C or SIGTERM stops the grid, not only the sweep it met
-                print(f"== interrupted during {label} on {task}: the remaining sweeps are not started", file=sys.stderr, flush=True)
-                return code
-    return worst
+
+    def sweeps() -> Iterator[tuple[str, list[str]]]:
+        for spec in algs:
+            for task in tasks:
+                label, config, settings, expected = grid_point(spec, task, t_max, extra, cache)
+                experiment = fingerprint(expected)
+                todo = [s for s in range(1, seeds + 1) if (task, label, s, experiment) not in (recorded or set())]
+                if todo:
+                    env, key = TASKS[task]
+                    yield f"{label} on {task}, seeds {todo}", [
+                        "--configs", config, "--env-config", env, "--set", f"{key}={task}", "--seed-list", *map(str, todo),
+                        "--jobs", str(jobs), "--out", str(out), *settings]
+
+    return run_sweeps(sweeps(), after_sweep)
 
 
 def configs_path(record: Path) -> Path:
@@ -391,5 +385,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     sys.exit(main())

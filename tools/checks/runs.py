@@ -1,6 +1,8 @@
-"""Shared by the LBF learning scripts: run a grid of `src/main.py` runs, read them back, print tables.
+"""What the checks' grids share: their command line, the sweep's command line for a grid, reading the
+completed runs back, and the table.
 
-Each run is its own process (output in <out>/logs/); every figure is read back from the sacred run
+The runs go through the sweep (tools.sweep: one process per run, its output in <out>/logs/; started again,
+it skips the runs that completed with the same config). Every figure is read back from the sacred run
 folders (<out>/sacred/<task>/<alg>/<id>/), so a table can be re-printed from an existing folder.
 """
 
@@ -9,25 +11,19 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
-from results_groups import differing_keys, experiment_id, leave_out_reason
-from results_io import RunRecord, iter_runs
-from results_stats import area_under_curve
-from sweep_progress import Progress
-
-ROOT = Path(__file__).resolve().parents[1]
-REFRESH_SECONDS = 1.0
+from tools import ROOT
+from tools.analysis.results_groups import differing_keys, experiment_id, leave_out_reason
+from tools.analysis.results_io import RunRecord, iter_runs
+from tools.analysis.results_stats import area_under_curve
 
 
 def grid_parser(doc: str, algs: list[str], tasks: list[str], out: str) -> argparse.ArgumentParser:
-    """The options both LBF scripts take: algorithms, tasks, seeds, jobs, output folder, report-only, and
+    """The options both LBF checks take: algorithms, tasks, seeds, jobs, output folder, report-only, and
     extra `key=value` overrides for every run."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--algs", nargs="+", default=algs)
@@ -40,66 +36,27 @@ def grid_parser(doc: str, algs: list[str], tasks: list[str], out: str) -> argpar
     return parser
 
 
-def log_path(out: Path, alg: str, task: str, seed: int) -> Path:
-    return out / "logs" / f"{alg}_{task}_seed{seed}.log"
-
-
-def run_one(alg: str, task: str, seed: int, t_max: int, out: Path, extra: list[str]) -> tuple[float, int]:
-    """Train `alg` on LBF `task` for `t_max` steps with 40 test points; returns (wall seconds, exit code)."""
-    log = log_path(out, alg, task, seed)
-    log.parent.mkdir(parents=True, exist_ok=True)
-    test_interval = max(1000, t_max // 40)
-    cmd = [
-        sys.executable, str(ROOT / "src" / "main.py"), f"--config={alg}", "--env-config=lbf", "with",
-        f"env_args.key={task}", f"t_max={t_max}", f"seed={seed}", f"local_results_path={out}",
-        f"test_interval={test_interval}", f"log_interval={test_interval}", f"runner_log_interval={test_interval}",
-        f"learner_log_interval={test_interval}", "test_nepisode=50", "use_cuda=False", "save_model=False", *extra,
+def sweep_argv(algs: list[str], env_config: str, sets: list[str], seeds: list[int], t_max: int, test_points: int,
+               jobs: int, out: Path, overrides: list[str]) -> list[str]:
+    """The sweep's command line (tools.sweep.cli.main) for a check's grid: `algs` x the `--set` values of
+    `sets` x `seeds` on `env_config`, `jobs` runs at a time, into `out`. Every run trains `t_max` env steps
+    with `test_points` tests (every t_max / test_points steps, at least 1000; the logs as often) on the CPU,
+    without checkpoints, then takes `overrides` (which win over these)."""
+    interval = max(1000, t_max // test_points)
+    return [
+        "--configs", *algs, "--env-config", env_config, *[arg for s in sets for arg in ("--set", s)],
+        "--seed-list", *map(str, seeds), "--jobs", str(jobs), "--out", str(out),
+        f"t_max={t_max}", f"test_interval={interval}", f"log_interval={interval}", f"runner_log_interval={interval}",
+        f"learner_log_interval={interval}", "use_cuda=False", "save_model=False", *overrides,
     ]
-    start = time.time()
-    with open(log, "w") as f:
-        code = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT)
-    return time.time() - start, code
 
 
-def completed_jobs(out: Path) -> set[tuple[str, str, int, int]]:
-    """(alg, task, seed, t_max) of the training runs under `out` that completed, so a grid started again
-    skips them (an evaluate-only run does not count)."""
-    if not out.is_dir():
-        return set()
-    return {(run.alg, run.task, run.seed, run.config.get("t_max")) for run in iter_runs(out) if leave_out_reason(run) is None}
-
-
-def run_grid(jobs: list[tuple[str, str, int, int]], out: Path, extra: list[str], n_jobs: int,
-             task_extra: dict[str, list[str]] | None = None) -> None:
-    """Run every (alg, task, seed, t_max) not completed under `out` already, `n_jobs` at a time, with
-    the sweep's progress display on stderr (a line per finished run, a live status line with ETA). Each
-    run gets its task's `task_extra` overrides, then `extra` (so `extra` wins). The overrides are not
-    compared: a grid rerun with other overrides needs its own `out`."""
-    task_extra = task_extra or {}
-    done_before = completed_jobs(out)
-    skipped = [job for job in jobs if job in done_before]
-    if skipped:
-        print(f"{len(skipped)} of {len(jobs)} runs completed before under {out}: skipped", flush=True)
-    jobs = [job for job in jobs if job not in done_before]
-    progress = Progress(len(jobs), n_jobs, skipped=len(skipped))
-
-    def run(job: tuple[str, str, int, int]) -> None:
-        alg, task, seed, _ = job
-        label = f"{alg} {task} seed {seed}"
-        progress.started(label)
-        wall, code = run_one(*job, out, [*task_extra.get(task, []), *extra])
-        progress.finished(label, code, str(log_path(out, alg, task, seed)), wall)
-
-    try:
-        with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-            pending = {pool.submit(run, job) for job in jobs}
-            while pending:
-                done, pending = wait(pending, timeout=REFRESH_SECONDS)
-                for fut in done:
-                    fut.result()
-                progress.refresh()  # the live line's elapsed time and ETA move while runs go on
-    finally:
-        progress.close()
+def lbf_sweep(algs: list[str], tasks: list[str], seeds: int, t_max: int, jobs: int, out: Path,
+              overrides: list[str]) -> list[str]:
+    """The sweep's command line for the LBF checks' grid: `algs` x `tasks` x seeds 1..`seeds`, `t_max` env
+    steps with 40 tests of 50 episodes, then `overrides`."""
+    return sweep_argv(algs, "lbf", [f"env_args.key={','.join(tasks)}"], list(range(1, seeds + 1)), t_max, 40, jobs,
+                      out, ["test_nepisode=50", *overrides])
 
 
 def wall_seconds(run_json: dict[str, Any]) -> float:
@@ -122,7 +79,7 @@ def collect(out: Path, metric: str = "test_return_mean") -> dict[tuple[str, str]
     """Completed runs under `out`, grouped by (alg name, task): seed, final, best, AUC of `metric`, the
     last t_env, steps/s and wall-clock seconds per 10k env steps. Where one (alg, task) holds runs of
     different experiments (say two t_max), a warning on stderr names the keys they differ in
-    (compare.py keeps such runs apart)."""
+    (tools.analysis.compare keeps such runs apart)."""
     rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
     configs: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     for run, metrics in completed_metrics(out):
@@ -142,7 +99,7 @@ def collect(out: Path, metric: str = "test_return_mean") -> dict[tuple[str, str]
         if len(experiments) > 1:
             keys = ", ".join(differing_keys(list(experiments.values())))
             print(f"warning: {alg} on {task}: the runs under {out} are {len(experiments)} different experiments "
-                  f"(they differ in {keys}), counted together here; compare.py keeps them apart", file=sys.stderr)
+                  f"(they differ in {keys}), counted together here; tools.analysis.compare keeps them apart", file=sys.stderr)
     return rows
 
 

@@ -1,16 +1,19 @@
-"""The LBF learning scripts' shared reader: AUC, collection from sacred folders, the printed table."""
+"""The checks' shared parts (tools/checks/runs.py): their grids through the sweep, collection from sacred folders,
+AUC, the printed table."""
 
+import functools
 import json
-import os
 import sys
+from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
+from tools.checks import learning_check, mamujoco_check, salemb_comparison
+from tools.checks.runs import collect, print_table
+from tools.checks.salemb_comparison import print_diagnostics, salemb_diagnostics, verdicts
+from tools.sweep import cli
 
-import lbf_runs  # noqa: E402
-from lbf_runs import collect, print_table, run_grid  # noqa: E402
-from salemb_comparison import print_diagnostics, salemb_diagnostics, verdicts  # noqa: E402
+FAKE_MAIN = (sys.executable, str(Path(__file__).resolve().parent / "fake_main.py"))
 
 
 def write_run(root, alg, task, seed, steps, values, status="COMPLETED", minutes=10, t_max=2000):
@@ -37,30 +40,50 @@ def test_collect_reads_completed_runs_and_prints_goals(tmp_path, capsys):
     assert "mean   0.800" in out and "goal every seed >= 0.8: NOT met" in out
 
 
-def test_run_grid_skips_completed_runs_only(tmp_path, monkeypatch, capsys):
+def test_learning_check_sweeps_each_task_at_its_budget_with_its_settings_before_the_users(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(cli, "main", lambda argv: calls.append(argv) or 0)
     write_run(tmp_path, "qmix", "T", 1, [0, 2000], [0.0, 1.0])
-    write_run(tmp_path, "qmix", "T", 2, [0, 1000], [0.0, 0.1], status="FAILED")
-    write_run(tmp_path, "vdn", "T", 1, [0, 500], [0.0, 0.1], t_max=500)
-    started = []
-    monkeypatch.setattr(lbf_runs, "run_one", lambda *job: started.append(job[:4]) or (1.0, 0))
-    run_grid([("qmix", "T", 1, 2000), ("qmix", "T", 2, 2000), ("vdn", "T", 1, 2000)], tmp_path, [], 1)
-    assert started == [("qmix", "T", 2, 2000), ("vdn", "T", 1, 2000)]
-    assert "1 of 3 runs completed before" in capsys.readouterr().out
+    assert learning_check.main(["--algs", "qmix", "vdn", "--seeds", "2", "--scale", "0.5", "--out", str(tmp_path), "lr=0.01"]) == 0
+    five, eight = calls
+    assert five[five.index("--configs") + 1:five.index("--env-config")] == ["qmix", "vdn"]
+    assert five[five.index("--set") + 1] == "env_args.key=Foraging-5x5-2p-1f-v3" and "t_max=25000" in five
+    assert five[five.index("--seed-list") + 1:five.index("--jobs")] == ["1", "2"] and "test_interval=1000" in five
+    assert five[-4:] == ["runner=parallel", "batch_size_run=4", "epsilon_anneal_time=20000", "lr=0.01"]
+    assert eight[eight.index("--set") + 1] == "env_args.key=Foraging-8x8-2p-3f-v3" and "t_max=200000" in eight
+    assert eight[-3:] == ["runner=parallel", "batch_size_run=4", "lr=0.01"] and "test_interval=5000" in eight
 
 
-def test_run_grid_starts_in_a_folder_that_does_not_exist_yet(tmp_path, monkeypatch):
-    started = []
-    monkeypatch.setattr(lbf_runs, "run_one", lambda *job: started.append(job[:4]) or (1.0, 0))
-    run_grid([("qmix", "T", 1, 2000)], tmp_path / "new", [], 1)
-    assert started == [("qmix", "T", 1, 2000)]
+def test_salemb_comparison_is_one_sweep_over_its_tasks(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(cli, "main", lambda argv: calls.append(argv) or 1)
+    write_run(tmp_path, "qmix", "T", 1, [0, 2000], [0.0, 1.0])
+    assert salemb_comparison.main(["--tasks", "A", "B", "--seeds", "1", "--t-max", "4000", "--out", str(tmp_path)]) == 1
+    (argv,) = calls
+    assert argv[argv.index("--set") + 1] == "env_args.key=A,B" and "t_max=4000" in argv and "test_nepisode=50" in argv
 
 
-def test_run_grid_puts_each_task_settings_before_the_user_overrides(tmp_path, monkeypatch):
-    started = []
-    monkeypatch.setattr(lbf_runs, "run_one", lambda *job: started.append((job[1], job[5])) or (1.0, 0))
-    run_grid([("qmix", "A", 1, 2000), ("qmix", "B", 1, 2000)], tmp_path, ["seed=9"], 1,
-             {"A": ["runner=parallel", "epsilon_anneal_time=20000"]})
-    assert started == [("A", ["runner=parallel", "epsilon_anneal_time=20000", "seed=9"]), ("B", ["seed=9"])]
+def test_mamujoco_check_sweeps_its_task_and_says_when_no_run_completed(tmp_path, monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr(cli, "main", lambda argv: calls.append(argv) or 0)
+    code = mamujoco_check.main(["--t-max", "2000", "--seeds", "3", "--algs", "facmac", "--out", str(tmp_path),
+                                "with", "start_steps=500"])
+    assert code == 1 and f"no completed runs under {tmp_path}" in capsys.readouterr().err
+    (argv,) = calls
+    assert argv[:argv.index("--jobs")] == ["--configs", "facmac", "--env-config", "mamujoco", "--seed-list", "3"]
+    assert argv[-4:] == ["test_nepisode=10", "env_args.scenario=HalfCheetah", "env_args.agent_conf=2x3", "start_steps=500"]
+
+
+def test_a_check_started_again_skips_the_runs_the_sweep_completed(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "main", functools.partial(cli.main, main_command=FAKE_MAIN))
+    argv = ["--algs", "qmix", "--tasks", "Foraging-5x5-2p-1f-v3", "--seeds", "2", "--scale", "0.02", "--jobs", "1",
+            "--out", str(tmp_path)]
+    assert learning_check.main(argv) == 0
+    assert "sweep: 2 grid points: 0 done before, 2 done now, 0 failed" in capsys.readouterr().err
+    assert learning_check.main(argv) == 0
+    out, err = capsys.readouterr()
+    assert "sweep: 2 grid points: 2 done before, 0 done now, 0 failed" in err
+    assert [line.split()[2] for line in out.splitlines()[1:]] == ["1", "2", "mean"]  # both seeds read back
 
 
 def test_salemb_diagnostics_read_the_gate_model_error_and_embedding_spread(tmp_path, capsys):

@@ -1,13 +1,13 @@
 """salemb's ablations: what each part of the method, and each piece of its discrete defaults, adds.
 
-    python scripts/salemb_ablations.py --seeds 3 --jobs 2     # run what is missing, then the table
-    python scripts/salemb_ablations.py --report-only          # the table from the record
-    python scripts/salemb_ablations.py --only salemb salemb_no_wm_sale no_gate
+    python -m tools.checks.salemb_ablations --seeds 3 --jobs 2     # run what is missing, then the table
+    python -m tools.checks.salemb_ablations --report-only          # the table from the record
+    python -m tools.checks.salemb_ablations --only salemb salemb_no_wm_sale no_gate
 
 Every ablation is salemb with one thing changed (`ABLATIONS`: a config of its own, or a variant
-`label=salemb:key=value,...`), run as the method comparison runs (`scripts/method_comparison.py`: 100k
-env steps, its settings, its record and fingerprints), so salemb's and QMIX's seeds are shared with the
-comparison and every run is kept in docs/data/method_comparison_runs.csv. Tasks: `Foraging-8x8-2p-3f-v3`
+`label=salemb:key=value,...`), run as the method comparison runs (`python -m tools.checks.method_comparison`:
+100k env steps, its settings, its record and fingerprints), so salemb's and QMIX's seeds are shared with
+the comparison and every run is kept in docs/data/method_comparison_runs.csv. Tasks: `Foraging-8x8-2p-3f-v3`
 and `Foraging-8x8-2p-2f-coop-v3` (`--tasks`; the comparison's five are allowed).
 
 The table, per task and ablation: seeds, IQM AUC and IQM final test return with 95% stratified-bootstrap
@@ -17,10 +17,9 @@ intervals, and the ablation's IQM AUC over salemb's (below 1: the part it remove
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from method_comparison import TASKS, add_run_arguments, interval, parse_alg, run_missing, scores
+from tools.checks.method_comparison import TASKS, add_run_arguments, interval, parse_alg, run_missing, scores
 
 METHOD = "salemb"
 ABLATIONS = {
@@ -75,5 +74,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     sys.exit(main())

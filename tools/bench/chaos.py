@@ -1,7 +1,7 @@
 """Chaos check: SIGKILL a short training run at random moments, resume it each time, and compare the end
 result with an uninterrupted run of the same seed.
 
-    python scripts/chaos.py --kills 5 --seed 0
+    python -m tools.bench.chaos --kills 5 --seed 0
 
 Both runs train qmix (or --alg) on a toy-sized LBF task with frequent checkpoints and the replay buffer
 saved. Each kill comes at a random moment of training (uniform over a share of the reference run's
@@ -24,13 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from metrics_diff import compare_metrics, read_metrics
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-from utils.checkpoint import list_checkpoints  # noqa: E402
-from utils.resume import recorded_model_dir  # noqa: E402
+from tools import ROOT
+from tools.analysis.metrics_diff import compare_metrics, read_metrics
+from utils.checkpoint import list_checkpoints
+from utils.resume import recorded_model_dir
 
 STARTED = "Beginning training"
 
@@ -109,7 +106,7 @@ def chaos_run(argv: list[str], out: Path, kills: int, train_time: float, rng: ra
     return run_dir or sacred_run(out / "chaos"), notes
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kills", type=int, default=5, help="SIGKILLs to send (default 5)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the runs and of the kill moments")
@@ -138,4 +135,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from results_io import COMPLETED, RunRecord, iter_runs, task_name
-from sweep_grid import ConfigCache, RunSpec
+from tools.analysis.results_io import COMPLETED, RunRecord, iter_runs, task_name
+from tools.sweep.grid import ConfigCache, RunSpec
 
 UNFINISHED = ("RUNNING", "INTERRUPTED", "TIMED_OUT", "QUEUED")
 # Keys that differ between runs of one grid point without changing what is trained.

@@ -1,10 +1,10 @@
 """Speed benchmark: where the time of a training run goes, measured in one process.
 
-    python scripts/bench.py --config qmix --env-config lbf with env_args.key=Foraging-8x8-2p-2f-coop-v3
-    python scripts/bench.py --config qmix --compare salemb --env-config lbf      # alternate A/B, print ratios
-    python scripts/bench.py --config qmix --env-config lbf --profile             # top costs of training
-    python scripts/bench.py --config salemb --env-config lbf --profile cumulative  # ... by cumulative time
-    python scripts/bench.py --config qmix --env-config lbf --epymarl              # EPyMARL's QMIX settings
+    python -m tools.bench.speed --config qmix --env-config lbf with env_args.key=Foraging-8x8-2p-2f-coop-v3
+    python -m tools.bench.speed --config qmix --compare salemb --env-config lbf      # alternate A/B, print ratios
+    python -m tools.bench.speed --config qmix --env-config lbf --profile             # top costs of training
+    python -m tools.bench.speed --config salemb --env-config lbf --profile cumulative  # ... by cumulative time
+    python -m tools.bench.speed --config qmix --env-config lbf --epymarl              # EPyMARL's QMIX settings
 
 Phases (each measured after its own warm-up):
   env        the env alone through our adapter, uniformly random available actions (continuous: uniform
@@ -39,15 +39,12 @@ from typing import Any
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-from components.action_spaces import BoxActions, is_continuous  # noqa: E402
-from envs import REGISTRY as env_REGISTRY  # noqa: E402
-from run import Experiment, prepare_args, task_name  # noqa: E402
-from utils.config_checks import coerce_and_validate  # noqa: E402
-from utils.config_loader import build_config, split_with  # noqa: E402
-from utils.logging import Logger, get_console_logger  # noqa: E402
+from components.action_spaces import BoxActions, is_continuous
+from envs import REGISTRY as env_REGISTRY
+from run import Experiment, prepare_args, task_name
+from utils.config_checks import coerce_and_validate
+from utils.config_loader import build_config, split_with
+from utils.logging import Logger, get_console_logger
 
 EPYMARL_QMIX = ["batch_size=32", "buffer_size=5000", "batch_size_run=1", "runner=episode"]
 ROWS = [
@@ -225,8 +222,8 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     return parser.parse_args(argv), overrides
 
 
-def main(argv: list[str]) -> int:
-    opts, overrides = parse(argv)
+def main(argv: list[str] | None = None) -> int:
+    opts, overrides = parse(sys.argv[1:] if argv is None else argv)
     overrides = (EPYMARL_QMIX if opts.epymarl else []) + overrides
     names = [opts.config] + ([opts.compare] if opts.compare else [])
     configs = {name: make_config(name, opts.env_config, overrides) for name in names}
@@ -254,4 +251,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

@@ -1,7 +1,8 @@
 """The sweep's grid: configs x env configs x `--set` value lists x seeds, each point one `src/main.py` run.
 
-Every point's config is built and validated here (the same YAML merge and checks as src/main.py) before
-any run starts, so a typo in a key or a value fails the sweep at once rather than in every run.
+Every point's config is built and validated here with src/utils (the same YAML merge and checks as
+src/main.py) before any run starts, so a typo in a key or a value fails the sweep at once rather than in
+every run.
 """
 
 from __future__ import annotations
@@ -9,18 +10,12 @@ from __future__ import annotations
 import copy
 import itertools
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-# Grid points are built and checked with src/utils, exactly as src/main.py builds a run's config.
-if str(ROOT / "src") not in sys.path:
-    sys.path.insert(0, str(ROOT / "src"))
-
-from utils.config_loader import build_config  # noqa: E402
-from utils.errors import ConfigError  # noqa: E402
+from utils.config_loader import build_config
+from utils.errors import ConfigError
 
 # Keys the sweep sets itself for every run.
 RESERVED = ("seed", "local_results_path", "resume")

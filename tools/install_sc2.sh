@@ -5,7 +5,7 @@ set -euo pipefail
 
 usage() {
   cat <<'EOF'
-Usage: bash scripts/install_sc2.sh [options]
+Usage: bash tools/install_sc2.sh [options]
 
 Installs StarCraft II for Linux into $SC2PATH (default ~/StarCraftII), the SMAC and SMACv2 maps into
 $SC2PATH/Maps/SMAC_Maps, and the smac and smacv2 packages with pip. The game download is skipped when

@@ -1,19 +1,19 @@
 """The sweep's Ray backend: each run is a Ray task that runs the same command as the local backend.
 
-Every node must see the repository, its Python environment and the sweep's output folder at the same
-paths (a shared filesystem): a task runs `<driver's python> src/main.py ...` there and writes the sacred
-folder and the log where the driver will look for them. Ray is an optional extra
+Every node must see the repository, its Python environment (with the repository installed in it,
+`pip install -e .`, so that the workers import this module's task function) and the sweep's output folder
+at the same paths (a shared filesystem): a task runs `<driver's python> src/main.py ...` there and writes
+the sacred folder and the log where the driver will look for them. Ray is an optional extra
 (`pip install -r requirements-ray.txt`).
 """
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
-from sweep_exec import InterruptedSweep, Job, run_command
-from sweep_progress import Progress
+from tools.sweep.execute import InterruptedSweep, Job, run_command
+from tools.sweep.progress import Progress
 
 INSTALL_HINT = "pip install -r requirements-ray.txt   (or: pip install ray)"
 
@@ -45,9 +45,7 @@ def run_ray(jobs: list[Job], progress: Progress, cpus_per_run: float = 1.0, poll
     ray = import_ray()
     started_here = not ray.is_initialized()
     if started_here:
-        # The task function lives in this folder: the workers import it from there.
-        path = os.pathsep.join(p for p in (os.path.dirname(os.path.abspath(__file__)), os.environ.get("PYTHONPATH")) if p)
-        ray.init(runtime_env={"env_vars": {"PYTHONPATH": path}}, log_to_driver=False, **init_kwargs)
+        ray.init(log_to_driver=False, **init_kwargs)
     try:
         slots = max(1, int(ray.cluster_resources().get("CPU", 1) // cpus_per_run))
         progress.jobs = slots

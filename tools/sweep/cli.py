@@ -1,9 +1,9 @@
 """Run a grid of experiments: configs x env configs x `--set` value lists x seeds.
 
-    python scripts/sweep.py --configs qmix vdn salemb --env-config lbf \\
+    python -m tools.sweep --configs qmix vdn salemb --env-config lbf \\
         --set env_args.key=Foraging-8x8-2p-3f-v3,Foraging-10x10-3p-3f-v3 --seeds 5 --jobs 2 t_max=200000
-    python scripts/sweep.py ... --dry-run                      # the grid, and what is done already
-    python scripts/sweep.py ... --backend ray --address auto   # the same runs as Ray tasks on a cluster
+    python -m tools.sweep ... --dry-run                      # the grid, and what is done already
+    python -m tools.sweep ... --backend ray --address auto   # the same runs as Ray tasks on a cluster
 
 Each run is `python src/main.py --config=C --env-config=E with <--set values> <key=value ...> seed=S
 local_results_path=OUT`, its output appended to OUT/logs/<point>.log. Running the same sweep again skips
@@ -17,19 +17,20 @@ from __future__ import annotations
 
 import argparse
 import fcntl
-import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import IO
 
-from sweep_exec import InterruptedSweep, Job, run_local
-from sweep_grid import ROOT, ConfigCache, ConfigError, expand
-from sweep_progress import Progress
-from sweep_state import Plan, plan
+from tools import ROOT
+from tools.sweep.execute import InterruptedSweep, Job, run_local
+from tools.sweep.grid import ConfigCache, ConfigError, expand
+from tools.sweep.progress import Progress
+from tools.sweep.state import Plan, plan
 
 MAIN = (sys.executable, str(ROOT / "src" / "main.py"))
+INTERRUPTED = 130  # the exit code of a sweep that Ctrl-C or SIGTERM stopped
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None, main_command: Sequence[str] = MAIN) -> i
     args = parse_args(argv)
     out = args.out.resolve()
     if args.backend == "ray":
-        from sweep_ray import import_ray
+        from tools.sweep.ray_backend import import_ray
 
         import_ray()
     try:
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None, main_command: Sequence[str] = MAIN) -> i
     interrupted = False
     try:
         if args.backend == "ray":
-            from sweep_ray import run_ray
+            from tools.sweep.ray_backend import run_ray
 
             init = {"address": args.address} if args.address else {}
             codes = run_ray(list(jobs.values()), progress, args.cpus_per_run, **init)
@@ -170,14 +171,28 @@ def main(argv: list[str] | None = None, main_command: Sequence[str] = MAIN) -> i
         lock.close()
     print(report(plans, jobs, codes, interrupted), file=sys.stderr)
     if interrupted:
-        return 130
+        return INTERRUPTED
     return 1 if any(code != 0 for code in codes.values()) else 0
+
+
+def run_sweeps(sweeps: Iterable[tuple[str, list[str]]], after_each: Callable[[], object] | None = None) -> int:
+    """Run sweeps one after another, each given as (what it runs, for a `== ...` line on stderr; its command
+    line, as `main` takes it), calling `after_each` after each (the method comparison records a finished
+    sweep's runs before the next starts). Returns the worst exit code; an interrupted sweep (Ctrl-C,
+    SIGTERM) stops the rest. This is how the checks (tools/checks) run their grids."""
+    worst = 0
+    for title, argv in sweeps:
+        print(f"== {title}", file=sys.stderr, flush=True)
+        code = main(argv)
+        worst = max(worst, code)
+        if after_each is not None:
+            after_each()
+        if code == INTERRUPTED:
+            print(f"== interrupted during {title}: the remaining sweeps are not started", file=sys.stderr, flush=True)
+            return code
+    return worst
 
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
-
-if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    sys.exit(main())

@@ -1,8 +1,8 @@
 """Learning curves and performance profiles from sacred run folders: one panel per task, one line per
 algorithm.
 
-    python scripts/plot.py results/ --metric test_return_mean --out results/plots/lbf.png
-    python scripts/plot.py results/ --metric test_battle_won_mean --agg iqm --smooth 3 --algs qmix salemb
+    python -m tools.analysis.plot results/ --metric test_return_mean --out results/plots/lbf.png
+    python -m tools.analysis.plot results/ --metric test_battle_won_mean --agg iqm --smooth 3 --algs qmix salemb
 
 Curves (OUT, env steps on x): the mean (or IQM) over seeds, the band its 95% stratified-bootstrap
 interval over seeds (rliable). Seeds' curves are interpolated onto the steps they all cover before
@@ -24,9 +24,15 @@ from typing import Any
 
 import numpy as np
 
-from results_groups import finals, load_groups, report, select
-from results_io import Curve
-from results_stats import AGGREGATES, common_grid, performance_profile, smooth, stratified_bootstrap_ci
+from tools.analysis.results_groups import finals, load_groups, report, select
+from tools.analysis.results_io import Curve
+from tools.analysis.results_stats import (
+    AGGREGATES,
+    common_grid,
+    performance_profile,
+    smooth,
+    stratified_bootstrap_ci,
+)
 from utils.timing import short_count
 
 N_TAUS = 101  # points of a performance profile

@@ -1,7 +1,7 @@
 """The comparison tables: per task and algorithm, over seeds, from sacred run folders.
 
-    python scripts/compare.py results/ --metric test_return_mean
-    python scripts/compare.py results/ --metric test_battle_won_mean --baseline qmix --csv results/table.csv
+    python -m tools.analysis.compare results/ --metric test_return_mean
+    python -m tools.analysis.compare results/ --metric test_battle_won_mean --baseline qmix --csv results/table.csv
 
 Runs are grouped by experiment (alg name, task, t_max and the rest of the config but the seed and output
 keys; results_groups.py): an algorithm run with two settings gives two rows, labelled with the keys
@@ -30,9 +30,14 @@ from pathlib import Path
 
 import numpy as np
 
-from results_groups import finals, load_groups, report, select
-from results_io import Curve
-from results_stats import area_under_curve, iqm, probability_of_improvement, stratified_bootstrap_ci
+from tools.analysis.results_groups import finals, load_groups, report, select
+from tools.analysis.results_io import Curve
+from tools.analysis.results_stats import (
+    area_under_curve,
+    iqm,
+    probability_of_improvement,
+    stratified_bootstrap_ci,
+)
 
 
 @dataclass
