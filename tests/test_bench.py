@@ -10,7 +10,8 @@ import pytest
 from run import Experiment
 from tools.bench import speed
 
-FIGURES = {"env_sps", "collect_sps", "updates_per_s", "train_sps", "sec_per_10k", "train_vs_env", "buffer_mib", "peak_rss_mib"}
+FIGURES = {"raw_env_sps", "env_sps", "env_vs_raw", "collect_sps", "collect_vs_env", "updates_per_s", "train_sps",
+           "sec_per_10k", "train_vs_env", "buffer_mib", "peak_rss_mib"}
 
 
 def test_bench_writes_every_figure_and_times_training_without_tests(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -29,6 +30,19 @@ def test_bench_writes_every_figure_and_times_training_without_tests(tmp_path: An
         assert all(figures[k] > 0 for k in FIGURES)
         assert figures["faults_per_update"] >= 0
         assert figures["train_vs_env"] == pytest.approx(figures["train_sps"] / figures["env_sps"])
+        assert figures["env_vs_raw"] == pytest.approx(figures["env_sps"] / figures["raw_env_sps"])
+        assert figures["collect_vs_env"] == pytest.approx(figures["collect_sps"] / figures["env_sps"])
+
+
+def test_random_available_draws_only_available_actions_uniformly() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    avail = np.array([[0, 1, 1, 0, 1], [1, 0, 0, 0, 0]])
+    draws = np.array([speed.random_available(rng, avail) for _ in range(6000)])
+    assert set(draws[:, 1]) == {0}
+    counts = np.bincount(draws[:, 0], minlength=5)
+    assert counts[[0, 3]].sum() == 0 and counts[[1, 2, 4]].min() > 1800
 
 
 def test_fill_buffer_tops_the_buffer_up_with_copies_to_the_asked_size() -> None:

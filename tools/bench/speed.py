@@ -7,7 +7,10 @@
     python -m tools.bench.speed --config qmix --env-config lbf --epymarl              # EPyMARL's QMIX settings
 
 Phases (each measured after its own warm-up):
-  env        the env alone through our adapter, uniformly random available actions (continuous: uniform
+  raw env    LBF only: the gymnasium env itself (`gym.make` of the task), uniformly random actions (an
+             unavailable one is lbforaging's no-op), what the adapter's own cost is measured against
+  env        the env alone through our adapter (get_obs, get_state, get_avail_actions and step every
+             step), uniformly random available actions drawn for all agents at once (continuous: uniform
              in each agent's Box)
   collect    the runner with the controller choosing actions, no learning
   learn      learner updates on batches sampled from the buffer
@@ -46,10 +49,16 @@ from utils.config_checks import coerce_and_validate
 from utils.config_loader import build_config, split_with
 from utils.logging import Logger, get_console_logger
 
-EPYMARL_QMIX = ["batch_size=32", "buffer_size=5000", "batch_size_run=1", "runner=episode"]
+# EPyMARL's qmix.yaml (at cbc38c0): 32 episodes a batch, a buffer of 5000, one env, one update per
+# episode, lr 5e-4, epsilon over 50k steps, one-step targets, no last action in the agents' inputs
+EPYMARL_QMIX = ["batch_size=32", "buffer_size=5000", "batch_size_run=1", "runner=episode", "lr=0.0005",
+                "epsilon_anneal_time=50000", "td_lambda=0", "obs_last_action=False"]
 ROWS = [
+    ("raw_env_sps", "raw env steps/s (LBF)"),
     ("env_sps", "env-only steps/s"),
+    ("env_vs_raw", "env-only / raw env"),
     ("collect_sps", "collection steps/s"),
+    ("collect_vs_env", "collection / env-only"),
     ("train_sps", "training steps/s"),
     ("train_vs_env", "training / env-only"),
     ("updates_per_s", "learner updates/s"),
@@ -70,20 +79,25 @@ def make_config(alg: str, env: str, overrides: list[str]) -> dict[str, Any]:
     return config
 
 
+def random_available(rng: np.random.Generator, avail: np.ndarray) -> list[int]:
+    """A uniformly random available action per agent, all agents in one draw: avail `[agents, actions]`."""
+    return (rng.random(avail.shape) * avail).argmax(axis=1).tolist()
+
+
 def env_steps_per_sec(config: dict[str, Any], steps: int) -> float:
     env = env_REGISTRY[config["env"]](**config["env_args"])
     rng = np.random.default_rng(0)
     env.reset()
     info = env.get_env_info()
-    n_agents = info["n_agents"]
     box = BoxActions.from_spaces(info["action_spaces"]) if is_continuous(info) else None
 
     def act() -> Any:
         if box is not None:
             return box.sample(rng)
-        return [int(rng.choice(np.flatnonzero(env.get_avail_agent_actions(a)))) for a in range(n_agents)]
+        return random_available(rng, np.asarray(env.get_avail_actions()))
 
     for _ in range(min(200, steps)):
+        env.get_avail_actions()
         _, terminated, _ = env.step(act())
         if terminated:
             env.reset()
@@ -93,6 +107,29 @@ def env_steps_per_sec(config: dict[str, Any], steps: int) -> float:
         env.get_state()
         _, terminated, _ = env.step(act())
         if terminated:
+            env.reset()
+    elapsed = time.perf_counter() - start
+    env.close()
+    return steps / elapsed
+
+
+def raw_env_steps_per_sec(config: dict[str, Any], steps: int) -> float:
+    """LBF's gymnasium env on its own (`gym.make` of the task's id, its own time limit), uniformly random
+    actions drawn up front, resets included; NaN for the other envs."""
+    if config["env"] != "lbf":
+        return float("nan")
+    import gymnasium as gym
+    import lbforaging  # noqa: F401  (registers the Foraging ids)
+
+    env = gym.make(config["env_args"]["key"], disable_env_checker=True)
+    env.reset(seed=0)
+    actions = np.random.default_rng(0).integers(0, env.action_space[0].n, size=(steps + 200, len(env.action_space))).tolist()
+    for a in actions[:200]:
+        if env.step(a)[2]:
+            env.reset()
+    start = time.perf_counter()
+    for a in actions[200:]:
+        if env.step(a)[2]:
             env.reset()
     elapsed = time.perf_counter() - start
     env.close()
@@ -132,7 +169,8 @@ def bench_config(config: dict[str, Any], steps: int, updates: int, profile: str 
     is filled to `fill` episodes (default: its capacity) with copies of the collect phase's episodes."""
     console = get_console_logger("bench")
     console.setLevel("WARNING")
-    result: dict[str, Any] = {"env_sps": env_steps_per_sec(config, steps)}
+    result: dict[str, Any] = {"raw_env_sps": raw_env_steps_per_sec(config, steps), "env_sps": env_steps_per_sec(config, steps)}
+    result["env_vs_raw"] = result["env_sps"] / result["raw_env_sps"]
     args = prepare_args(dict(config), console, "/tmp/bench_results", "bench")
     exp = Experiment(args, Logger(console))
     runner = exp.runner
@@ -148,6 +186,7 @@ def bench_config(config: dict[str, Any], steps: int, updates: int, profile: str 
             with torch.no_grad():
                 collected.append(runner.run(test_mode=False))
         result["collect_sps"] = (runner.t_env - t0) / (time.perf_counter() - start)
+        result["collect_vs_env"] = result["collect_sps"] / result["env_sps"]
         fill_buffer(exp.buffer, collected, exp.buffer.buffer_size if fill is None else fill)
 
         exp.schedule.learn()
