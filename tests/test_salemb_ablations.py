@@ -21,6 +21,7 @@ CHANGES = {
     "episode_starts": {"imagine_start_sampling": "episode", "imagine_batch_size": 32},
     "batch_weighting": {"imagine_weighting": "batch", "imagine_coef": 0.5},
     "no_gate": {"imagine_gate": False},
+    "gate_at_copy_last": {"imagine_gate_margin": 0.0},
 }
 
 

@@ -34,6 +34,7 @@ ABLATIONS = {
     "episode_starts=salemb:imagine_start_sampling=episode,imagine_batch_size=32": "32 roll-outs a batch, one from a random step of each episode",
     "batch_weighting=salemb:imagine_weighting=batch,imagine_coef=0.5": "imagined TD as its own mean x 0.5, not pooled per transition",
     "no_gate=salemb:imagine_gate=False": "imagined TD from imagine_start on, whatever the model check says",
+    "gate_at_copy_last=salemb:imagine_gate_margin=0.0": "the gate opens as soon as the model beats copy-last (session 12's default), not at 0.7x",
 }
 TASKS_DEFAULT = ["Foraging-8x8-2p-3f-v3", "Foraging-8x8-2p-2f-coop-v3"]
 
