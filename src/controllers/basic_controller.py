@@ -127,16 +127,19 @@ With continuous actions the last action is the action vector itself.
         """The agents' inputs at step t, `[batch * agents, input]`."""
         bs = batch.batch_size
         obs = batch["obs"]
-        if isinstance(t, int) and obs.device.type == "cpu":
-            return self._step_inputs(batch, t)
-        rows = torch.arange(bs, device=t.device) if torch.is_tensor(t) else slice(None)
-        parts = [obs[rows, t]]
-        if self.args.obs_last_action:
-            last = batch[self.action_key][rows, (t - 1).clamp(min=0)] if torch.is_tensor(t) else batch[self.action_key][:, t - 1]
-            if torch.is_tensor(t):
-                parts.append(last * (t > 0).view(-1, 1, 1).to(last.dtype))
-            else:
+        if isinstance(t, int):
+            if obs.device.type == "cpu":
+                return self._step_inputs(batch, t)
+            parts = [obs[:, t]]
+            if self.args.obs_last_action:
+                last = batch[self.action_key][:, t - 1]
                 parts.append(last if t > 0 else torch.zeros_like(last))
+        else:
+            rows = torch.arange(bs, device=t.device)
+            parts = [obs[rows, t]]
+            if self.args.obs_last_action:
+                last = batch[self.action_key][rows, (t - 1).clamp(min=0)]
+                parts.append(last * (t > 0).view(-1, 1, 1).to(last.dtype))
         if self.args.obs_agent_id:
             parts.append(self._agent_id_onehot(bs, obs.device))
         return torch.cat(parts, dim=-1).reshape(bs * self.n_agents, -1)

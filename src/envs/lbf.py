@@ -184,14 +184,14 @@ class LBFEnv(MultiAgentEnv):
             self._obs_size = int(self._u.observation_space[0].shape[0])
         # The presence encoding divides by the same per-entry maxima as the sentinel one.
         scale = self._obs_high if self.normalise_obs else np.ones_like(self._obs_high)
-        self._food_obs_scale = scale[:3]
-        self._player_obs_scale = scale[3 * self._n_food : 3 * self._n_food + self._player_width - 1]
+        self._food_obs_scale = tuple(float(v) for v in scale[:3])
+        self._player_obs_scale = tuple(float(v) for v in scale[3 * self._n_food : 3 * self._n_food + self._player_width - 1])
         # Row i: agent i's player slots, self first, then the others in index order.
-        self._slot_order = np.array([[i, *(j for j in range(self.n_agents) if j != i)] for i in range(self.n_agents)])
+        self._slot_order = [[i, *(j for j in range(self.n_agents) if j != i)] for i in range(self.n_agents)]
         # lbforaging's vector with every entity unseen: (-1, -1, 0) per food, (-1, -1[, 0]) per agent
         self._sentinel_row = [-1.0, -1.0, 0.0] * self._n_food + ([-1.0, -1.0, 0.0] if self._observe_levels else [-1.0, -1.0]) * self.n_agents
         rows, cols = self._u.field_size
-        self._field_shape = np.array([rows, cols])
+        self._field_shape = (int(rows), int(cols))
         self._pos_scale = np.array([max(rows - 1, 1), max(cols - 1, 1)], dtype=np.float32)
         self._food_level_scale = float(self._u.observation_space[0].high[2])
         self._player_level_scale = float(max(self._u.max_player_level))
@@ -249,24 +249,30 @@ class LBFEnv(MultiAgentEnv):
             obs = np.where(obs < 0, -1.0, obs / self._obs_high).astype(np.float32)
         return list(obs)
 
+    def _windows(self) -> list[tuple[list[int], int, int, int, int]]:
+        """Per agent, its player slots (self first) and lbforaging's window of it: rows oy .. ey - 1 and
+        columns ox .. ex - 1, origin (oy, ox) = max(position - sight, 0) (`neighborhood`); local
+        coordinates are relative to the origin (`_transform_to_neighborhood` agrees)."""
+        sight, (rows, cols) = self._sight, self._field_shape
+        windows = []
+        for order in self._slot_order:
+            y, x = self._players[order[0]].position
+            windows.append((order, max(y - sight, 0), max(x - sight, 0), min(y + sight + 1, rows), min(x + sight + 1, cols)))
+        return windows
+
     def _sentinel_obs(self) -> np.ndarray:
         """(n_agents, obs_size): lbforaging's own vectors (`_make_gym_obs`), built from the field and players.
-        Agent i sees the foods in its window (`neighborhood`) in row-major order and the agents whose local
-        coordinates lie in [0, 2 * sight] (`_make_obs`), itself first, each packed into the next free slot;
-        local coordinates are relative to the window's origin max(position - sight, 0); the slots left
-        over hold (-1, -1, 0) ((-1, -1) for agents without `observe_agent_levels`). Plain Python over these
-        few entities: numpy's per-call cost is larger than the work."""
-        sight, (rows, cols) = self._sight, self._field_shape
-        field = self._u.field
+        Agent i sees the foods in its window in row-major order and the agents whose local coordinates
+        lie in [0, 2 * sight] (`_make_obs`), itself first, each packed into the next free slot; the slots
+        left over hold (-1, -1, 0) ((-1, -1) for agents without `observe_agent_levels`). Plain Python over
+        these few entities: numpy's per-call cost is larger than the work."""
+        field, reach = self._u.field, 2 * self._sight
         food_rows, food_cols = np.nonzero(field)  # row-major, as np.nonzero over any window of the field
         foods = list(zip(food_rows.tolist(), food_cols.tolist(), field[food_rows, food_cols].tolist()))
         players = [(*p.position, p.level) for p in self._players]
-        with_levels = self._observe_levels
+        width = 3 if self._observe_levels else 2
         out = []
-        for order in self._slot_order.tolist():
-            y, x, _ = players[order[0]]
-            oy, ox = max(y - sight, 0), max(x - sight, 0)
-            ey, ex = min(y + sight + 1, rows), min(x + sight + 1, cols)
+        for order, oy, ox, ey, ex in self._windows():
             row = list(self._sentinel_row)
             k = 0
             for r, c, level in foods:
@@ -277,33 +283,25 @@ class LBFEnv(MultiAgentEnv):
             for j in order:
                 py, px, level = players[j]
                 ly, lx = py - oy, px - ox
-                if 0 <= ly <= 2 * sight and 0 <= lx <= 2 * sight:
-                    if with_levels:
-                        row[k : k + 3] = (ly, lx, level)
-                        k += 3
-                    else:
-                        row[k : k + 2] = (ly, lx)
-                        k += 2
+                if 0 <= ly <= reach and 0 <= lx <= reach:
+                    row[k : k + width] = (ly, lx, level)[:width]
+                    k += width
             out.append(row)
         return np.array(out, dtype=np.float32)
 
     def _presence_obs(self) -> np.ndarray:
-        """(n_agents, obs_size): the presence encoding. Plain Python over these few entities, as
-        `_sentinel_obs`; the visibility rules are lbforaging's (`neighborhood` for food, `_make_obs` for
-        agents)."""
-        sight, (rows, cols) = self._sight, self._field_shape
-        field = self._u.field
-        foods = [(r, c, int(field[r, c])) for r, c in self._food_pos.tolist()]
+        """(n_agents, obs_size): the presence encoding, with `_sentinel_obs`'s visibility rules, in plain
+        Python as it is."""
+        field, reach = self._u.field, 2 * self._sight
+        levels = field[self._food_pos[:, 0], self._food_pos[:, 1]].tolist()
+        foods = [(r, c, level) for (r, c), level in zip(self._food_pos.tolist(), levels)]
         players = [(*p.position, p.level) for p in self._players]
-        fy, fx, fl = (float(v) for v in self._food_obs_scale)
-        py_, px_ = float(self._player_obs_scale[0]), float(self._player_obs_scale[1])
-        pl = float(self._player_obs_scale[2]) if self._observe_levels else 1.0
+        fy, fx, fl = self._food_obs_scale
+        py_, px_ = self._player_obs_scale[:2]
+        pl = self._player_obs_scale[2] if self._observe_levels else 1.0
         empty_player = [0.0] * self._player_width
         out = []
-        for order in self._slot_order.tolist():
-            y, x, _ = players[order[0]]
-            oy, ox = max(y - sight, 0), max(x - sight, 0)
-            ey, ex = min(y + sight + 1, rows), min(x + sight + 1, cols)
+        for order, oy, ox, ey, ex in self._windows():
             row: list[float] = []
             for r, c, level in foods:
                 if level > 0 and oy <= r < ey and ox <= c < ex:
@@ -314,7 +312,7 @@ class LBFEnv(MultiAgentEnv):
             for j in order:
                 py, px, level = players[j]
                 ly, lx = py - oy, px - ox
-                if 0 <= ly <= 2 * sight and 0 <= lx <= 2 * sight:
+                if 0 <= ly <= reach and 0 <= lx <= reach:
                     row += (ly / py_, lx / px_, level / pl, 1.0) if self._observe_levels else (ly / py_, lx / px_, 1.0)
                 else:
                     row += empty_player

@@ -75,7 +75,7 @@ class ImaginationRunner:
         self.preprocess = {} if self.continuous else {"actions": ("actions_onehot", [OneHot(out_dim=args.n_actions)])}
         self.horizon = args.imagine_horizon
         self.test_mode = args.imagine_greedy
-        self.epsilon = {} if args.imagine_epsilon is None else {"epsilon": float(args.imagine_epsilon)}
+        self.epsilon = args.imagine_epsilon
         self.real_start_td = args.imagine_real_start_td
 
     @torch.no_grad()
@@ -107,7 +107,7 @@ class ImaginationRunner:
         self.mac.hidden_states = hidden_before(hidden, starts, self.mac).detach()
         alive = torch.ones(B, dtype=torch.bool, device=device)
         for j in range(1, H + 1):
-            actions = self.mac.select_actions(out, t_ep=j, t_env=t_env, test_mode=self.test_mode, **self.epsilon).to(device)
+            actions = self.mac.select_actions(out, t_ep=j, t_env=t_env, test_mode=self.test_mode, epsilon=self.epsilon).to(device)
             out.update({"actions": actions.reshape(B, self.args.n_agents, -1)}, ts=j, mark_filled=False)
             onehot = action_vectors(out)[:, j]
             trans = self.world_model.decode_transition(d, z, onehot)

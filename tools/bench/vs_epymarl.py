@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from tools import ROOT
+from tools.bench.speed import EPYMARL_QMIX
 
 LOGGING = ["log_interval=50000", "runner_log_interval=50000", "learner_log_interval=50000"]
 
@@ -39,9 +40,8 @@ def epymarl_command(checkout: Path, task: str, t_max: int, seed: int) -> list[st
 
 def our_command(task: str, t_max: int, seed: int) -> list[str]:
     return [sys.executable, str(ROOT / "src" / "main.py"), "--config=qmix", "--env-config=lbf", "with",
-            f"env_args.key={task}", "runner=episode", "batch_size_run=1", "batch_size=32", "buffer_size=5000",
-            "lr=0.0005", "epsilon_anneal_time=50000", "td_lambda=0", "obs_last_action=False", "use_tensorboard=False",
-            f"t_max={t_max}", f"seed={seed}", "test_nepisode=100", "test_interval=50000", "save_model=False", *LOGGING]
+            f"env_args.key={task}", *EPYMARL_QMIX, "use_tensorboard=False", f"t_max={t_max}", f"seed={seed}",
+            "test_nepisode=100", "test_interval=50000", "save_model=False", *LOGGING]
 
 
 def timed(command: list[str], env: dict[str, str], cwd: str) -> tuple[float, float]:
