@@ -53,6 +53,8 @@ CASES = [
     (QMIX + ["runner=parallel", "envs_per_worker=0"], ["envs_per_worker=0", ">= 1"]),
     (QMIX + ["optimizer=sgd"], ["optimizer='sgd'", "adam, rmsprop"]),
     (QMIX + ["optimizer_impl=vectorised"], ["optimizer_impl='vectorised'", "foreach, for_loop, fused"]),
+    (QMIX + ["act_backend=jax"], ["act_backend='jax'", "torch, numpy"]),
+    (["--config=facmac", "--env-config=mamujoco", "with", "act_backend=numpy"], ["act_backend='numpy'", "torch"]),
     (SALEMB + ["sale_refresh_tau=2"], ["sale_refresh_tau=2", "in [0, 1]"]),
     (QMIX + ["sale_refresh_tau=0.5"], ["'sale_refresh_tau' belongs to learner=salemb_learner and learner=salemb_continuous_learner",
                                        "which this run does not select"]),

@@ -12,6 +12,13 @@ import torch
 from components.epsilon_schedules import DecayThenFlatSchedule
 from utils.component_config import AT_LEAST_1, NON_NEGATIVE, UNIT_INTERVAL, config_of, key
 
+ACTING_STREAM = 0x5E1EC7  # keeps the acting stream apart from other streams seeded by the run's seed
+
+
+def acting_rng(seed: int) -> np.random.Generator:
+    """The generator of numpy acting (`EpsilonGreedyActionSelector.select_numpy`) for a run's seed."""
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, ACTING_STREAM])))
+
 
 def uniform_available(avail: np.ndarray, draws: np.ndarray) -> np.ndarray:
     """A uniformly random available action per row: avail `[..., actions]` (True = available), draws
@@ -38,6 +45,34 @@ class EpsilonGreedyActionSelector:
         self.schedule = DecayThenFlatSchedule(cfg.epsilon_start, cfg.epsilon_finish, cfg.epsilon_anneal_time, decay=cfg.epsilon_decay)
         self.epsilon = self.schedule.eval(0)
         self.test_noise = cfg.test_noise
+        self.rng = acting_rng(0)  # numpy acting's own stream (`select_numpy`); the controller seeds it
+
+    def seed(self, seed: int) -> None:
+        """Seed `select_numpy`'s stream from the run's seed (its state is kept in checkpoints)."""
+        self.rng = acting_rng(seed)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rng.bit_generator.state = state["rng"]
+
+    def select_numpy(
+        self, q: np.ndarray, avail: np.ndarray, t_env: int, test_mode: bool = False, epsilon: float | None = None
+    ) -> np.ndarray:
+        """`select_action` in numpy for `act_backend: numpy`: q `[batch, agents, actions]`, avail (nonzero =
+        available) -> actions `[batch, agents]` int64. The draws, uniform `[batch, agents, 1 + actions]`
+        (the first for epsilon, the rest for the random action), come from `self.rng`, drawn whatever
+        epsilon's value (but 0)."""
+        if epsilon is None:
+            epsilon = self.epsilon = self.test_noise if test_mode else self.schedule.eval(t_env)
+        available = avail != 0
+        greedy = np.where(available, q, -np.inf).argmax(axis=-1)
+        if epsilon <= 0.0:
+            return greedy
+        u = self.rng.random((*q.shape[:-1], q.shape[-1] + 1), dtype=np.float32)
+        random_choice = np.where(available, u[..., 1:], -1.0).argmax(axis=-1)
+        return np.where(u[..., 0] < epsilon, random_choice, greedy)
 
     def select_action(
         self, agent_inputs: torch.Tensor, avail_actions: torch.Tensor, t_env: int, test_mode: bool = False,

@@ -7,13 +7,20 @@ padded dimensions. Inputs are BasicMAC's: [obs, last action vector (with `obs_la
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from components.episode_buffer import EpisodeBatch
 from controllers.basic_controller import BasicMAC
+from utils.component_config import key
 
 
 class ActorMAC(BasicMAC):
+    @dataclass(frozen=True)
+    class Config:
+        act_backend: str = key("torch", "acting steps in torch (the actors have no numpy step)", choices=("torch",))
+
     def agent_outputs(self, inputs: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         """The actors' actions for inputs `[N, T, input]` and recurrent states `[N, T, hidden]`: `[N, T, D]`."""
         return self.agent.actions(inputs, h)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,8 @@ from components.action_selectors import REGISTRY as action_REGISTRY
 from components.action_spaces import action_vector_key
 from components.episode_buffer import EpisodeBatch
 from modules.agents import REGISTRY as agent_REGISTRY
+from utils.component_config import config_of, key
+from utils.errors import ConfigError
 
 TimeIndex = int | torch.Tensor
 
@@ -20,7 +23,18 @@ class BasicMAC:
 With continuous actions the last action is the action vector itself.
 
     Decentralised: agent i's Q-values depend only on its own input and its own hidden state.
+
+    `act_backend: numpy` runs the acting steps (one step of a whole batch, as the runners call it) in numpy
+    on views of the agent's weights, with the action selector's numpy stream: a few microseconds a step
+    where torch's small ops cost ~150 us. Q-values agree with torch's to float32 rounding, so a run's
+    actions (and numbers) differ from `act_backend: torch`'s, not its behaviour; learning, imagination
+    and every unroll stay in torch.
     """
+
+    @dataclass(frozen=True)
+    class Config:
+        act_backend: str = key("torch", "acting steps in torch | numpy (faster on the CPU; same Q-values to float32 rounding, other random draws)",
+                               choices=("torch", "numpy"))
 
     def __init__(self, scheme: dict[str, Any], groups: dict[str, int], args: Any):
         self.n_agents = args.n_agents
@@ -32,6 +46,21 @@ With continuous actions the last action is the action vector itself.
         self.hidden_states: torch.Tensor | None = None
         self.device = torch.device("cpu")
         self._agent_ids: dict[tuple[int, str], torch.Tensor] = {}
+        self._agent_ids_numpy: dict[int, np.ndarray] = {}
+        self.act_numpy = config_of(self.Config, args).act_backend == "numpy"
+        self._weights: dict[str, np.ndarray] = {}
+        if self.act_numpy:
+            self._check_numpy_acting(args)
+            self.action_selector.seed(args.seed)
+
+    def _check_numpy_acting(self, args: Any) -> None:
+        if not hasattr(self.agent, "numpy_step"):
+            raise ConfigError(f"act_backend=numpy needs an agent with a numpy step (agent=rnn); agent={args.agent} has none: use act_backend=torch")
+        if not hasattr(self.action_selector, "select_numpy"):
+            raise ConfigError(f"act_backend=numpy needs action_selector=epsilon_greedy, not {args.action_selector}: use act_backend=torch")
+        if args.use_cuda is True:  # resolved from 'auto' by then
+            raise ConfigError("act_backend=numpy acts on the CPU on views of the agents' weights, and use_cuda=True puts them on the GPU: "
+                              "use act_backend=torch")
 
     def select_actions(
         self, ep_batch: EpisodeBatch, t_ep: TimeIndex, t_env: int, bs: Any = slice(None), test_mode: bool = False,
@@ -43,6 +72,8 @@ With continuous actions the last action is the action vector itself.
         (the imagination runner's roll-outs start at different steps). `epsilon`: the exploration rate
         for this call instead of the schedule's (salemb's `imagine_epsilon`).
         """
+        if self.act_numpy and isinstance(t_ep, int):
+            return self._select_numpy(ep_batch, t_ep, t_env, bs, test_mode, epsilon)
         if isinstance(t_ep, int):
             avail_actions = ep_batch["avail_actions"][bs, t_ep]
         else:
@@ -50,6 +81,16 @@ With continuous actions the last action is the action vector itself.
         agent_outputs = self.forward(ep_batch, t_ep, test_mode=test_mode)
         override = {} if epsilon is None else {"epsilon": epsilon}  # epsilon-greedy only
         return self.action_selector.select_action(agent_outputs[bs], avail_actions.to(self.device), t_env, test_mode=test_mode, **override)
+
+    def _select_numpy(
+        self, ep_batch: EpisodeBatch, t: int, t_env: int, bs: Any, test_mode: bool, epsilon: float | None
+    ) -> torch.Tensor:
+        """`select_actions` for one step in numpy (`act_backend: numpy`); advances the hidden state."""
+        q, h = self.agent.numpy_step(self._weights, self._step_inputs_numpy(ep_batch, t), self.hidden_states.numpy())
+        self.hidden_states = torch.from_numpy(h)
+        q = q.reshape(ep_batch.batch_size, self.n_agents, -1)[bs]
+        avail = ep_batch["avail_actions"].numpy()[bs, t]
+        return torch.from_numpy(self.action_selector.select_numpy(q, avail, t_env, test_mode=test_mode, epsilon=epsilon))
 
     def forward(self, ep_batch: EpisodeBatch, t: TimeIndex, test_mode: bool = False) -> torch.Tensor:
         """Q-values `[batch, agents, actions]` at time t (an int or a per-episode LongTensor); advances the hidden state."""
@@ -92,6 +133,8 @@ With continuous actions the last action is the action vector itself.
 
     def init_hidden(self, batch_size: int) -> None:
         self.hidden_states = self.agent.init_hidden().expand(batch_size * self.n_agents, -1).contiguous()
+        if self.act_numpy:  # fresh views, in case a parameter was replaced since the last batch
+            self._weights = self.agent.numpy_weights()
 
     def parameters(self):
         return self.agent.parameters()
@@ -147,14 +190,25 @@ With continuous actions the last action is the action vector itself.
     def _step_inputs(self, batch: EpisodeBatch, t: int) -> torch.Tensor:
         """`_build_inputs` for one step of a batch on the CPU, joined in numpy (the same numbers): an
         acting step's few rows cost less there than torch's indexing and concatenation."""
+        return torch.from_numpy(self._step_inputs_numpy(batch, t))
+
+    def _step_inputs_numpy(self, batch: EpisodeBatch, t: int) -> np.ndarray:
+        """The agents' inputs at step t of a CPU batch as a numpy array `[batch * agents, input]`."""
         obs = batch["obs"].detach().numpy()
         parts = [obs[:, t]]
         if self.args.obs_last_action:
             last = batch[self.action_key].detach().numpy()[:, t - 1]
             parts.append(last if t > 0 else np.zeros_like(last))
         if self.args.obs_agent_id:
-            parts.append(np.broadcast_to(np.eye(self.n_agents, dtype=obs.dtype), (batch.batch_size, self.n_agents, self.n_agents)))
-        return torch.from_numpy(np.concatenate(parts, axis=-1).reshape(batch.batch_size * self.n_agents, -1))
+            parts.append(self._agent_id_block(batch.batch_size, obs.dtype))
+        return np.concatenate(parts, axis=-1).reshape(batch.batch_size * self.n_agents, -1)
+
+    def _agent_id_block(self, batch_size: int, dtype: np.dtype) -> np.ndarray:
+        """The agent-id one-hots `[batch, agents, agents]` of an acting step, built once per batch size."""
+        if batch_size not in self._agent_ids_numpy:
+            eye = np.eye(self.n_agents, dtype=dtype)
+            self._agent_ids_numpy[batch_size] = np.ascontiguousarray(np.broadcast_to(eye, (batch_size, self.n_agents, self.n_agents)))
+        return self._agent_ids_numpy[batch_size]
 
     def build_sequence_inputs(self, batch: EpisodeBatch) -> torch.Tensor:
         """All time steps at once: `[batch, time, agents, input_shape]` (used by learners)."""

@@ -173,7 +173,8 @@ class EpisodeRunner:
         stats.clear()
 
     def state_dict(self) -> dict[str, Any]:
-        """Counters, the returns and stats gathered since they were last logged, and every env's RNG state."""
+        """Counters, the returns and stats gathered since they were last logged, every env's RNG state and
+        the action selector's."""
         return {
             "t_env": self.t_env,
             "log_train_stats_t": self.log_train_stats_t,
@@ -184,7 +185,13 @@ class EpisodeRunner:
             "test_stats": dict(self.test_stats),
             "env_rng": self.envs.get_rng_states(),
             "env_restarts": self.restarts.count,
+            "action_selector": self._selector_state(),
         }
+
+    def _selector_state(self) -> dict[str, Any] | None:
+        """The action selector's own state (numpy acting's random stream), None for a selector without one."""
+        selector = self.mac.action_selector
+        return selector.state_dict() if hasattr(selector, "state_dict") else None
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.t_env = state["t_env"]
@@ -203,3 +210,5 @@ class EpisodeRunner:
                 "(batch_size_run changed): the envs start from their seeds instead"
             )
         self.restarts.count = state.get("env_restarts", 0)
+        if state.get("action_selector") is not None:
+            self.mac.action_selector.load_state_dict(state["action_selector"])

@@ -2,6 +2,7 @@
 
     python -m tools.bench.vs_epymarl --epymarl ../epymarl                     # 30k steps, 3 rounds
     python -m tools.bench.vs_epymarl --epymarl ../epymarl --t-max 10000 --rounds 1
+    python -m tools.bench.vs_epymarl --epymarl ../epymarl with act_backend=numpy   # keys for our side
 
 `--epymarl` is a checkout of uoe-agents/epymarl (measured at cbc38c0), run unedited with the Python running
 this script. EPyMARL imports `smaclite` whatever the env; that package is not on PyPI, so an empty stand-in
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from tools import ROOT
 from tools.bench.speed import EPYMARL_QMIX
+from utils.config_loader import split_with
 
 LOGGING = ["log_interval=50000", "runner_log_interval=50000", "learner_log_interval=50000"]
 
@@ -38,10 +40,10 @@ def epymarl_command(checkout: Path, task: str, t_max: int, seed: int) -> list[st
             f"t_max={t_max}", f"seed={seed}", "test_nepisode=100", "test_interval=50000", "save_model=False", *LOGGING]
 
 
-def our_command(task: str, t_max: int, seed: int) -> list[str]:
+def our_command(task: str, t_max: int, seed: int, overrides: list[str] = ()) -> list[str]:
     return [sys.executable, str(ROOT / "src" / "main.py"), "--config=qmix", "--env-config=lbf", "with",
             f"env_args.key={task}", *EPYMARL_QMIX, "use_tensorboard=False", f"t_max={t_max}", f"seed={seed}",
-            "test_nepisode=100", "test_interval=50000", "save_model=False", *LOGGING]
+            "test_nepisode=100", "test_interval=50000", "save_model=False", *LOGGING, *overrides]
 
 
 def timed(command: list[str], env: dict[str, str], cwd: str) -> tuple[float, float]:
@@ -71,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--t-max", type=int, default=30_000, help="env steps per run")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
+    argv, overrides = split_with(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     if not (args.epymarl / "src" / "main.py").is_file():
         parser.error(f"--epymarl {args.epymarl}: no src/main.py there; give a checkout of uoe-agents/epymarl")
@@ -78,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         runs = {
             "EPyMARL": (epymarl_command(args.epymarl.resolve(), args.task, args.t_max, args.seed), stand_in_env(Path(scratch))),
-            "ours": (our_command(args.task, args.t_max, args.seed), dict(os.environ)),
+            "ours": (our_command(args.task, args.t_max, args.seed, overrides), dict(os.environ)),
         }
         for r in range(args.rounds):
             order = ["EPyMARL", "ours"] if r % 2 == 0 else ["ours", "EPyMARL"]

@@ -4,12 +4,17 @@ The recurrence is an `nn.GRU` (the same parameters as PyMARL's GRUCell), so acti
 `gru_cell` call on the sequence GRU's own weights) and learning unrolls a whole sequence in one call
 instead of a Python loop over time. A subclass adds its heads after calling `__init__` (so the body's
 parameters are created, and drawn from the generator, first) and defines `q_values`.
+
+`numpy_hidden_step` is the same step in numpy on views of the parameters (controllers' `act_backend:
+numpy`): an acting step's few rows cost ~2 us a numpy call against ~5-10 us a torch op. The numbers agree
+to float32 rounding, not bitwise (another matmul and other sigmoid/tanh kernels).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -52,6 +57,22 @@ class GRUAgentBase(nn.Module):
         return torch.gru_cell(
             x, hidden_state.reshape(-1, self.hidden_dim), rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0
         )
+
+    def numpy_weights(self) -> dict[str, np.ndarray]:
+        """Every parameter as a numpy view of its CPU storage (in-place updates such as the optimiser's
+        show through; a view is stale only once a parameter is replaced, e.g. by `.to(device)`)."""
+        return {name: p.detach().numpy() for name, p in self.named_parameters()}
+
+    def numpy_hidden_step(self, w: dict[str, np.ndarray], inputs: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """`hidden_step` in numpy with weights `w` from `numpy_weights`: inputs `[N, input]`, h `[N, hidden]`
+        -> `[N, hidden]` float32. sigmoid(v) is computed as 0.5 * tanh(v / 2) + 0.5 (no overflow)."""
+        H = self.hidden_dim
+        x = np.maximum(inputs @ w["fc1.weight"].T + w["fc1.bias"], 0.0)
+        gi = x @ w["rnn.weight_ih_l0"].T + w["rnn.bias_ih_l0"]
+        gh = h @ w["rnn.weight_hh_l0"].T + w["rnn.bias_hh_l0"]
+        rz = np.tanh((gi[:, : 2 * H] + gh[:, : 2 * H]) * np.float32(0.5)) * np.float32(0.5) + np.float32(0.5)
+        n = np.tanh(gi[:, 2 * H :] + rz[:, :H] * gh[:, 2 * H :])
+        return n + rz[:, H:] * (h - n)
 
     def hidden_sequence(self, inputs: torch.Tensor, hidden_state: torch.Tensor) -> torch.Tensor:
         """GRU outputs `[N, T, hidden]` for inputs `[N, T, input]`."""

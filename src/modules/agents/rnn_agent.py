@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -24,6 +25,7 @@ class RNNAgent(GRUAgentBase):
         super().__init__(input_shape, cfg.rnn_hidden_dim)
         self.fc2 = nn.Linear(self.hidden_dim, args.n_actions)
         self.layer_norm = nn.LayerNorm(self.hidden_dim) if cfg.use_layer_norm else nn.Identity()
+        self.use_layer_norm = cfg.use_layer_norm
         if cfg.use_orthogonal:
             for module in (self.fc1, self.fc2):
                 nn.init.orthogonal_(module.weight, gain=cfg.gain)
@@ -32,3 +34,14 @@ class RNNAgent(GRUAgentBase):
     def q_values(self, inputs: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         """Q for every action from GRU outputs h `[..., hidden]` -> `[..., actions]` (inputs unused here)."""
         return self.fc2(self.layer_norm(h))
+
+    def numpy_step(self, w: dict[str, np.ndarray], inputs: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`forward` in numpy on the views `w` of `numpy_weights()`: inputs `[N, input]`, hidden `[N, hidden]`
+        -> (Q `[N, actions]`, hidden), float32, equal to `forward` up to float32 rounding."""
+        h = self.numpy_hidden_step(w, inputs, h)
+        e = h
+        if self.use_layer_norm:
+            centred = h - h.mean(axis=-1, keepdims=True)
+            var = (centred * centred).mean(axis=-1, keepdims=True)
+            e = centred / np.sqrt(var + np.float32(self.layer_norm.eps)) * w["layer_norm.weight"] + w["layer_norm.bias"]
+        return e @ w["fc2.weight"].T + w["fc2.bias"], h
