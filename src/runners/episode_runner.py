@@ -9,6 +9,7 @@ terminated_t); the step after the last action holds the final observation (for b
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -112,6 +113,10 @@ class EpisodeRunner:
             views["actions"][active, t] = actions.reshape(views["actions"][active, t].shape)
             if onehot is not None:
                 views["actions_onehot"][active, t] = onehot[actions]
+            # release the GIL once a step: a side thread preparing the next update (learn_ahead) needs it between
+            # its torch ops, and numpy acting with a Python env would keep it for the whole collection (EPyMARL's
+            # QMIX settings: training 1.2x slower than without learn_ahead; with this release, 0.94x)
+            time.sleep(0)
             results = self.envs.step(active, actions if self.box is None else self.box.to_env(actions))
             still_active = []
             for row, res in zip(active, results):
