@@ -233,6 +233,40 @@ def test_state_types() -> None:
     assert np.array_equal(concat.get_state(), np.concatenate(concat.get_obs()))
 
 
+def _state_from_field(env: LBFEnv, foods: np.ndarray, presence: bool) -> np.ndarray:
+    """The full state computed in numpy from lbforaging's field and players (reset's food slots `foods`)."""
+    u = env.unwrapped
+    scale = np.array(u.field_size, dtype=np.float64) - 1
+    width = 4 if presence else 3
+    state = np.zeros((env.get_env_info()["state_shape"] // width, width))
+    if not presence:
+        state[: env._n_food, :2] = -1.0
+    levels = u.field[foods[:, 0], foods[:, 1]]
+    left = levels > 0
+    state[: len(foods)][left, :2] = foods[left] / scale
+    state[: len(foods), 2] = levels / u.observation_space[0].high[2]
+    players = state[env._n_food :]
+    players[:, :2] = np.array([p.position for p in u.players]) / scale
+    players[:, 2] = np.array([p.level for p in u.players]) / max(u.max_player_level)
+    if presence:
+        state[: len(foods), 3] = left
+        players[:, 3] = 1.0
+    return state.reshape(-1).astype(np.float32)
+
+
+@pytest.mark.parametrize("encoding", ["sentinel", "presence"])
+def test_full_state_follows_the_field_as_food_is_eaten(encoding: str) -> None:
+    env = LBFEnv("Foraging-8x8-2p-3f-v3", seed=2, state_type="full", obs_encoding=encoding, time_limit=400)
+    env.reset()
+    foods = np.argwhere(env.unwrapped.field > 0)
+    terminated, eaten = False, 0
+    while not terminated:
+        assert np.array_equal(env.get_state(), _state_from_field(env, foods, encoding == "presence"))
+        _, terminated, _ = env.step(_team_actions(env))
+        eaten = max(eaten, len(foods) - int((env.unwrapped.field > 0).sum()))
+    assert eaten >= 1  # the episode covered eaten food
+
+
 def test_full_state_marks_eaten_food() -> None:
     env = LBFEnv("Foraging-5x5-2p-1f-v3", seed=3, state_type="full", time_limit=200)
     env.reset()

@@ -192,12 +192,13 @@ class LBFEnv(MultiAgentEnv):
         self._sentinel_row = [-1.0, -1.0, 0.0] * self._n_food + ([-1.0, -1.0, 0.0] if self._observe_levels else [-1.0, -1.0]) * self.n_agents
         rows, cols = self._u.field_size
         self._field_shape = (int(rows), int(cols))
-        self._pos_scale = np.array([max(rows - 1, 1), max(cols - 1, 1)], dtype=np.float32)
+        self._pos_scale_floats = (float(max(rows - 1, 1)), float(max(cols - 1, 1)))
         self._food_level_scale = float(self._u.observation_space[0].high[2])
         self._player_level_scale = float(max(self._u.max_player_level))
         self._obs: list[np.ndarray] = []
         self._avail: list[np.ndarray] | None = None
         self._food_pos = np.zeros((0, 2), dtype=np.int64)
+        self._food_slots: list[tuple[int, int]] = []
         self.seed(seed)
 
     @property
@@ -227,6 +228,7 @@ class LBFEnv(MultiAgentEnv):
         self._env.reset(seed=self._next_seed)
         self._next_seed = int(self._rng.integers(2**31 - 1))
         self._food_pos = np.argwhere(self._u.field > 0)
+        self._food_slots = [(int(r), int(c)) for r, c in self._food_pos.tolist()]
         self._obs = self._observe()
         self._avail = None
 
@@ -326,26 +328,29 @@ class LBFEnv(MultiAgentEnv):
         return self._obs_size
 
     def get_state(self) -> np.ndarray:
+        """The global state: per food slot (reset's foods in row-major order) and then per player, position
+        / (field size - 1) and level / its maximum, with a presence flag in the presence encoding; an eaten
+        or missing food is (-1, -1, 0) in the sentinel encoding and all 0 in the presence one. Plain Python
+        over the few entities, as the observations."""
         if self.state_type == "concat":
             return np.concatenate(self._obs)
         presence = self.obs_encoding == "presence"
-        state = np.zeros((self._n_food + self.n_agents, 4 if presence else 3), dtype=np.float32)
-        if not presence:
-            state[: self._n_food, :2] = -1.0
-        n = len(self._food_pos)
-        if n:
-            levels = self._u.field[self._food_pos[:, 0], self._food_pos[:, 1]]
-            left = levels > 0
-            state[:n][left, :2] = self._food_pos[left] / self._pos_scale
-            state[:n, 2] = levels / self._food_level_scale
-            if presence:
-                state[:n, 3] = left
-        players = state[self._n_food :]
-        players[:, :2] = np.array([p.position for p in self._players]) / self._pos_scale
-        players[:, 2] = np.array([p.level for p in self._players]) / self._player_level_scale
-        if presence:
-            players[:, 3] = 1.0
-        return state.reshape(-1)
+        sy, sx = self._pos_scale_floats
+        fl, pl = self._food_level_scale, self._player_level_scale
+        empty = [0.0, 0.0, 0.0, 0.0] if presence else [-1.0, -1.0, 0.0]
+        field = self._u.field
+        out: list[float] = []
+        for r, c in self._food_slots:
+            level = int(field[r, c])
+            if level > 0:
+                out += (r / sy, c / sx, level / fl, 1.0) if presence else (r / sy, c / sx, level / fl)
+            else:
+                out += empty
+        out += empty * (self._n_food - len(self._food_slots))
+        for p in self._players:
+            py, px = p.position
+            out += (py / sy, px / sx, p.level / pl, 1.0) if presence else (py / sy, px / sx, p.level / pl)
+        return np.array(out, dtype=np.float32)
 
     def get_state_size(self) -> int:
         if self.state_type == "concat":
