@@ -96,6 +96,7 @@ class EpisodeRunner:
         batch = self.new_batch()
         views = {k: v.numpy() for k, v in batch.transition_data.items()}
         onehot = np.eye(views["actions_onehot"].shape[-1], dtype=views["actions_onehot"].dtype) if "actions_onehot" in views else None
+        action_shape = views["actions"].shape[2:]  # [agents, 1] (indices) or [agents, D] (vectors)
         datas = self.envs.reset()
         active = list(range(self.batch_size))
         self._write_obs(views, active, 0, datas)
@@ -105,14 +106,14 @@ class EpisodeRunner:
         infos: list[dict[str, Any]] = [{} for _ in range(self.batch_size)]
         t = 0
         while active:
+            # all envs running: a slice, not a list (advanced indexing costs ~15 us a tensor per step)
+            rows = slice(None) if len(active) == self.batch_size else active
             with torch.no_grad():
-                # all envs running: a slice, not a list (advanced indexing costs ~15 us a tensor per step)
-                rows = slice(None) if len(active) == self.batch_size else active
                 actions = self.mac.select_actions(batch, t_ep=t, t_env=self.t_env, bs=rows, test_mode=test_mode)
             actions = actions.cpu().numpy()
-            views["actions"][active, t] = actions.reshape(views["actions"][active, t].shape)
+            views["actions"][rows, t] = actions.reshape(len(active), *action_shape)
             if onehot is not None:
-                views["actions_onehot"][active, t] = onehot[actions]
+                views["actions_onehot"][rows, t] = onehot[actions]
             # release the GIL once a step: a side thread preparing the next update (learn_ahead) needs it between
             # its torch ops, and numpy acting with a Python env would keep it for the whole collection (EPyMARL's
             # QMIX settings: training 1.2x slower than without learn_ahead; with this release, 0.94x)
