@@ -68,6 +68,7 @@ def build_run_parts(args: Any, logger: Logger, t_env: Callable[[], int], episode
     if args.overlap_learning:
         acting_mac = copy.deepcopy(mac)
         runner.mac = acting_mac
-    schedule = UpdateSchedule(args, buffer, learner, mac, acting_mac, side_threads, t_env=t_env, episode=episode)
+    schedule = UpdateSchedule(args, buffer, learner, mac, acting_mac, side_threads, t_env=t_env, episode=episode,
+                              collection_holds_gil=runner.collection_holds_gil)
     runner.before_env_restart = schedule.wait_for_side_threads
     return RunParts(runner, buffer, mac, acting_mac, learner, side_threads, schedule)

@@ -124,6 +124,20 @@ def test_learn_ahead_is_off_where_it_could_change_numbers(tmp_path: Any) -> None
             exp.runner.close_env()
 
 
+@pytest.mark.parametrize("overrides,ahead", [
+    (["act_backend=numpy", "runner=episode"], False),  # numpy acting in this process holds the GIL the side thread needs
+    (["act_backend=numpy", "runner=parallel"], True),  # the loop waits on its workers' pipes without it
+    (["act_backend=torch", "runner=episode"], True),  # torch releases it in every kernel
+])
+def test_learn_ahead_is_skipped_beside_a_collection_that_holds_the_gil(tmp_path: Any, overrides: list[str], ahead: bool) -> None:
+    exp = make_experiment(tmp_path, "qmix", *overrides)
+    try:
+        assert exp.runner.collection_holds_gil is not ahead
+        assert exp.schedule.learns_ahead is ahead
+    finally:
+        exp.runner.close_env()
+
+
 def test_the_world_models_own_generator_leaves_the_global_one_alone_and_is_checkpointed(tmp_path: Any) -> None:
     for rng in ("global", "own"):
         exp = make_experiment(tmp_path, "salemb", f"wm_rng={rng}", "batch_size=2", "buffer_size=64")

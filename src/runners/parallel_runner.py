@@ -18,6 +18,11 @@ class ParallelRunner(EpisodeRunner):
                                                (lambda v: v is None or v > 0, "> 0 or null"))
         envs_per_worker: int = key(1, "envs per worker process (a failure restarts all of its worker's envs)", AT_LEAST_1)
 
+    @property
+    def collection_holds_gil(self) -> bool:
+        """False: the loop waits on its workers' pipes, without the GIL, at every step."""
+        return False
+
     def _make_envs(self, env_fn: Any) -> Any:
         cfg = config_of(self.Config, self.args)
         timeout, per_worker = cfg.env_worker_timeout, cfg.envs_per_worker

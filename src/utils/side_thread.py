@@ -7,19 +7,9 @@ count, so the numbers are exactly those of running them one after the other.
 
 from __future__ import annotations
 
-import select
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
-
-
-def let_side_threads_run() -> None:
-    """Release the GIL for a moment, so that a side thread waiting for it (an update prepared during the
-    collection, `learn_ahead`) runs its Python up to its next torch kernel. A loop that runs only Python
-    and small numpy calls (numpy acting, a Python env) otherwise holds it until the switch interval (5 ms)
-    forces it, and the side thread's update crawls. A zero-timeout select() releases the GIL without
-    giving up the CPU (`time.sleep(0)` does give it up: ~80 us a call on a busy machine); ~1 us."""
-    select.select([], [], [], 0)
 
 
 class SideThread:
