@@ -101,6 +101,26 @@ def test_env_info_of_other_maps_without_compiling():
 
 
 @needs_jaxmarl
+def test_packed_outputs_equal_smaxs_own_arrays_in_their_dtypes():
+    """reset and step send their outputs as one packed vector; unpacked, they are SMAX's own obs and masks
+    of the same state, with the adapter's dtypes."""
+    env = SMAXEnv("2s3z", seed=5)
+    env.reset()
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        smax, state = env._env, env._state
+        assert np.array_equal(np.stack(env.get_obs()), np.stack([np.asarray(smax.get_obs(state)[a]) for a in smax.agents]))
+        avail = np.stack([np.asarray(smax.get_avail_actions(state)[a]) for a in smax.agents])
+        assert np.array_equal(np.stack(env.get_avail_actions()), avail)
+        assert env.get_obs()[0].dtype == env.get_state().dtype == np.float32 and env.get_avail_actions()[0].dtype == np.int64
+        reward, terminated, info = env.step((rng.random(avail.shape) * avail).argmax(1))
+        assert isinstance(reward, float) and isinstance(terminated, bool) and isinstance(info["dead_allies"], int)
+        assert info["dead_allies"] == int((~np.asarray(env._state.state.unit_alive[: env.n_agents])).sum())
+        if terminated:
+            env.reset()
+
+
+@needs_jaxmarl
 def test_attacks_are_available_exactly_for_living_enemies_in_range():
     env = SMAXEnv("3m", seed=3)
     env.reset()
