@@ -20,6 +20,11 @@ def acting_rng(seed: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, ACTING_STREAM])))
 
 
+def greedy_available(q: np.ndarray, available: np.ndarray) -> np.ndarray:
+    """The best available action per row: q `[..., actions]`, available `[..., actions]` bool -> `[...]`."""
+    return np.where(available, q, -np.inf).argmax(axis=-1)
+
+
 def uniform_available(avail: np.ndarray, draws: np.ndarray) -> np.ndarray:
     """A uniformly random available action per row: avail `[..., actions]` (True = available), draws
     `[..., actions]` from Exp(1) (float32) -> `[...]`.
@@ -57,6 +62,13 @@ class EpsilonGreedyActionSelector:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.rng.bit_generator.state = state["rng"]
 
+    def _epsilon(self, t_env: int, test_mode: bool, epsilon: float | None) -> float:
+        """This call's exploration rate: `epsilon` when given, else the schedule's (`test_noise` in test
+        mode), which is kept as `self.epsilon` for the runner to log."""
+        if epsilon is None:
+            epsilon = self.epsilon = self.test_noise if test_mode else self.schedule.eval(t_env)
+        return epsilon
+
     def select_numpy(
         self, q: np.ndarray, avail: np.ndarray, t_env: int, test_mode: bool = False, epsilon: float | None = None
     ) -> np.ndarray:
@@ -64,10 +76,9 @@ class EpsilonGreedyActionSelector:
         available) -> actions `[batch, agents]` int64. The draws, uniform `[batch, agents, 1 + actions]`
         (the first for epsilon, the rest for the random action), come from `self.rng`, drawn whatever
         epsilon's value (but 0)."""
-        if epsilon is None:
-            epsilon = self.epsilon = self.test_noise if test_mode else self.schedule.eval(t_env)
+        epsilon = self._epsilon(t_env, test_mode, epsilon)
         available = avail != 0
-        greedy = np.where(available, q, -np.inf).argmax(axis=-1)
+        greedy = greedy_available(q, available)
         if epsilon <= 0.0:
             return greedy
         u = self.rng.random((*q.shape[:-1], q.shape[-1] + 1), dtype=np.float32)
@@ -83,11 +94,10 @@ class EpsilonGreedyActionSelector:
         numpy: an acting step's few rows cost less there than a chain of small torch ops. The random numbers still come from
         torch's generator on the inputs' device, uniform `[batch, agents]` then Exp(1) `[batch, agents,
         actions]`, drawn whatever epsilon's value (but 0), so a run's draws do not depend on its choices."""
-        if epsilon is None:
-            epsilon = self.epsilon = self.test_noise if test_mode else self.schedule.eval(t_env)
+        epsilon = self._epsilon(t_env, test_mode, epsilon)
         device = agent_inputs.device
         avail = avail_actions.cpu().numpy() != 0
-        greedy = np.where(avail, agent_inputs.detach().cpu().numpy(), -np.inf).argmax(axis=-1)
+        greedy = greedy_available(agent_inputs.detach().cpu().numpy(), avail)
         if epsilon <= 0.0:
             return torch.from_numpy(greedy).to(device)
         rand = torch.rand(greedy.shape, device=device).cpu().numpy()

@@ -197,8 +197,7 @@ class LBFEnv(MultiAgentEnv):
         self._player_level_scale = float(max(self._u.max_player_level))
         self._obs: list[np.ndarray] = []
         self._avail: list[np.ndarray] | None = None
-        self._food_pos = np.zeros((0, 2), dtype=np.int64)
-        self._food_slots: list[tuple[int, int]] = []
+        self._food_slots: list[tuple[int, int]] = []  # reset's food positions, row-major: the state's food slots
         self.seed(seed)
 
     @property
@@ -227,8 +226,7 @@ class LBFEnv(MultiAgentEnv):
             p.position = None
         self._env.reset(seed=self._next_seed)
         self._next_seed = int(self._rng.integers(2**31 - 1))
-        self._food_pos = np.argwhere(self._u.field > 0)
-        self._food_slots = [(int(r), int(c)) for r, c in self._food_pos.tolist()]
+        self._food_slots = [(r, c) for r, c in np.argwhere(self._u.field > 0).tolist()]
         self._obs = self._observe()
         self._avail = None
 
@@ -291,12 +289,16 @@ class LBFEnv(MultiAgentEnv):
             out.append(row)
         return np.array(out, dtype=np.float32)
 
+    def _slot_foods(self) -> list[tuple[int, int, int]]:
+        """(row, column, level now) of each of reset's foods, in slot order (level 0 once eaten)."""
+        field = self._u.field
+        return [(r, c, int(field[r, c])) for r, c in self._food_slots]
+
     def _presence_obs(self) -> np.ndarray:
         """(n_agents, obs_size): the presence encoding, with `_sentinel_obs`'s visibility rules, in plain
         Python as it is."""
-        field, reach = self._u.field, 2 * self._sight
-        levels = field[self._food_pos[:, 0], self._food_pos[:, 1]].tolist()
-        foods = [(r, c, level) for (r, c), level in zip(self._food_pos.tolist(), levels)]
+        reach = 2 * self._sight
+        foods = self._slot_foods()
         players = [(*p.position, p.level) for p in self._players]
         fy, fx, fl = self._food_obs_scale
         py_, px_ = self._player_obs_scale[:2]
@@ -338,10 +340,8 @@ class LBFEnv(MultiAgentEnv):
         sy, sx = self._pos_scale_floats
         fl, pl = self._food_level_scale, self._player_level_scale
         empty = [0.0, 0.0, 0.0, 0.0] if presence else [-1.0, -1.0, 0.0]
-        field = self._u.field
         out: list[float] = []
-        for r, c in self._food_slots:
-            level = int(field[r, c])
+        for r, c, level in self._slot_foods():
             if level > 0:
                 out += (r / sy, c / sx, level / fl, 1.0) if presence else (r / sy, c / sx, level / fl)
             else:

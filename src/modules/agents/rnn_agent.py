@@ -25,7 +25,6 @@ class RNNAgent(GRUAgentBase):
         super().__init__(input_shape, cfg.rnn_hidden_dim)
         self.fc2 = nn.Linear(self.hidden_dim, args.n_actions)
         self.layer_norm = nn.LayerNorm(self.hidden_dim) if cfg.use_layer_norm else nn.Identity()
-        self.use_layer_norm = cfg.use_layer_norm
         if cfg.use_orthogonal:
             for module in (self.fc1, self.fc2):
                 nn.init.orthogonal_(module.weight, gain=cfg.gain)
@@ -40,7 +39,7 @@ class RNNAgent(GRUAgentBase):
         -> (Q `[N, actions]`, hidden), float32, equal to `forward` up to float32 rounding."""
         h = self.numpy_hidden_step(w, inputs, h)
         e = h
-        if self.use_layer_norm:
+        if isinstance(self.layer_norm, nn.LayerNorm):
             centred = h - h.mean(axis=-1, keepdims=True)
             var = (centred * centred).mean(axis=-1, keepdims=True)
             e = centred / np.sqrt(var + np.float32(self.layer_norm.eps)) * w["layer_norm.weight"] + w["layer_norm.bias"]
