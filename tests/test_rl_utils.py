@@ -91,3 +91,13 @@ def test_targets_match_the_definition_on_random_episodes():
     rewards, target_qs = torch.randn(B, T - 1, K) * mask, torch.randn(B, T, K)
     got = build_td_lambda_targets(rewards, terminated, mask, target_qs, 0.9, 0.6)
     assert torch.allclose(got.double(), _reference_targets(rewards, terminated, mask, target_qs, 0.9, 0.6), atol=1e-5)
+
+
+def test_one_step_targets_are_the_one_step_formula_exactly():
+    torch.manual_seed(4)
+    B, T, K = 4, 7, 3
+    mask = (torch.rand(B, T - 1, K) < 0.8).float()
+    terminated = (torch.rand(B, T - 1, K) < 0.2).float()
+    rewards, target_qs = torch.randn(B, T - 1, K), torch.randn(B, T, K)
+    got = build_td_lambda_targets(rewards, terminated, mask, target_qs, 0.9, 0.0)
+    assert torch.equal(got, mask * (rewards + 0.9 * (1 - terminated) * target_qs[:, 1:]))
