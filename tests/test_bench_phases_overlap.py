@@ -1,0 +1,67 @@
+"""tools/bench/phases.py and tools/bench/overlap.py: every phase and schedule is timed, and the phase
+timer leaves the classes it wrapped as they were."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.update_schedule import UpdateSchedule
+from run import Experiment
+from runners.episode_runner import EpisodeRunner
+from tools.bench import overlap, phases
+
+TINY = ["t_max=300", "batch_size=4", "buffer_size=16", "test_nepisode=2", "test_interval=100000", "use_tensorboard=False",
+        "save_model=False", "use_cuda=False"]
+
+
+def test_phases_time_a_real_run_part_by_part_and_unwrap(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    originals = (Experiment.__init__, EpisodeRunner.run, UpdateSchedule.learn_after_collection)
+    code = phases.main(["--config", "qmix", "--env-config", "lbf", "with", *TINY, f"local_results_path={tmp_path}",
+                        "env_args.key=Foraging-5x5-2p-1f-v3"])
+    assert code == 0
+    assert (Experiment.__init__, EpisodeRunner.run, UpdateSchedule.learn_after_collection) == originals
+    table = capsys.readouterr().out.split("phase")[-1]
+    rows = {line[:20].strip(): line[20:].split() for line in table.strip().splitlines()[1:]}
+    assert set(rows) == {"whole process", "building the run", "collection", "tests", "learning", "start-up and other"}
+    assert rows["building the run"][2] == "1"
+    assert rows["tests"][2] == "4"  # test_nepisode=2 at the start and at the end, one env
+    assert int(rows["collection"][2]) == int(rows["learning"][2]) >= 6  # one schedule call per collection
+    parts = sum(float(v[0]) for k, v in rows.items() if k != "whole process")
+    assert parts == pytest.approx(float(rows["whole process"][0]), abs=0.02)
+
+
+def test_phase_timer_counts_calls_under_the_phase_its_arguments_name() -> None:
+    class Worker:
+        def run(self, test_mode: bool = False) -> str:
+            return "done"
+
+    with phases.PhaseTimer() as timer:
+        timer.wrap(Worker, "run", phases.runner_phase)
+        worker = Worker()
+        assert [worker.run(), worker.run(test_mode=True), worker.run(True)] == ["done"] * 3
+    assert timer.calls == {"collection": 1, "tests": 2}
+    assert Worker.run.__name__ == "run" and Worker.run.__qualname__.endswith("Worker.run")
+    assert "timed" not in repr(Worker.run)
+
+
+def test_overlap_times_each_schedule_against_serial(capsys: pytest.CaptureFixture[str]) -> None:
+    exp = overlap.build(["batch_size=4", "buffer_size=50", "test_nepisode=1", "use_tensorboard=False"])
+    try:
+        assert exp.buffer.episodes_in_buffer == 16
+        overlap.measure_threads(exp, blocks=1, per_block=1)
+        assert overlap.loop(exp, "learn", 0.05) > 0 and overlap.loop(exp, "collect", 0.05) > 0
+    finally:
+        exp.runner.close_env()
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("threads")
+    ratios = {line[:18].strip(): line.split()[-2] for line in lines[1:4]}
+    assert set(ratios) == {"serial", "backward beside", "update beside"}
+    assert ratios["serial"] == "1.00x"
+
+
+def test_overlap_role_prints_the_ms_a_loop_takes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert overlap.main(["--role", "collect", "--seconds", "0.05", "with", "batch_size=4", "buffer_size=50", "use_tensorboard=False"]) == 0
+    word, value = capsys.readouterr().out.split()[-2:]
+    assert word == "ms" and float(value) > 0
