@@ -8,6 +8,7 @@ A user's mistake (bad config, missing optional dependency) prints one message an
 from __future__ import annotations
 
 import datetime
+import gc
 import os
 import sys
 from typing import Any
@@ -16,6 +17,7 @@ import numpy as np
 
 from utils.config_loader import apply_overrides, available, build_config, env_name, parse_overrides
 from utils.errors import ConfigError, UserError
+from utils.gc_freeze import collector_paused
 from utils.logging import get_console_logger
 
 
@@ -187,7 +189,8 @@ def log_stop(exc: BaseException, console: Any) -> None:
 
 def main(argv: list[str]) -> int:
     try:
-        config = prepare_config(argv)
+        with collector_paused():  # start-up (utils/gc_freeze.py)
+            config = prepare_config(argv)
         run_experiment(config)
     except UserError as exc:
         if not getattr(exc, "logged", False):
@@ -201,4 +204,6 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    code = main(sys.argv[1:])
+    gc.freeze()  # spares the interpreter's exit a last full collection over every object (utils/gc_freeze.py)
+    sys.exit(code)

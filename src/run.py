@@ -16,6 +16,7 @@ from evaluation import evaluate, test_rounds
 from learners.nonfinite import NonFiniteLossError
 from run_parts import build_run_parts
 from utils.checkpoint import RunCheckpoints
+from utils.gc_freeze import collector_paused, frozen_heap
 from utils.logging import Logger, summary_interval
 from utils.malloc_tuning import keep_freed_memory
 from utils.progress import TrainingProgress
@@ -78,7 +79,10 @@ def run(_run: Any, config: dict[str, Any], console: Any, results_dir: str, uniqu
         logger.setup_tb(os.path.join(results_dir, "tb_logs", unique_token))
     console.info(f"Run {unique_token}: {args.name} on {args.env} ({task_name(args.env_args)}), seed {args.seed}, device {args.device}")
     try:
-        return Experiment(args, logger).run()
+        with collector_paused():
+            experiment = Experiment(args, logger)
+        with frozen_heap():
+            return experiment.run()
     finally:
         logger.close()
 

@@ -14,6 +14,7 @@ as it is, in a worker process too: it is the user's to fix, and no restart would
 from __future__ import annotations
 
 import faulthandler
+import gc
 import multiprocessing as mp
 import os
 import random
@@ -152,6 +153,7 @@ def _worker(
     exception goes back to the parent with the env index and its traceback (a UserError as itself); a
     crash below Python (segfault, abort) writes the Python stack to `fault_path` for the parent to read.
     SIGINT is ignored: Ctrl-C reaches the whole process group, and the parent decides what happens."""
+    gc.enable()  # forked while the parent built the run with its collector paused (utils/gc_freeze.py)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     fault_file = open(fault_path, "w")
     faulthandler.enable(file=fault_file)
