@@ -24,15 +24,16 @@ def build_td_lambda_targets(
     there without terminating: a time-out, or the end of an imagined roll-out). Padded steps give 0.
     lambda = 0 gives one-step targets.
     The recursion is rewritten as G_t = c_t + e_t * G_{t+1}, with c and e computed for all t at once,
-    so the loop over time is one fused multiply-add per step. With lambda = 0 every e_t is 0 and the
-    targets are c itself (the loop would add 0 * G_{t+1} to each).
+    so the loop over time is one fused multiply-add per step. With lambda = 0 every e_t is 0 and c_t is
+    the one-step target, so the targets are computed without the loop.
     """
     q_next = target_qs[:, 1:]
+    one_step = mask * (rewards + gamma * (1 - terminated) * (1 - td_lambda) * q_next)
+    if td_lambda == 0:
+        return one_step
     next_valid = torch.cat([mask[:, 1:], torch.zeros_like(mask[:, :1])], dim=1)
     b = mask * gamma * (1 - terminated) * td_lambda
-    c = mask * (rewards + gamma * (1 - terminated) * (1 - td_lambda) * q_next) + b * (1 - next_valid) * q_next
-    if td_lambda == 0:
-        return c
+    c = one_step + b * (1 - next_valid) * q_next
     e = b * next_valid
     ret = torch.empty_like(c)
     ret[:, -1] = c[:, -1]

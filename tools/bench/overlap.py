@@ -74,8 +74,9 @@ class LearnerProcess:
             if module is not None:
                 module.share_memory()
         self.grads = [torch.zeros_like(p).share_memory_() for p in learner.params]
-        self.conn, child = mp.get_context("fork").Pipe()
-        self.process = mp.get_context("fork").Process(target=self._serve, args=(child,), daemon=True)
+        fork = mp.get_context("fork")
+        self.conn, child = fork.Pipe()
+        self.process = fork.Process(target=self._serve, args=(child,), daemon=True)
         self.process.start()
 
     def _serve(self, conn: Connection) -> None:

@@ -10,8 +10,8 @@ The run is `src/main.py`'s own (`main.main`), with timers around the loop's part
 `UpdateSchedule.learn_after_collection` (the updates after each collection; with `learn_ahead` most of an
 update was computed during the collection before it and only its end is counted here). "start-up" is
 everything before the experiment is built (imports, config, sacred); "other" is the rest of the loop
-(inserts, logging, saving) and the end of the run. Without `--config`, EPyMARL's QMIX settings
-(`tools.bench.speed.EPYMARL_QMIX`) on `Foraging-8x8-2p-2f-coop-v3`, tests only at the start and the end.
+(inserts, logging, saving) and the end of the run. Without `--config`, the run `tools.bench.vs_epymarl` times on our side
+(`our_settings`: EPyMARL's QMIX settings on `Foraging-8x8-2p-2f-coop-v3`, 30k steps, seed 1).
 """
 
 from __future__ import annotations
@@ -30,12 +30,8 @@ import main as train_main  # noqa: E402
 from components.update_schedule import UpdateSchedule  # noqa: E402
 from run import Experiment  # noqa: E402
 from runners import REGISTRY as runner_REGISTRY  # noqa: E402
-from tools.bench.speed import EPYMARL_QMIX  # noqa: E402
+from tools.bench.vs_epymarl import our_settings  # noqa: E402
 from utils.config_loader import split_with  # noqa: E402
-
-EPYMARL_RUN = ["env_args.key=Foraging-8x8-2p-2f-coop-v3", *EPYMARL_QMIX, "use_tensorboard=False", "t_max=30000", "seed=1",
-               "test_nepisode=100", "test_interval=50000", "save_model=False", "log_interval=50000",
-               "runner_log_interval=50000", "learner_log_interval=50000"]
 
 
 class PhaseTimer:
@@ -83,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env-config", default="lbf")
     argv, overrides = split_with(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
-    settings = overrides if args.config else [*EPYMARL_RUN, *overrides]
+    settings = overrides if args.config else [*our_settings("Foraging-8x8-2p-2f-coop-v3", 30_000, 1), *overrides]
     with PhaseTimer() as timer:
         timer.wrap(Experiment, "__init__", lambda *a, **k: "building the run")
         for runner_class in {cls for cls in runner_REGISTRY.values() if "run" in vars(cls)}:

@@ -40,10 +40,15 @@ def epymarl_command(checkout: Path, task: str, t_max: int, seed: int) -> list[st
             f"t_max={t_max}", f"seed={seed}", "test_nepisode=100", "test_interval=50000", "save_model=False", *LOGGING]
 
 
+def our_settings(task: str, t_max: int, seed: int) -> list[str]:
+    """Our side's `with` overrides of qmix on lbf: EPyMARL's QMIX settings, tests only at the start and the end."""
+    return [f"env_args.key={task}", *EPYMARL_QMIX, "use_tensorboard=False", f"t_max={t_max}", f"seed={seed}",
+            "test_nepisode=100", "test_interval=50000", "save_model=False", *LOGGING]
+
+
 def our_command(task: str, t_max: int, seed: int, overrides: list[str] = ()) -> list[str]:
     return [sys.executable, str(ROOT / "src" / "main.py"), "--config=qmix", "--env-config=lbf", "with",
-            f"env_args.key={task}", *EPYMARL_QMIX, "use_tensorboard=False", f"t_max={t_max}", f"seed={seed}",
-            "test_nepisode=100", "test_interval=50000", "save_model=False", *LOGGING, *overrides]
+            *our_settings(task, t_max, seed), *overrides]
 
 
 def timed(command: list[str], env: dict[str, str], cwd: str) -> tuple[float, float]:
