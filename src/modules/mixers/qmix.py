@@ -10,6 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from modules.mixers.base import Mixer
+from modules.mixers.small_bmm import small_bmm
 from utils.component_config import AT_LEAST_1, config_of, key
 
 
@@ -59,8 +60,8 @@ class QMixer(Mixer):
         qs = agent_qs.reshape(-1, 1, self.n_agents)
         w1 = self._positive(self.hyper_w_1(s)).view(-1, self.n_agents, self.embed_dim)
         b1 = self.hyper_b_1(s).view(-1, 1, self.embed_dim)
-        hidden = F.elu(torch.bmm(qs, w1) + b1)
+        hidden = F.elu(small_bmm(qs, w1) + b1)
         w_final = self._positive(self.hyper_w_final(s)).view(-1, self.embed_dim, 1)
         v = self.V(s).view(-1, 1, 1)
-        y = torch.bmm(hidden, w_final) + v
+        y = small_bmm(hidden, w_final) + v
         return y.view(bs, t, 1)
