@@ -81,16 +81,42 @@ def _resolve_spec(gym: Any, key: str) -> Any:
     return gym.spec(key)
 
 
-def _without_gym_obs(creator: type) -> type:
-    """lbforaging's env class less the observation vectors it builds after every reset and step
-    (`_make_gym_obs`: Python loops over agents, entities and a space check, about two thirds of its step
-    time), which `LBFEnv` builds itself for all agents at once from the same field and players."""
+def _lean_env_class(creator: type) -> type:
+    """lbforaging's env class with its two per-step costs that `LBFEnv` does not need done its way:
+    - no observation vectors after every reset and step (`_make_gym_obs`: Python loops over agents,
+      entities and a space check, about two thirds of its step time), which `LBFEnv` builds itself for
+      all agents at once from the same field and players;
+    - each player's valid actions (`_gen_valid_moves`) by direct tests of the field around it instead of
+      `_is_valid_action` over the `Action` enum (~4 us against ~14 us for two players): the same lists,
+      in `Action` order, with lbforaging's own rules (a move onto a free cell inside the grid; LOAD when
+      the sum of the field over the four clamped neighbours, as `adjacent_food`, is positive)."""
+    from lbforaging.foraging.environment import Action
 
-    class ForagingEnvWithoutObs(creator):  # type: ignore[misc, valid-type]
+    class LeanForagingEnv(creator):  # type: ignore[misc, valid-type]
         def _make_gym_obs(self) -> None:
             return None
 
-    return ForagingEnvWithoutObs
+        def _gen_valid_moves(self) -> None:
+            field = self.field
+            last_row, last_col = self.field_size[0] - 1, self.field_size[1] - 1
+            valid = {}
+            for player in self.players:
+                r, c = player.position
+                actions = [Action.NONE]
+                if r > 0 and field[r - 1, c] == 0:
+                    actions.append(Action.NORTH)
+                if r < last_row and field[r + 1, c] == 0:
+                    actions.append(Action.SOUTH)
+                if c > 0 and field[r, c - 1] == 0:
+                    actions.append(Action.WEST)
+                if c < last_col and field[r, c + 1] == 0:
+                    actions.append(Action.EAST)
+                if field[max(r - 1, 0), c] + field[min(r + 1, last_row), c] + field[r, max(c - 1, 0)] + field[r, min(c + 1, last_col)] > 0:
+                    actions.append(Action.LOAD)
+                valid[player] = actions
+            self._valid_actions = valid
+
+    return LeanForagingEnv
 
 
 def _check_kwargs(gym: Any, spec: Any, kwargs: dict[str, Any]) -> None:
@@ -159,7 +185,7 @@ class LBFEnv(MultiAgentEnv):
         _check_kwargs(gym, spec, kwargs)
         if time_limit is not None:
             spec = dataclasses.replace(spec, kwargs={**spec.kwargs, "max_episode_steps": int(time_limit)})
-        spec = dataclasses.replace(spec, entry_point=_without_gym_obs(gym.envs.registration.load_env_creator(spec.entry_point)))
+        spec = dataclasses.replace(spec, entry_point=_lean_env_class(gym.envs.registration.load_env_creator(spec.entry_point)))
         try:
             self._env = gym.make(spec, disable_env_checker=True, **kwargs)
         except (AssertionError, TypeError, ValueError) as e:
