@@ -313,16 +313,31 @@ def test_render_rgb() -> None:
     env.close()
 
 
-def test_normalised_observations_are_scaled_and_keep_unseen_sentinel():
-    raw = LBFEnv(key="Foraging-2s-8x8-2p-3f-v3", seed=4)
-    norm = LBFEnv(key="Foraging-2s-8x8-2p-3f-v3", seed=4, normalise_obs=True)
-    raw.reset()
-    norm.reset()
-    for r, n in zip(raw.get_obs(), norm.get_obs()):
-        assert n.dtype == np.float32 and n.max() <= 1.0
-        assert np.array_equal(r < 0, n < 0)
-        seen = r >= 0
-        assert np.allclose(n[seen] * np.maximum(raw.unwrapped.observation_space[0].high[seen], 1), r[seen])
+@pytest.mark.parametrize(("key", "kwargs"), [("Foraging-2s-8x8-2p-3f-v3", {}), ("Foraging-2s-10x10-3p-4f-v3", {}),
+                                           ("Foraging-2s-8x8-3p-3f-v3", {"observe_agent_levels": False})])
+def test_normalised_observations_are_the_float32_quotients_and_keep_unseen_sentinel(key: str, kwargs: dict) -> None:
+    """After every reset and step of random episodes, the normalised vectors equal, bitwise, lbforaging's own
+    divided in float32 by the observation space's maxima (at least 1), with unseen entries kept at -1."""
+    raw = LBFEnv(key=key, seed=4, **kwargs)
+    norm = LBFEnv(key=key, seed=4, normalise_obs=True, **kwargs)
+    high = np.maximum(raw.unwrapped.observation_space[0].high.astype(np.float32), np.float32(1))
+    rng = np.random.default_rng(2)
+    steps = 0
+    for _ in range(3):
+        raw.reset()
+        norm.reset()
+        terminated = False
+        while True:
+            for r, n in zip(raw.get_obs(), norm.get_obs(), strict=True):
+                assert n.dtype == np.float32 and n.max() <= 1.0
+                assert np.array_equal(n, np.where(r < 0, np.float32(-1), r / high).astype(np.float32))
+            if terminated:
+                break
+            actions = rng.integers(0, 6, size=raw.n_agents).tolist()
+            _, terminated, _ = raw.step(actions)
+            norm.step(actions)
+            steps += 1
+    assert steps > 50
 
 
 def _present(slots: np.ndarray) -> list[tuple[float, ...]]:

@@ -101,7 +101,7 @@ def _lean_env_class(creator: type) -> type:
             last_row, last_col = self.field_size[0] - 1, self.field_size[1] - 1
             valid = {}
             for player in self.players:
-                r, c = player.position
+                r, c = map(int, player.position)  # numpy ints: arithmetic on them costs ~10x Python's
                 actions = [Action.NONE]
                 if r > 0 and field[r - 1, c] == 0:
                     actions.append(Action.NORTH)
@@ -198,7 +198,6 @@ class LBFEnv(MultiAgentEnv):
         self.episode_limit = int(self._u._max_episode_steps)
         self.normalise_obs = bool(normalise_obs)
         self.obs_encoding = obs_encoding
-        self._obs_high = np.maximum(self._u.observation_space[0].high.astype(np.float32), 1.0)
         self._n_food = int(self._u.max_num_food)
         self._sight = int(self._u.sight)
         self._observe_levels = bool(self._u._observe_agent_levels)
@@ -208,8 +207,10 @@ class LBFEnv(MultiAgentEnv):
             self._obs_size = 4 * self._n_food + self._player_width * self.n_agents
         else:
             self._obs_size = int(self._u.observation_space[0].shape[0])
-        # The presence encoding divides by the same per-entry maxima as the sentinel one.
-        scale = self._obs_high if self.normalise_obs else np.ones_like(self._obs_high)
+        # `normalise_obs` divides each entry by its maximum in lbforaging's observation space (at least 1):
+        # (y, x, level) of a food slot, (y, x[, level]) of an agent slot; both encodings use these.
+        high = np.maximum(self._u.observation_space[0].high.astype(np.float32), 1.0)
+        scale = high if self.normalise_obs else np.ones_like(high)
         self._food_obs_scale = tuple(float(v) for v in scale[:3])
         self._player_obs_scale = tuple(float(v) for v in scale[3 * self._n_food : 3 * self._n_food + self._player_width - 1])
         # Row i: agent i's player slots, self first, then the others in index order.
@@ -267,22 +268,23 @@ class LBFEnv(MultiAgentEnv):
 
     def _observe(self) -> list[np.ndarray]:
         """The agents' observations in `obs_encoding`, from the env's field and players. With
-        `normalise_obs`, sentinel entries are scaled by their maxima into [0, 1] and unseen entries stay -1."""
-        if self.obs_encoding == "presence":
-            return list(self._presence_obs())
-        obs = self._sentinel_obs()
-        if self.normalise_obs:
-            obs = np.where(obs < 0, -1.0, obs / self._obs_high).astype(np.float32)
-        return list(obs)
+        `normalise_obs`, entries are scaled by their maxima into [0, 1] and unseen sentinel entries stay -1."""
+        return list(self._presence_obs() if self.obs_encoding == "presence" else self._sentinel_obs())
 
-    def _windows(self) -> list[tuple[list[int], int, int, int, int]]:
+    def _player_cells(self) -> list[tuple[int, int, int]]:
+        """(row, column, level) of each player as Python ints (lbforaging keeps numpy ints, on which each
+        arithmetic operation costs ~1 us)."""
+        return [(int(p.position[0]), int(p.position[1]), int(p.level)) for p in self._players]
+
+    def _windows(self, players: list[tuple[int, int, int]]) -> list[tuple[list[int], int, int, int, int]]:
         """Per agent, its player slots (self first) and lbforaging's window of it: rows oy .. ey - 1 and
         columns ox .. ex - 1, origin (oy, ox) = max(position - sight, 0) (`neighborhood`); local
-        coordinates are relative to the origin (`_transform_to_neighborhood` agrees)."""
+        coordinates are relative to the origin (`_transform_to_neighborhood` agrees). `players` as
+        `_player_cells` gives them."""
         sight, (rows, cols) = self._sight, self._field_shape
         windows = []
         for order in self._slot_order:
-            y, x = self._players[order[0]].position
+            y, x, _ = players[order[0]]
             windows.append((order, max(y - sight, 0), max(x - sight, 0), min(y + sight + 1, rows), min(x + sight + 1, cols)))
         return windows
 
@@ -290,27 +292,33 @@ class LBFEnv(MultiAgentEnv):
         """(n_agents, obs_size): lbforaging's own vectors (`_make_gym_obs`), built from the field and players.
         Agent i sees the foods in its window in row-major order and the agents whose local coordinates
         lie in [0, 2 * sight] (`_make_obs`), itself first, each packed into the next free slot; the slots
-        left over hold (-1, -1, 0) ((-1, -1) for agents without `observe_agent_levels`). Plain Python over
+        left over hold (-1, -1, 0) ((-1, -1) for agents without `observe_agent_levels`). With
+        `normalise_obs` the seen entries are divided by their maxima: in float64 and then rounded to float32,
+        which gives the float32 quotient itself (float64 has more than 2 x 24 + 2 bits). Plain Python over
         these few entities: numpy's per-call cost is larger than the work."""
-        field, reach = self._u.field, 2 * self._sight
-        food_rows, food_cols = np.nonzero(field)  # row-major, as np.nonzero over any window of the field
-        foods = list(zip(food_rows.tolist(), food_cols.tolist(), field[food_rows, food_cols].tolist()))
-        players = [(*p.position, p.level) for p in self._players]
+        reach = 2 * self._sight
+        # The foods on the field in row-major order, as np.nonzero over any window of it lists them: reset's
+        # food slots (row-major) less the eaten ones (lbforaging spawns food only at reset).
+        foods = [food for food in self._slot_foods() if food[2] > 0]
+        players = self._player_cells()
+        fy, fx, fl = self._food_obs_scale
+        py_, px_ = self._player_obs_scale[:2]
+        pl = self._player_obs_scale[2] if self._observe_levels else 1.0
         width = 3 if self._observe_levels else 2
         out = []
-        for order, oy, ox, ey, ex in self._windows():
+        for order, oy, ox, ey, ex in self._windows(players):
             row = list(self._sentinel_row)
             k = 0
             for r, c, level in foods:
                 if oy <= r < ey and ox <= c < ex:
-                    row[k : k + 3] = (r - oy, c - ox, level)
+                    row[k : k + 3] = ((r - oy) / fy, (c - ox) / fx, level / fl)
                     k += 3
             k = 3 * self._n_food
             for j in order:
                 py, px, level = players[j]
                 ly, lx = py - oy, px - ox
                 if 0 <= ly <= reach and 0 <= lx <= reach:
-                    row[k : k + width] = (ly, lx, level)[:width]
+                    row[k : k + width] = (ly / py_, lx / px_, level / pl)[:width]
                     k += width
             out.append(row)
         return np.array(out, dtype=np.float32)
@@ -325,13 +333,13 @@ class LBFEnv(MultiAgentEnv):
         Python as it is."""
         reach = 2 * self._sight
         foods = self._slot_foods()
-        players = [(*p.position, p.level) for p in self._players]
+        players = self._player_cells()
         fy, fx, fl = self._food_obs_scale
         py_, px_ = self._player_obs_scale[:2]
         pl = self._player_obs_scale[2] if self._observe_levels else 1.0
         empty_player = [0.0] * self._player_width
         out = []
-        for order, oy, ox, ey, ex in self._windows():
+        for order, oy, ox, ey, ex in self._windows(players):
             row: list[float] = []
             for r, c, level in foods:
                 if level > 0 and oy <= r < ey and ox <= c < ex:
@@ -373,9 +381,8 @@ class LBFEnv(MultiAgentEnv):
             else:
                 out += empty
         out += empty * (self._n_food - len(self._food_slots))
-        for p in self._players:
-            py, px = p.position
-            out += (py / sy, px / sx, p.level / pl, 1.0) if presence else (py / sy, px / sx, p.level / pl)
+        for py, px, level in self._player_cells():
+            out += (py / sy, px / sx, level / pl, 1.0) if presence else (py / sy, px / sx, level / pl)
         return np.array(out, dtype=np.float32)
 
     def get_state_size(self) -> int:
