@@ -89,19 +89,28 @@ def _lean_env_class(creator: type) -> type:
     - each player's valid actions (`_gen_valid_moves`) by direct tests of the field around it instead of
       `_is_valid_action` over the `Action` enum (~4 us against ~14 us for two players): the same lists,
       in `Action` order, with lbforaging's own rules (a move onto a free cell inside the grid; LOAD when
-      the sum of the field over the four clamped neighbours, as `adjacent_food`, is positive)."""
+      the sum of the field over the four clamped neighbours, as `adjacent_food`, is positive).
+    And the players' positions and levels are Python ints from their spawn on (lbforaging draws numpy
+    ints, on which every later comparison and move costs ~1 us): the same values, so the same episodes."""
     from lbforaging.foraging.environment import Action
 
     class LeanForagingEnv(creator):  # type: ignore[misc, valid-type]
         def _make_gym_obs(self) -> None:
             return None
 
+        def spawn_players(self, *args: Any, **kwargs: Any) -> None:
+            super().spawn_players(*args, **kwargs)
+            for player in self.players:
+                if player.position is not None:
+                    player.position = (int(player.position[0]), int(player.position[1]))
+                    player.level = int(player.level)
+
         def _gen_valid_moves(self) -> None:
             field = self.field
             last_row, last_col = self.field_size[0] - 1, self.field_size[1] - 1
             valid = {}
             for player in self.players:
-                r, c = map(int, player.position)  # numpy ints: arithmetic on them costs ~10x Python's
+                r, c = player.position
                 actions = [Action.NONE]
                 if r > 0 and field[r - 1, c] == 0:
                     actions.append(Action.NORTH)
@@ -272,9 +281,8 @@ class LBFEnv(MultiAgentEnv):
         return list(self._presence_obs() if self.obs_encoding == "presence" else self._sentinel_obs())
 
     def _player_cells(self) -> list[tuple[int, int, int]]:
-        """(row, column, level) of each player as Python ints (lbforaging keeps numpy ints, on which each
-        arithmetic operation costs ~1 us)."""
-        return [(int(p.position[0]), int(p.position[1]), int(p.level)) for p in self._players]
+        """(row, column, level) of each player (Python ints: `_lean_env_class`)."""
+        return [(*p.position, p.level) for p in self._players]
 
     def _windows(self, players: list[tuple[int, int, int]]) -> list[tuple[list[int], int, int, int, int]]:
         """Per agent, its player slots (self first) and lbforaging's window of it: rows oy .. ey - 1 and
