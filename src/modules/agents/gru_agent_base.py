@@ -51,8 +51,9 @@ class GRUAgentBase(nn.Module):
         return self.q_values(inputs, h_seq), h_seq[:, -1]
 
     def hidden_step(self, inputs: torch.Tensor, hidden_state: torch.Tensor) -> torch.Tensor:
-        """One GRU step `[N, hidden]` with the sequence GRU's own weights (cheaper than a length-1 sequence)."""
-        x = F.relu(self.fc1(inputs))
+        """One GRU step `[N, hidden]` with the sequence GRU's own weights (cheaper than a length-1 sequence).
+        fc1 as F.linear on its parameters, what its forward computes, without a module call's ~2 us."""
+        x = F.relu(F.linear(inputs, self.fc1.weight, self.fc1.bias))
         rnn = self.rnn
         return torch.gru_cell(
             x, hidden_state.reshape(-1, self.hidden_dim), rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0
