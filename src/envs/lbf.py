@@ -82,16 +82,16 @@ def _resolve_spec(gym: Any, key: str) -> Any:
 
 
 def _lean_env_class(creator: type) -> type:
-    """lbforaging's env class with its two per-step costs that `LBFEnv` does not need done its way:
+    """lbforaging's env class, the same episodes, less the per-step work that costs most there:
     - no observation vectors after every reset and step (`_make_gym_obs`: Python loops over agents,
       entities and a space check, about two thirds of its step time), which `LBFEnv` builds itself for
       all agents at once from the same field and players;
     - each player's valid actions (`_gen_valid_moves`) by direct tests of the field around it instead of
       `_is_valid_action` over the `Action` enum (~4 us against ~14 us for two players): the same lists,
       in `Action` order, with lbforaging's own rules (a move onto a free cell inside the grid; LOAD when
-      the sum of the field over the four clamped neighbours, as `adjacent_food`, is positive).
-    And the players' positions and levels are Python ints from their spawn on (lbforaging draws numpy
-    ints, on which every later comparison and move costs ~1 us): the same values, so the same episodes."""
+      the sum of the field over the four clamped neighbours, as `adjacent_food`, is positive);
+    - the players' positions and levels as Python ints from their spawn on (lbforaging draws numpy ints,
+      on which every later comparison and move costs ~1 us): the same values, so the same episodes."""
     from lbforaging.foraging.environment import Action
 
     class LeanForagingEnv(creator):  # type: ignore[misc, valid-type]
