@@ -82,12 +82,12 @@ def _check_choice(name: str, value: Any, valid: tuple[str, ...]) -> None:
 # The outputs of reset and step, packed in this order into one float32 vector (`_build_functions`): one
 # transfer from the device a step instead of one per output (~85 us for the dict of nine on a CPU).
 OUTPUT_KEYS = ("obs", "state", "avail", "dead_allies", "dead_enemies", "won", "eliminated", "reward", "done")
-Layout = list[tuple[str, tuple[int, ...], Any]]
+Layout = list[tuple[str, slice, tuple[int, ...], Any]]
 
 
 def _build_functions(jax: Any, env: Any) -> tuple[Callable[..., Any], Callable[..., Any], Layout]:
     """The jitted reset(key) and step(key, state, actions), both returning (next_key, env_state, packed
-    outputs), and the layout of the packed vector: (name, shape, dtype) per `OUTPUT_KEYS` entry. Every
+    outputs), and the layout of the packed vector: (name, its span, shape, dtype) per `OUTPUT_KEYS` entry. Every
     output is exact in float32 (float32 values, small counts, flags)."""
     jnp = jax.numpy
     n_allies, n_types = env.num_allies, env.unit_type_bits
@@ -150,7 +150,11 @@ def _build_functions(jax: Any, env: Any) -> tuple[Callable[..., Any], Callable[.
         return key, state, pack(outputs(state, rewards[env.agents[0]], dones["__all__"]))
 
     shapes = jax.eval_shape(reset_outputs, jax.random.PRNGKey(0))[2]
-    layout = [(k, tuple(shapes[k].shape), np.dtype(shapes[k].dtype)) for k in OUTPUT_KEYS]
+    layout, start = [], 0
+    for k in OUTPUT_KEYS:
+        size = math.prod(shapes[k].shape)
+        layout.append((k, slice(start, start + size), tuple(shapes[k].shape), np.dtype(shapes[k].dtype)))
+        start += size
     return jax.jit(reset), jax.jit(step), layout
 
 
@@ -286,12 +290,8 @@ class SMAXEnv(MultiAgentEnv):
 
     def _unpack(self, packed: Any) -> dict[str, np.ndarray]:
         """The outputs from their packed vector (one transfer from the device), each in its own dtype."""
-        flat, out, start = np.asarray(packed), {}, 0
-        for name, shape, dtype in self._layout:
-            size = math.prod(shape)
-            out[name] = flat[start : start + size].reshape(shape).astype(dtype)
-            start += size
-        return out
+        flat = np.asarray(packed)
+        return {name: flat[span].reshape(shape).astype(dtype) for name, span, shape, dtype in self._layout}
 
     def _check_actions(self, actions: Any) -> np.ndarray:
         acts = np.asarray(actions).reshape(-1)

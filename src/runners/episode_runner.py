@@ -139,10 +139,10 @@ class EpisodeRunner:
                 t += 1
         if not test_mode:
             self.t_env += sum(lengths)
-        self._record(test_mode, np.array(returns), np.array(lengths), infos)
+        self._record(test_mode, returns, lengths, infos)
         return batch
 
-    def _record(self, test_mode: bool, returns: np.ndarray, lengths: np.ndarray, infos: list[dict[str, Any]]) -> None:
+    def _record(self, test_mode: bool, returns: list[float], lengths: list[int], infos: list[dict[str, Any]]) -> None:
         stats = self.test_stats if test_mode else self.train_stats
         store = self.test_returns if test_mode else self.train_returns
         if not test_mode:
@@ -153,8 +153,8 @@ class EpisodeRunner:
                 if isinstance(v, (bool, int, float, np.number, np.bool_)):
                     stats[k] = stats.get(k, 0.0) + float(v)
         stats["n_episodes"] = stats.get("n_episodes", 0) + len(lengths)
-        stats["ep_length"] = stats.get("ep_length", 0) + float(lengths.sum())
-        store.extend(float(r) for r in returns)
+        stats["ep_length"] = stats.get("ep_length", 0) + float(sum(lengths))
+        store.extend(returns)
         if test_mode:
             if len(self.test_returns) >= self.args.test_nepisode:
                 self._log(self.test_returns, self.test_stats, "test_")
