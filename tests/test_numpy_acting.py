@@ -36,12 +36,12 @@ def test_numpy_step_equals_the_torch_step(layer_norm):
     np.testing.assert_allclose(q_np, q_torch.detach().numpy(), rtol=1e-5, atol=2e-5)
 
 
-def test_numpy_weights_follow_in_place_updates():
+def test_numpy_weights_are_transposed_copies():
     agent = agent_REGISTRY["rnn"](4, SimpleNamespace(rnn_hidden_dim=8, n_actions=3))
     w = agent.numpy_weights()
-    with torch.no_grad():
-        agent.fc2.bias.add_(1.0)  # as an optimiser's step does
-    np.testing.assert_array_equal(w["fc2.bias"], agent.fc2.bias.detach().numpy())
+    for name, p in agent.named_parameters():
+        np.testing.assert_array_equal(w[name], p.detach().numpy().T)
+        assert w[name].flags.c_contiguous and not np.shares_memory(w[name], p.detach().numpy())
 
 
 def selector(epsilon: float, seed: int = 3) -> EpsilonGreedyActionSelector:
@@ -110,6 +110,22 @@ def test_numpy_mac_acts_as_the_torch_mac_greedily():
         got = numpy_mac.select_actions(batch, t, t_env=0, bs=bs)
         assert torch.equal(got, expected)
         torch.testing.assert_close(numpy_mac.hidden_states, torch_mac.hidden_states, rtol=0, atol=1e-5)
+
+
+def test_numpy_mac_acts_with_the_weights_of_its_batch_start():
+    """An update between batches (in place, as an optimiser's step) reaches the next batch's acting."""
+    torch_mac, batch = mac_and_batch(act_backend="torch", epsilon_start=0.0, epsilon_finish=0.0)
+    numpy_mac, _ = mac_and_batch(act_backend="numpy", epsilon_start=0.0, epsilon_finish=0.0)
+    numpy_mac.load_state(torch_mac)
+    numpy_mac.init_hidden(4)
+    with torch.no_grad():
+        for p in numpy_mac.parameters():
+            p.mul_(-1.5)
+    torch_mac.load_state(numpy_mac)
+    torch_mac.init_hidden(4)
+    numpy_mac.init_hidden(4)
+    got = [numpy_mac.select_actions(batch, t, t_env=0) for t in range(8)]
+    assert all(torch.equal(g, torch_mac.select_actions(batch, t, t_env=0)) for t, g in enumerate(got))
 
 
 def test_numpy_acting_refuses_an_agent_without_a_numpy_step():

@@ -25,7 +25,7 @@ With continuous actions the last action is the action vector itself.
     Decentralised: agent i's Q-values depend only on its own input and its own hidden state.
 
     `act_backend: numpy` runs the acting steps (one step of a whole batch, as the runners call it) in numpy
-    on views of the agent's weights, with the action selector's numpy stream: ~15 numpy calls, ~40-60 us a
+    on copies of the agent's weights taken at each batch's start, with the action selector's numpy stream: ~15 numpy calls, ~40-60 us a
     step where the chain of small torch ops costs ~180 us (EPyMARL's settings, one env). Q-values agree with torch's to float32 rounding, so a run's
     actions (and numbers) differ from `act_backend: torch`'s, not its behaviour; learning, imagination
     and every unroll stay in torch.
@@ -59,7 +59,7 @@ With continuous actions the last action is the action vector itself.
         if not hasattr(self.action_selector, "select_numpy"):
             raise ConfigError(f"act_backend=numpy needs action_selector=epsilon_greedy, not {args.action_selector}: use act_backend=torch")
         if args.use_cuda is True:  # resolved from 'auto' by then
-            raise ConfigError("act_backend=numpy acts on the CPU on views of the agents' weights, and use_cuda=True puts them on the GPU: "
+            raise ConfigError("act_backend=numpy acts on the CPU on copies of the agents' weights, and use_cuda=True puts them on the GPU: "
                               "use act_backend=torch")
 
     def select_actions(
@@ -133,7 +133,7 @@ With continuous actions the last action is the action vector itself.
 
     def init_hidden(self, batch_size: int) -> None:
         self.hidden_states = self.agent.init_hidden().expand(batch_size * self.n_agents, -1).contiguous()
-        if self.act_numpy:  # fresh views, in case a parameter was replaced since the last batch
+        if self.act_numpy:  # this batch's copies of the weights (an update since the last batch changed them)
             self._weights = self.agent.numpy_weights()
 
     def parameters(self):

@@ -38,7 +38,7 @@ class RNNAgent(GRUAgentBase):
         return F.linear(e, self.fc2.weight, self.fc2.bias)
 
     def numpy_step(self, w: dict[str, np.ndarray], inputs: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """`forward` in numpy on the views `w` of `numpy_weights()`: inputs `[N, input]`, hidden `[N, hidden]`
+        """`forward` in numpy on the weights `w` of `numpy_weights()`: inputs `[N, input]`, hidden `[N, hidden]`
         -> (Q `[N, actions]`, hidden), float32, equal to `forward` up to float32 rounding."""
         h = self.numpy_hidden_step(w, inputs, h)
         e = h
@@ -46,4 +46,4 @@ class RNNAgent(GRUAgentBase):
             centred = h - h.mean(axis=-1, keepdims=True)
             var = (centred * centred).mean(axis=-1, keepdims=True)
             e = centred / np.sqrt(var + np.float32(self.layer_norm.eps)) * w["layer_norm.weight"] + w["layer_norm.bias"]
-        return e @ w["fc2.weight"].T + w["fc2.bias"], h
+        return e @ w["fc2.weight"] + w["fc2.bias"], h
