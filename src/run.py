@@ -161,10 +161,10 @@ class Experiment:
         if args.save_model and self.model_save_time != runner.t_env:
             self.save()
         # The final values: the training episodes' stats since their last log, and a test at the last step
-        # (not up to test_interval steps before it). They come after the last checkpoint, so a run extended
-        # from it (resume= with a larger t_max) goes on exactly as one run to the larger t_max would.
+        # (`test_at_end`; not up to test_interval steps before it). They come after the last checkpoint, so a run
+        # extended from it (resume= with a larger t_max) goes on exactly as one run to the larger t_max would.
         runner.log_train_stats()
-        if runner.t_env > self.last_test_T:
+        if args.test_at_end and runner.t_env > self.last_test_T:
             self.test()
         elapsed = time.time() - start_time
         self.console.info(f"Finished training: {runner.t_env} env steps in {format_duration(elapsed)} "

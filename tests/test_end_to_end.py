@@ -96,3 +96,9 @@ def test_every_test_point_is_logged_when_test_nepisode_is_not_a_multiple_of_the_
     # training ends, each play 2 calls (4 >= 3 episodes). With 3 // 2 = 1 call per test, the first test's
     # 2 episodes were never logged on their own.
     assert metrics["test_return_mean"]["steps"] == [100, 300, 400]
+
+
+def test_test_at_end_false_tests_only_on_the_interval(run_main, tmp_path):
+    run_main("qmix", "lbf", "runner=parallel", "batch_size_run=2", "test_at_end=False")
+    metrics = json.loads((sacred_run_dir(tmp_path) / "metrics.json").read_text())
+    assert metrics["test_return_mean"]["steps"] == [100, 300]

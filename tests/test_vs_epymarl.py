@@ -22,6 +22,7 @@ def test_both_sides_get_the_same_task_budget_and_settings() -> None:
     for shared in ("t_max=3000", "seed=2", "test_nepisode=100", "test_interval=50000", "save_model=False"):
         assert shared in theirs and shared in ours
     assert "use_rnn=True" in theirs and "env_args.key=lbforaging:Foraging-8x8-2p-2f-coop-v3" in theirs
+    assert "test_at_end=False" in ours  # EPyMARL tests on its interval only, not at the end
     for setting in ("batch_size=32", "buffer_size=5000", "lr=0.0005", "epsilon_anneal_time=50000", "td_lambda=0",
                     "obs_last_action=False", "runner=episode", "batch_size_run=1"):
         assert setting in ours

@@ -10,9 +10,10 @@ is put on EPyMARL's PYTHONPATH (its smaclite env is not used). Both sides run EP
 LBF (`Foraging-8x8-2p-2f-coop-v3` unless `--task`): the episode runner with one env, 32 episodes a batch,
 a buffer of 5000, one update per episode, lr 5e-4, epsilon over 50k steps, one-step targets, no last
 action in the agents' inputs, and the same GRU agent (EPyMARL's `use_rnn=True`); 100 test episodes at
-the start (and, in ours, at the end). Each round runs EPyMARL then ours (the order alternates) and
-reports env steps per second of wall-clock and per CPU-second of the whole process (children included),
-and the ratios ours / EPyMARL.
+the start only (EPyMARL's loop tests every `test_interval` and not at the end; ours runs with
+`test_at_end=False`). Each round runs EPyMARL then ours (the order alternates) and reports env steps
+per second of wall-clock and per CPU-second of the whole process (children included), and the ratios
+ours / EPyMARL.
 """
 
 from __future__ import annotations
@@ -41,9 +42,9 @@ def epymarl_command(checkout: Path, task: str, t_max: int, seed: int) -> list[st
 
 
 def our_settings(task: str, t_max: int, seed: int) -> list[str]:
-    """Our side's `with` overrides of qmix on lbf: EPyMARL's QMIX settings, tests only at the start and the end."""
+    """Our side's `with` overrides of qmix on lbf: EPyMARL's QMIX settings, tests only at the start (as EPyMARL's)."""
     return [f"env_args.key={task}", *EPYMARL_QMIX, "use_tensorboard=False", f"t_max={t_max}", f"seed={seed}",
-            "test_nepisode=100", "test_interval=50000", "save_model=False", *LOGGING]
+            "test_nepisode=100", "test_interval=50000", "test_at_end=False", "save_model=False", *LOGGING]
 
 
 def our_command(task: str, t_max: int, seed: int, overrides: list[str] = ()) -> list[str]:
