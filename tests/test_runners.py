@@ -1,4 +1,5 @@
 import functools
+import pickle
 import sys
 from types import ModuleType
 
@@ -10,7 +11,15 @@ from args_helper import run_args
 from components.scheme import build_scheme
 from controllers import REGISTRY as mac_REGISTRY
 from runners import REGISTRY as runner_REGISTRY
-from runners.env_group import EnvWorkerError, SubprocEnvs, default_start_method
+from runners.env_group import (
+    EnvWorkerError,
+    SubprocEnvs,
+    decode_array,
+    default_start_method,
+    encode_array,
+    pack_replies,
+    unpack_replies,
+)
 from toy_env import ToyEnv
 from utils.logging import Logger, get_console_logger
 
@@ -188,3 +197,23 @@ def test_train_stats_log_the_training_epsilon_after_a_test_and_a_resume(toy_env_
         r.log_train_stats()
         assert r.logger.stats["epsilon"][-1][1] == pytest.approx(0.43)
         r.close_env()
+
+
+def test_packed_replies_keep_every_array_and_value():
+    rng = np.random.default_rng(0)
+    replies = [{"state": rng.normal(size=5).astype(np.float32), "avail_actions": rng.integers(0, 2, (3, 4)),
+                "obs": rng.normal(size=(3, 6)), "reward": float(i), "terminated": i == 1, "info": {"won": i}} for i in range(3)]
+    unpacked = unpack_replies(pickle.loads(pickle.dumps(pack_replies(replies))))
+    assert len(unpacked) == 3
+    for got, sent in zip(unpacked, replies):
+        assert got.keys() == sent.keys()
+        for k in ("state", "avail_actions", "obs"):
+            assert got[k].dtype == sent[k].dtype and got[k].shape == sent[k].shape
+            np.testing.assert_array_equal(got[k], sent[k])
+        assert (got["reward"], got["terminated"], got["info"]) == (sent["reward"], sent["terminated"], sent["info"])
+
+
+def test_encoded_arrays_keep_dtype_shape_and_bytes():
+    for a in (np.arange(12, dtype=np.int64).reshape(3, 4), np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3)[:, ::2]):
+        got = decode_array(encode_array(a))
+        assert got.dtype == a.dtype and got.shape == a.shape and np.array_equal(got, a)

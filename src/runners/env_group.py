@@ -2,7 +2,9 @@
 
 Both answer the same calls with the same plain data, so the runner's episode loop is shared:
 `reset() -> [obs_dict]`, `step(indices, actions) -> [step_dict]`, where an obs_dict holds `state`,
-`avail_actions`, `obs` (numpy) and a step_dict adds `reward`, `terminated` and `info`.
+`avail_actions`, `obs` (numpy) and a step_dict adds `reward`, `terminated` and `info`. A worker sends
+its envs' arrays stacked as bytes (`pack_replies`); the parent's arrays are read-only views of them, to be
+copied before the next call (the runner writes them into its batch at once).
 
 An env that fails (raises, or its worker process dies) ends the call with `EnvWorkerError`, which names
 the env index and carries the traceback; `restart(index)` then replaces that env with a fresh one, built
@@ -69,6 +71,37 @@ def observe(env: MultiAgentEnv) -> dict[str, Any]:
         "avail_actions": np.asarray(env.get_avail_actions()),
         "obs": np.asarray(env.get_obs()),
     }
+
+
+ARRAY_KEYS = ("state", "avail_actions", "obs")  # the arrays of an obs_dict, sent packed between processes
+
+
+def encode_array(a: Any) -> tuple[str, tuple[int, ...], bytes]:
+    """An array as (dtype, shape, bytes) for a pipe message: a pickled ndarray costs ~7 us (its reduce and
+    reconstruct), its bytes next to nothing."""
+    a = np.ascontiguousarray(a)
+    return a.dtype.str, a.shape, a.tobytes()
+
+
+def decode_array(encoded: tuple[str, tuple[int, ...], bytes]) -> np.ndarray:
+    """The array of `encode_array`, read-only (a view of the message's bytes)."""
+    dtype, shape, data = encoded
+    return np.frombuffer(data, dtype=dtype).reshape(shape)
+
+
+def pack_replies(replies: list[dict[str, Any]]) -> tuple[tuple[Any, ...], list[dict[str, Any]]]:
+    """A worker's obs_dicts or step_dicts for the pipe: each of `ARRAY_KEYS` stacked over its envs as one
+    encoded array, the rest (reward, terminated, info) as they are. With 2 envs a worker a step's message
+    took ~90 us less to send and read than per-env dicts of arrays."""
+    arrays = tuple(encode_array(np.stack([r[k] for r in replies])) for k in ARRAY_KEYS)
+    return arrays, [{k: v for k, v in r.items() if k not in ARRAY_KEYS} for r in replies]
+
+
+def unpack_replies(packed: tuple[tuple[Any, ...], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """`pack_replies`'s dicts again; their arrays are read-only views of the message."""
+    arrays, rest = packed
+    stacked = [decode_array(a) for a in arrays]
+    return [dict(zip(ARRAY_KEYS, (s[i] for s in stacked)), **r) for i, r in enumerate(rest)]
 
 
 def step_env(env: MultiAgentEnv, actions: np.ndarray) -> dict[str, Any]:
@@ -167,17 +200,18 @@ def _worker(
         while True:
             cmd, data = conn.recv()
             if cmd == "step":
+                slots, encoded = data
                 replies = []
-                for slot, actions in data:
+                for slot, actions in zip(slots, decode_array(encoded).copy()):
                     current = indices[slot]
                     replies.append(step_env(envs[slot], actions))
-                conn.send(("ok", replies))
+                conn.send(("ok", pack_replies(replies)))
             elif cmd == "reset":
                 replies = []
                 for slot, env in enumerate(envs):
                     current = indices[slot]
                     replies.append(reset_env(env))
-                conn.send(("ok", replies))
+                conn.send(("ok", pack_replies(replies)))
             elif cmd == "close":
                 for env in envs:
                     env.close()
@@ -310,7 +344,9 @@ class SubprocEnvs:
     def _recv(self, worker: int) -> Any:
         conn, proc, cmd = self.conns[worker], self.procs[worker], self.pending[worker]
         envs = self.groups[worker]
-        ready = wait([conn, proc.sentinel], timeout=self.timeout)
+        # Without a time limit the reply is read at once (a worker that died ends the read with EOF, as its
+        # end of the pipe closes); `wait` builds a selector every call (~20 us a worker a step).
+        ready = (conn,) if self.timeout is None else wait([conn, proc.sentinel], timeout=self.timeout)
         if not ready:
             self._stop(worker)
             raise EnvWorkerError(
@@ -372,7 +408,7 @@ class SubprocEnvs:
         workers = list(range(len(self.groups)))
         for w in workers:
             self._send(w, "reset")
-        return [reply for replies in self._gather(workers) for reply in replies]
+        return [reply for packed in self._gather(workers) for reply in unpack_replies(packed)]
 
     def step(self, indices: list[int], actions: np.ndarray) -> list[dict[str, Any]]:
         """Step the envs `indices` with `actions` (row k for env indices[k]); replies in the same order."""
@@ -382,10 +418,11 @@ class SubprocEnvs:
             by_worker.setdefault(w, []).append((slot, a))
         workers = list(by_worker)
         for w in workers:
-            self._send(w, "step", by_worker[w])
+            slots, rows = zip(*by_worker[w])
+            self._send(w, "step", (slots, encode_array(np.stack(rows))))
         replies = {}
-        for w, worker_replies in zip(workers, self._gather(workers)):
-            for (slot, _), reply in zip(by_worker[w], worker_replies):
+        for w, packed in zip(workers, self._gather(workers)):
+            for (slot, _), reply in zip(by_worker[w], unpack_replies(packed)):
                 replies[self.groups[w][slot]] = reply
         return [replies[i] for i in indices]
 
