@@ -217,11 +217,13 @@ class LBFEnv(MultiAgentEnv):
         else:
             self._obs_size = int(self._u.observation_space[0].shape[0])
         # `normalise_obs` divides each entry by its maximum in lbforaging's observation space (at least 1):
-        # (y, x, level) of a food slot, (y, x[, level]) of an agent slot; both encodings use these.
+        # (y, x, level) of a food slot, (y, x, level) of an agent slot (level 1 without agent levels, which
+        # are then not observed); both encodings use these.
         high = np.maximum(self._u.observation_space[0].high.astype(np.float32), 1.0)
         scale = high if self.normalise_obs else np.ones_like(high)
         self._food_obs_scale = tuple(float(v) for v in scale[:3])
-        self._player_obs_scale = tuple(float(v) for v in scale[3 * self._n_food : 3 * self._n_food + self._player_width - 1])
+        player = [float(v) for v in scale[3 * self._n_food : 3 * self._n_food + self._player_width - 1]]
+        self._player_obs_scale = (*player[:2], player[2] if self._observe_levels else 1.0)
         # Row i: agent i's player slots, self first, then the others in index order.
         self._slot_order = [[i, *(j for j in range(self.n_agents) if j != i)] for i in range(self.n_agents)]
         # lbforaging's vector with every entity unseen: (-1, -1, 0) per food, (-1, -1[, 0]) per agent
@@ -310,8 +312,7 @@ class LBFEnv(MultiAgentEnv):
         foods = [food for food in self._slot_foods() if food[2] > 0]
         players = self._player_cells()
         fy, fx, fl = self._food_obs_scale
-        py_, px_ = self._player_obs_scale[:2]
-        pl = self._player_obs_scale[2] if self._observe_levels else 1.0
+        py_, px_, pl = self._player_obs_scale
         width = 3 if self._observe_levels else 2
         out = []
         for order, oy, ox, ey, ex in self._windows(players):
@@ -343,8 +344,7 @@ class LBFEnv(MultiAgentEnv):
         foods = self._slot_foods()
         players = self._player_cells()
         fy, fx, fl = self._food_obs_scale
-        py_, px_ = self._player_obs_scale[:2]
-        pl = self._player_obs_scale[2] if self._observe_levels else 1.0
+        py_, px_, pl = self._player_obs_scale
         empty_player = [0.0] * self._player_width
         out = []
         for order, oy, ox, ey, ex in self._windows(players):
