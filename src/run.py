@@ -179,7 +179,7 @@ class Experiment:
         t_before = runner.t_env
         ahead = schedule.ahead = schedule.start_update_ahead(runner.batch_size)
         try:
-            episode_batch = runner.run(test_mode=False)  # acting records no graph (the runner's own no_grad)
+            episode_batch = runner.run(test_mode=False)  # acting records no graph (the runner's own inference mode)
         except BaseException:
             schedule.wait_for_side_threads()  # no gradient is being written while the run stops
             raise

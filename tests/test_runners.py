@@ -99,6 +99,22 @@ def test_episode_and_parallel_runners_collect_identical_data(toy_env_registered,
             assert torch.equal(first[key], second[key]), key
 
 
+@pytest.mark.parametrize("kind", ["episode", "parallel"])
+def test_acting_runs_in_inference_mode_and_stores_tensors_autograd_can_use(toy_env_registered, kind):
+    """The acting loop runs in inference mode (its hidden state is an inference tensor), but what it
+    stores is written into the batch's own tensors, which a learner's graph must be able to save."""
+    runner = make_runner(kind, env_args={"seed": 5, "limit": 6, "terminate_at": 4})
+    try:
+        batch = runner.run()
+    finally:
+        runner.close_env()
+    assert runner.mac.hidden_states.is_inference()
+    assert not any(v.is_inference() for v in batch.transition_data.values())
+    weight = torch.ones(batch["obs"].shape[-1], requires_grad=True)
+    (batch["obs"] * weight).sum().backward()  # saves obs for backward: refused for an inference tensor
+    assert torch.equal(weight.grad, batch["obs"].sum(dim=(0, 1, 2)))
+
+
 def _toy(i, restarts, **kw):
     return ToyEnv(seed=i, **kw)
 
