@@ -29,8 +29,10 @@ def test_phases_time_a_real_run_part_by_part_and_unwrap(tmp_path: Any, capsys: p
     assert rows["building the run"][2] == "1"
     assert rows["tests"][2] == "4"  # test_nepisode=2 at the start and at the end, one env
     assert int(rows["collection"][2]) == int(rows["learning"][2]) >= 6  # one schedule call per collection
-    parts = sum(float(v[0]) for k, v in rows.items() if k != "whole process")
-    assert parts == pytest.approx(float(rows["whole process"][0]), abs=0.02)
+    parts = [float(v[0]) for k, v in rows.items() if k != "whole process"]
+    # each figure is printed to 0.01 s: the printed parts' sum may be off the printed whole by half a
+    # hundredth for each of them and for the whole
+    assert sum(parts) == pytest.approx(float(rows["whole process"][0]), abs=0.005 * (len(parts) + 1) + 1e-9)
 
 
 def test_phase_timer_counts_calls_under_the_phase_its_arguments_name() -> None:
