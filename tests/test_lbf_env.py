@@ -82,10 +82,10 @@ def test_shapes(key: str, kwargs: dict, n_agents: int, obs: int) -> None:
         "n_agents": n_agents,
         "episode_limit": 50,
     }
-    assert len(env.get_obs()) == n_agents
-    assert all(o.shape == (obs,) and o.dtype == np.float32 for o in env.get_obs())
+    # one array each, a row per agent, so the env groups stack nothing
+    assert env.get_obs().shape == (n_agents, obs) and env.get_obs().dtype == np.float32
     assert env.get_state().shape == (n_agents * obs,) and env.get_state().dtype == np.float32
-    assert [m.shape for m in env.get_avail_actions()] == [(6,)] * n_agents
+    assert env.get_avail_actions().shape == (n_agents, 6) and env.get_avail_actions().dtype == np.int64
     reward, terminated, step_info = env.step(np.zeros(n_agents, dtype=np.int64))
     assert isinstance(reward, float) and isinstance(terminated, bool)
     assert step_info == {"episode_limit": False}
@@ -106,6 +106,8 @@ def test_avail_actions_match_the_grid() -> None:
                 y, x = p.position
                 assert mask.dtype.kind == "i" and set(mask.tolist()) <= {0, 1}
                 assert mask[0] == 1
+                # the mask is the action list lbforaging's own step checks actions against
+                assert mask.tolist() == [int(a in {v.value for v in env.unwrapped._valid_actions[p]}) for a in range(6)]
                 for action, (dy, dx) in MOVES.items():
                     inside = 0 <= y + dy < rows and 0 <= x + dx < cols
                     assert mask[action] == int(inside and field[y + dy, x + dx] == 0)

@@ -17,8 +17,8 @@ from utils.errors import ConfigError, MissingDependencyError
 N_ACTIONS = 6
 STATE_TYPES = ("concat", "full")
 OBS_ENCODINGS = ("sentinel", "presence")
-# Entry b is the 0/1 mask of the action set whose bits are b (bit a set = action a available).
-_MASKS = list(((np.arange(2**N_ACTIONS)[:, None] >> np.arange(N_ACTIONS)) & 1).astype(np.int64))
+# Row b is the 0/1 mask of the action set whose bits are b (bit a set = action a available).
+_MASKS = ((np.arange(2**N_ACTIONS)[:, None] >> np.arange(N_ACTIONS)) & 1).astype(np.int64)
 ID_PATTERN = "Foraging{-2s}-{S}x{S}-{P}p-{F}f{-coop}-v3"
 _ID_RE = re.compile(r"^Foraging(-2s)?-(\d+)x(\d+)-(\d+)p-(\d+)f(-coop)?-v3$")
 # Constructor arguments users may not set through env_args, and why.
@@ -89,7 +89,8 @@ def _lean_env_class(creator: type) -> type:
     - each player's valid actions (`_gen_valid_moves`) by direct tests of the field around it instead of
       `_is_valid_action` over the `Action` enum (~4 us against ~14 us for two players): the same lists,
       in `Action` order, with lbforaging's own rules (a move onto a free cell inside the grid; LOAD when
-      the sum of the field over the four clamped neighbours, as `adjacent_food`, is positive);
+      the sum of the field over the four clamped neighbours, as `adjacent_food`, is positive), and with
+      them each player's set as bits (`valid_action_bits`, bit a for `Action` a), which is the avail mask;
     - the players' positions and levels as Python ints from their spawn on (lbforaging draws numpy ints,
       on which every later comparison and move costs ~1 us): the same values, so the same episodes."""
     from lbforaging.foraging.environment import Action
@@ -108,22 +109,29 @@ def _lean_env_class(creator: type) -> type:
         def _gen_valid_moves(self) -> None:
             field = self.field
             last_row, last_col = self.field_size[0] - 1, self.field_size[1] - 1
-            valid = {}
+            valid, bits = {}, []
             for player in self.players:
                 r, c = player.position
-                actions = [Action.NONE]
+                actions, b = [Action.NONE], 1
                 if r > 0 and field[r - 1, c] == 0:
                     actions.append(Action.NORTH)
+                    b |= 2
                 if r < last_row and field[r + 1, c] == 0:
                     actions.append(Action.SOUTH)
+                    b |= 4
                 if c > 0 and field[r, c - 1] == 0:
                     actions.append(Action.WEST)
+                    b |= 8
                 if c < last_col and field[r, c + 1] == 0:
                     actions.append(Action.EAST)
+                    b |= 16
                 if field[max(r - 1, 0), c] + field[min(r + 1, last_row), c] + field[r, max(c - 1, 0)] + field[r, min(c + 1, last_col)] > 0:
                     actions.append(Action.LOAD)
+                    b |= 32
                 valid[player] = actions
+                bits.append(b)
             self._valid_actions = valid
+            self.valid_action_bits = bits
 
     return LeanForagingEnv
 
@@ -233,8 +241,8 @@ class LBFEnv(MultiAgentEnv):
         self._pos_scale_floats = (float(max(rows - 1, 1)), float(max(cols - 1, 1)))
         self._food_level_scale = float(self._u.observation_space[0].high[2])
         self._player_level_scale = float(max(self._u.max_player_level))
-        self._obs: list[np.ndarray] = []
-        self._avail: list[np.ndarray] | None = None
+        self._obs = np.zeros((self.n_agents, self._obs_size), dtype=np.float32)
+        self._avail: np.ndarray | None = None
         self._food_slots: list[tuple[int, int]] = []  # reset's food positions, row-major: the state's food slots
         self.seed(seed)
 
@@ -277,10 +285,10 @@ class LBFEnv(MultiAgentEnv):
         limit = bool(done) and self._u.current_step >= self.episode_limit and self._u.field.any()
         return float(sum(rewards)), bool(done), {"episode_limit": bool(limit)}
 
-    def _observe(self) -> list[np.ndarray]:
-        """The agents' observations in `obs_encoding`, from the env's field and players. With
-        `normalise_obs`, entries are scaled by their maxima into [0, 1] and unseen sentinel entries stay -1."""
-        return list(self._presence_obs() if self.obs_encoding == "presence" else self._sentinel_obs())
+    def _observe(self) -> np.ndarray:
+        """The agents' observations `[agents, obs_size]` in `obs_encoding`, from the env's field and players.
+        With `normalise_obs`, entries are scaled by their maxima into [0, 1] and unseen sentinel entries stay -1."""
+        return self._presence_obs() if self.obs_encoding == "presence" else self._sentinel_obs()
 
     def _player_cells(self) -> list[tuple[int, int, int]]:
         """(row, column, level) of each player (Python ints: `_lean_env_class`)."""
@@ -365,7 +373,9 @@ class LBFEnv(MultiAgentEnv):
             out.append(row)
         return np.array(out, dtype=np.float32)
 
-    def get_obs(self) -> list[np.ndarray]:
+    def get_obs(self) -> np.ndarray:
+        """The agents' observations as one float32 array `[agents, obs_size]`, a row per agent (the env
+        groups then stack nothing)."""
         return self._obs
 
     def get_obs_size(self) -> int:
@@ -377,7 +387,7 @@ class LBFEnv(MultiAgentEnv):
         or missing food is (-1, -1, 0) in the sentinel encoding and all 0 in the presence one. Plain Python
         over the few entities, as the observations."""
         if self.state_type == "concat":
-            return np.concatenate(self._obs)
+            return self._obs.flatten()
         presence = self.obs_encoding == "presence"
         sy, sx = self._pos_scale_floats
         fl, pl = self._food_level_scale, self._player_level_scale
@@ -398,10 +408,11 @@ class LBFEnv(MultiAgentEnv):
             return self.n_agents * self._obs_size
         return (4 if self.obs_encoding == "presence" else 3) * (self._n_food + self.n_agents)
 
-    def get_avail_actions(self) -> list[np.ndarray]:
+    def get_avail_actions(self) -> np.ndarray:
+        """The agents' available actions as one int64 0/1 array `[agents, 6]`, a row per agent: the rows of
+        the masks table the players' valid action sets select (`_lean_env_class`)."""
         if self._avail is None:
-            valid = self._u._valid_actions
-            self._avail = [_MASKS[sum(1 << a._value_ for a in valid[p])].copy() for p in self._players]
+            self._avail = _MASKS[self._u.valid_action_bits]
         return self._avail
 
     def get_total_actions(self) -> int:

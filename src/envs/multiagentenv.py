@@ -27,7 +27,9 @@ class MultiAgentEnv:
     def step(self, actions: np.ndarray) -> tuple[float, bool, dict[str, Any]]:
         raise NotImplementedError
 
-    def get_obs(self) -> list[np.ndarray]:
+    def get_obs(self) -> list[np.ndarray] | np.ndarray:
+        """Every agent's observation: a list of arrays, or one array with a row per agent (which the env
+        groups take as it is, without stacking)."""
         raise NotImplementedError
 
     def get_obs_agent(self, agent_id: int) -> np.ndarray:
@@ -42,7 +44,8 @@ class MultiAgentEnv:
     def get_state_size(self) -> int:
         raise NotImplementedError
 
-    def get_avail_actions(self) -> list[np.ndarray]:
+    def get_avail_actions(self) -> list[np.ndarray] | np.ndarray:
+        """Every agent's 0/1 mask of available actions: a list of arrays, or one array with a row per agent."""
         raise NotImplementedError
 
     def get_avail_agent_actions(self, agent_id: int) -> np.ndarray:
