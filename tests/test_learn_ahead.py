@@ -276,6 +276,50 @@ def test_side_thread_runs_on_its_own_thread_only_when_enabled() -> None:
             SideThread(enabled).submit(lambda: 1 / 0).result()
 
 
+def test_serve_first_runs_the_first_call_submitted_while_it_waits_on_the_waiting_thread() -> None:
+    lane = SideThread(True)
+    here = threading.current_thread().name
+    submitted: list[Any] = []
+
+    def other_thread() -> None:  # as the learn-ahead thread does: submit, then wait for the result
+        first = lane.submit(lambda: threading.current_thread().name)
+        submitted.append(first.result())
+        submitted.append(lane.submit(lambda: threading.current_thread().name).result())
+        submitted.append(lane.submit(lambda: 1 / 0))
+
+    until = lane.serve_first(lambda: SideThread(True, "ahead").submit(other_thread))
+    until.result()
+    assert submitted[0] == here  # served here
+    assert submitted[1].startswith("learner-side")  # after serving: the lane's own thread
+    with pytest.raises(ZeroDivisionError):
+        submitted[2].result()
+
+
+def test_serve_first_returns_when_nothing_is_submitted_before_the_work_ends() -> None:
+    lane = SideThread(True)
+    assert lane.serve_first(lambda: SideThread(True, "ahead").submit(lambda: 7)).result() == 7 and lane._handed is None
+    disabled = SideThread(False)  # serves nothing: its calls run at once on the submitting thread
+    work = disabled.serve_first(lambda: SideThread(True, "ahead").submit(lambda: disabled.submit(lambda: threading.current_thread().name).result()))
+    assert work.result().startswith("ahead")
+
+
+def test_the_loop_unrolls_the_target_of_an_update_prepared_ahead_before_it_collects(tmp_path: Any) -> None:
+    exp = make_experiment(tmp_path, "qmix", "learn_ahead=True", "parallel_learner=True", "runner=episode")
+    threads: list[str] = []
+    original = exp.learner._target_unroll
+
+    def unroll(*args: Any) -> Any:
+        threads.append(threading.current_thread().name.split("_")[0])
+        return original(*args)
+
+    exp.learner._target_unroll = unroll
+    prepare_threads = record_prepare_threads(exp)
+    train_for(exp, 40)
+    ahead = sum(name.startswith("learn-ahead") for name in prepare_threads)
+    assert ahead > 0 and threads.count("MainThread") == ahead  # each prepared ahead: served by the loop
+    assert threads.count("learner-side") == len(threads) - ahead > 0  # updates learnt after the insert: the lane
+
+
 def test_the_sale_loss_and_the_td_loss_reach_disjoint_parameters(tmp_path: Any) -> None:
     """Why salemb may back-propagate its SALE loss apart from the TD losses with the same gradients:
     with TD7's detached Q path only the trained encoders take the SALE loss's gradient, and no TD term reaches them."""

@@ -7,27 +7,72 @@ count, so the numbers are exactly those of running them one after the other.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 
+def _run_into(done: Future, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    """`fn(*args)`'s result, or its exception, into `done` (re-raised by `result()`)."""
+    try:
+        done.set_result(fn(*args))
+    except BaseException as exc:
+        done.set_exception(exc)
+
+
 class SideThread:
     """`submit(fn, *args)` returns a Future: run on the side thread (named `name`) when enabled, else at
-    once in this thread. One worker: calls run in the order they were submitted."""
+    once in this thread. One worker: calls run in the order they were submitted.
+
+    `serve_first(start)` lends the lane the calling thread instead: the first call the work it starts
+    submits runs there (see its doc), later ones on the side thread as usual."""
 
     def __init__(self, enabled: bool, name: str = "learner-side"):
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name) if enabled else None
+        self._served = threading.Condition()
+        self._handed: list[tuple[Callable[..., Any], tuple[Any, ...], Future]] | None = None  # while serving
+
+    @property
+    def enabled(self) -> bool:
+        return self._pool is not None
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        done: Future = Future()
+        with self._served:
+            if self._handed is not None:  # a thread waits in `serve_first` for this call
+                self._handed.append((fn, args, done))
+                self._served.notify_all()
+                return done
         if self._pool is not None:
             return self._pool.submit(fn, *args)
-        done: Future = Future()
-        try:
-            done.set_result(fn(*args))
-        except BaseException as exc:  # re-raised by result(), as on the side thread
-            done.set_exception(exc)
+        _run_into(done, fn, args)
         return done
+
+    def serve_first(self, start: Callable[[], Future]) -> Future:
+        """Start some work (`start()` returns its Future) and run the first call it submits to this enabled
+        lane here, in this thread, once it comes; return the work's Future then, or once the work is done
+        without a call. The update prepared ahead (`learn_ahead`) submits its target unroll to the
+        learner's lane first: the loop's thread runs it before it collects, while the learn-ahead thread
+        unrolls the online network, instead of a third busy thread beside those two on two cores. Which
+        thread runs a call changes none of its numbers."""
+        if self._pool is None:
+            return start()
+        with self._served:
+            self._handed = []
+        until = start()
+        until.add_done_callback(self._wake)
+        with self._served:
+            while not self._handed and not until.done():
+                self._served.wait()
+            calls, self._handed = self._handed, None
+        for fn, args, done in calls:
+            _run_into(done, fn, args)
+        return until
+
+    def _wake(self, _: Future) -> None:
+        with self._served:
+            self._served.notify_all()
 
 
 class SideThreads:
