@@ -303,6 +303,27 @@ def test_serve_first_returns_when_nothing_is_submitted_before_the_work_ends() ->
     assert work.result().startswith("ahead")
 
 
+def test_a_call_handed_to_a_wait_that_is_interrupted_runs_on_the_lane() -> None:
+    lane = SideThread(True)
+    submitted = threading.Event()
+    works: list[Any] = []
+
+    def start() -> Any:
+        def work() -> str:
+            call = lane.submit(lambda: threading.current_thread().name)
+            submitted.set()
+            return call.result(timeout=10)
+
+        works.append(SideThread(True, "ahead").submit(work))
+        submitted.wait(10)
+        raise KeyboardInterrupt  # as Ctrl-C would, once the call is handed to this thread
+
+    with pytest.raises(KeyboardInterrupt):
+        lane.serve_first(start)
+    assert works[0].result(timeout=10).startswith("learner-side")  # not left waiting for this thread
+    assert lane._handed is None and lane.submit(lambda: 3).result(timeout=10) == 3
+
+
 def test_the_loop_unrolls_the_target_of_an_update_prepared_ahead_before_it_collects(tmp_path: Any) -> None:
     exp = make_experiment(tmp_path, "qmix", "learn_ahead=True", "parallel_learner=True", "runner=episode")
     threads: list[str] = []

@@ -60,15 +60,25 @@ class SideThread:
             return start()
         with self._served:
             self._handed = []
-        until = start()
-        until.add_done_callback(self._wake)
-        with self._served:
-            while not self._handed and not until.done():
-                self._served.wait()
-            calls, self._handed = self._handed, None
-        for fn, args, done in calls:
+        try:
+            until = start()
+            until.add_done_callback(self._wake)
+            with self._served:
+                while not self._handed and not until.done():
+                    self._served.wait()
+        except BaseException:  # e.g. Ctrl-C while waiting: the lane's thread runs what was handed here
+            for fn, args, done in self._close_window():
+                self._pool.submit(_run_into, done, fn, args)
+            raise
+        for fn, args, done in self._close_window():
             _run_into(done, fn, args)
         return until
+
+    def _close_window(self) -> list[tuple[Callable[..., Any], tuple[Any, ...], Future]]:
+        """End `serve_first`'s wait: later calls go to the lane's thread; the calls handed so far."""
+        with self._served:
+            calls, self._handed = self._handed or [], None
+        return calls
 
     def _wake(self, _: Future) -> None:
         with self._served:
