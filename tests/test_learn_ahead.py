@@ -287,12 +287,26 @@ def test_serve_first_runs_the_first_call_submitted_while_it_waits_on_the_waiting
         submitted.append(lane.submit(lambda: threading.current_thread().name).result())
         submitted.append(lane.submit(lambda: 1 / 0))
 
-    until = lane.serve_first(lambda: SideThread(True, "ahead").submit(other_thread))
+    until = lane.serve_first(lambda: SideThread(True, "ahead").submit(other_thread), calls=1)
     until.result()
     assert submitted[0] == here  # served here
     assert submitted[1].startswith("learner-side")  # after serving: the lane's own thread
     with pytest.raises(ZeroDivisionError):
         submitted[2].result()
+
+
+def test_serve_first_runs_as_many_calls_as_it_is_told_in_their_order() -> None:
+    lane = SideThread(True)
+    order: list[tuple[int, str]] = []
+
+    def other_thread() -> None:
+        for i in range(3):  # each waited for before the next, as the target unroll before the targets
+            lane.submit(lambda i=i: order.append((i, threading.current_thread().name))).result()
+
+    lane.serve_first(lambda: SideThread(True, "ahead").submit(other_thread), calls=2).result()
+    here = threading.current_thread().name
+    assert [i for i, _ in order] == [0, 1, 2] and order[0][1] == order[1][1] == here
+    assert order[2][1].startswith("learner-side")
 
 
 def test_serve_first_returns_when_nothing_is_submitted_before_the_work_ends() -> None:
@@ -326,19 +340,22 @@ def test_a_call_handed_to_a_wait_that_is_interrupted_runs_on_the_lane() -> None:
 
 def test_the_loop_unrolls_the_target_of_an_update_prepared_ahead_before_it_collects(tmp_path: Any) -> None:
     exp = make_experiment(tmp_path, "qmix", "learn_ahead=True", "parallel_learner=True", "runner=episode")
-    threads: list[str] = []
-    original = exp.learner._target_unroll
+    threads: dict[str, list[str]] = {"_target_unroll": [], "_target_values": []}
+    for name, calls in threads.items():
+        original = getattr(exp.learner, name)
 
-    def unroll(*args: Any) -> Any:
-        threads.append(threading.current_thread().name.split("_")[0])
-        return original(*args)
+        def record(*args: Any, original: Any = original, calls: list[str] = calls) -> Any:
+            calls.append(threading.current_thread().name.split("_")[0])
+            return original(*args)
 
-    exp.learner._target_unroll = unroll
+        setattr(exp.learner, name, record)
     prepare_threads = record_prepare_threads(exp)
     train_for(exp, 40)
     ahead = sum(name.startswith("learn-ahead") for name in prepare_threads)
-    assert ahead > 0 and threads.count("MainThread") == ahead  # each prepared ahead: served by the loop
-    assert threads.count("learner-side") == len(threads) - ahead > 0  # updates learnt after the insert: the lane
+    assert ahead > 0
+    for calls in threads.values():
+        assert calls.count("MainThread") == ahead  # each update prepared ahead: served by the loop
+        assert calls.count("learner-side") == len(calls) - ahead > 0  # updates learnt after the insert: the lane
 
 
 def test_the_sale_loss_and_the_td_loss_reach_disjoint_parameters(tmp_path: Any) -> None:

@@ -40,6 +40,7 @@ class ActorCriticLearner(QLearner):
 
     # its own `train` (no prepare/apply halves), and target smoothing draws from torch's global generator
     update_ahead = False
+    lane_calls_ahead = 0  # never prepared ahead
     components = ("mixer", "critic")
 
     @dataclass(frozen=True)

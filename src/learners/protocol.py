@@ -19,6 +19,9 @@ class Learner(Protocol):
     components: tuple[str, ...]
     # whether `prepare_update` may run beside acting (it draws nothing from torch's global generator)
     update_ahead: bool
+    # how many of its first calls to its "learner-side" lane an update prepared ahead hands to the loop's
+    # thread, which runs them before it collects (`SideThread.serve_first`)
+    lane_calls_ahead: int
 
     def __init__(self, mac: Any, scheme: dict[str, Any], logger: Any, args: Any) -> None: ...
 

@@ -54,6 +54,9 @@ class QLearner:
     # `prepare_update` draws nothing from torch's global random generator, which acting draws from, so
     # the run loop may prepare an update on a side thread while the runner acts (`learn_ahead`).
     update_ahead = True
+    # an update's calls to its lane, the target unroll and the targets, run by the loop's thread when the
+    # update is prepared ahead (`SideThread.serve_first`)
+    lane_calls_ahead = 2
     # The selecting keys whose components this learner builds (beside runner, mac, agent, action_selector
     # and env, which every run builds): their declared keys join the run's config (utils/registries.py).
     components: tuple[str, ...] = ("mixer",)
@@ -126,16 +129,15 @@ class QLearner:
         mac_out, hidden = self.mac.unroll_with_hidden(batch, None if h_init is None else h_init[0])
         mixer_in = self.mixer_inputs(batch) if self.mixer is not None else None
         chosen_qs = torch.gather(mac_out[:, :-1], dim=3, index=actions).squeeze(3)
-
-        with torch.no_grad():
-            target_mac_out, target_hidden = target_unroll.result()
-            target_max_qs, best = self.greedy_target_qs(mac_out, target_mac_out, avail_actions)
-            if self.mixer is not None:
-                target_max_qs = self.mix(self.target_mixer, target_max_qs, mixer_in.detach(), best, target_mac_out, avail_actions)
-            targets = self.targets(rewards, terminated, mask, target_max_qs)
+        # the targets on the lane too, after the target unroll, while the online network's values are mixed here
+        target_values = self.side.submit(
+            self._target_values, target_unroll, mac_out.detach(), None if mixer_in is None else mixer_in.detach(),
+            avail_actions, rewards, terminated, mask,
+        )
 
         if self.mixer is not None:
             chosen_qs = self.mix(self.mixer, chosen_qs, mixer_in[:, :-1], actions, mac_out[:, :-1], avail_actions[:, :-1])
+        targets, target_hidden = target_values.result()
         td_error = (chosen_qs - targets) * mask
         sq = td_error.pow(2)
         if per_weights is not None:
@@ -191,6 +193,19 @@ class QLearner:
         """TD targets `[B, T-1, 1 or agents]` from the target values `target_qs` `[B, T, 1 or agents]`:
         TD(lambda) with `gamma` and `td_lambda` (lambda 0: one-step targets)."""
         return build_td_lambda_targets(rewards, terminated, mask, target_qs, self.args.gamma, self.args.td_lambda)
+
+    def _target_values(
+        self, target_unroll: Any, mac_out: torch.Tensor, mixer_in: torch.Tensor | None, avail_actions: torch.Tensor,
+        rewards: torch.Tensor, terminated: torch.Tensor, mask: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The TD targets `[B, T-1, 1 or agents]` from the target unroll (a Future) and the online Q-values
+        `mac_out` (detached, for double Q), and the target network's GRU outputs."""
+        with torch.no_grad():
+            target_mac_out, target_hidden = target_unroll.result()
+            target_max_qs, best = self.greedy_target_qs(mac_out, target_mac_out, avail_actions)
+            if self.mixer is not None:
+                target_max_qs = self.mix(self.target_mixer, target_max_qs, mixer_in, best, target_mac_out, avail_actions)
+            return self.targets(rewards, terminated, mask, target_max_qs), target_hidden
 
     def _target_unroll(self, batch: EpisodeBatch, h_init: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """The target network's Q-values and GRU outputs (`unroll_with_hidden`), without gradients. With

@@ -25,8 +25,8 @@ class SideThread:
     """`submit(fn, *args)` returns a Future: run on the side thread (named `name`) when enabled, else at
     once in this thread. One worker: calls run in the order they were submitted.
 
-    `serve_first(start)` lends the lane the calling thread instead: the first call the work it starts
-    submits runs there (see its doc), later ones on the side thread as usual."""
+    `serve_first(start, calls)` lends the lane the calling thread instead: the first calls the work it
+    starts submits run there (see its doc), later ones on the side thread as usual."""
 
     def __init__(self, enabled: bool, name: str = "learner-side"):
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name) if enabled else None
@@ -49,13 +49,13 @@ class SideThread:
         _run_into(done, fn, args)
         return done
 
-    def serve_first(self, start: Callable[[], Future]) -> Future:
-        """Start some work (`start()` returns its Future) and run the first call it submits to this enabled
-        lane here, in this thread, once it comes; return the work's Future then, or once the work is done
-        without a call. The update prepared ahead (`learn_ahead`) submits its target unroll to the
-        learner's lane first: the loop's thread runs it before it collects, while the learn-ahead thread
-        unrolls the online network, instead of a third busy thread beside those two on two cores. Which
-        thread runs a call changes none of its numbers."""
+    def serve_first(self, start: Callable[[], Future], calls: int = 1) -> Future:
+        """Start some work (`start()` returns its Future) and run here, in this thread, the first `calls`
+        calls it submits to this enabled lane, as they come; return the work's Future then, or once the
+        work is done before them. The update prepared ahead (`learn_ahead`) submits its target unroll and
+        then its targets to the learner's lane: the loop's thread runs them before it collects, while the
+        learn-ahead thread unrolls the online network and mixes its Q-values, instead of a third busy
+        thread beside those two on two cores. Which thread runs a call changes none of its numbers."""
         if self._pool is None:
             return start()
         with self._served:
@@ -63,15 +63,23 @@ class SideThread:
         try:
             until = start()
             until.add_done_callback(self._wake)
-            with self._served:
-                while not self._handed and not until.done():
-                    self._served.wait()
+            while calls > 0:
+                with self._served:
+                    while not self._handed and not until.done():
+                        self._served.wait()
+                    taken = self._handed[:calls]
+                    del self._handed[:calls]
+                if not taken:  # the work ended first
+                    break
+                for fn, args, done in taken:
+                    _run_into(done, fn, args)
+                calls -= len(taken)
         except BaseException:  # e.g. Ctrl-C while waiting: the lane's thread runs what was handed here
             for fn, args, done in self._close_window():
                 self._pool.submit(_run_into, done, fn, args)
             raise
-        for fn, args, done in self._close_window():
-            _run_into(done, fn, args)
+        for fn, args, done in self._close_window():  # handed after the last one served here: the lane's
+            self._pool.submit(_run_into, done, fn, args)
         return until
 
     def _close_window(self) -> list[tuple[Callable[..., Any], tuple[Any, ...], Future]]:
