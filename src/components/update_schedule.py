@@ -22,7 +22,7 @@ import numpy as np
 
 from components.episode_buffer import EpisodeBatch
 from utils.background import BackgroundCall
-from utils.side_thread import SideThreads
+from utils.side_thread import LEARNER_LANE, SideThreads
 
 
 @dataclass
@@ -54,8 +54,7 @@ class UpdateSchedule:
         self.background = BackgroundCall()
         self.learns_ahead = self._can_learn_ahead()
         self.ahead_thread = side_threads.lane("learn-ahead", self.learns_ahead)
-        # the learner's lane for the parts of an update independent of its online pass (the target unroll)
-        self.learner_lane = side_threads.lane("learner-side", args.parallel_learner)
+        self.learner_lane = side_threads.lane(LEARNER_LANE, args.parallel_learner)
         self.ahead: UpdateAhead | None = None
         self.wm_fit: tuple[int, Future] | None = None  # (t_env, the world model's training) running beside the loop
         self.update_credit = 0.0

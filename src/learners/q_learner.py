@@ -17,7 +17,7 @@ from modules.mixers import REGISTRY as mixer_REGISTRY
 from modules.mixers.base import Mixer
 from utils.rl_utils import build_td_lambda_targets, soft_update
 from utils.running_mean_std import RunningMeanStd
-from utils.side_thread import SideThread, SideThreads
+from utils.side_thread import LEARNER_LANE, SideThread, SideThreads
 
 OPTIMIZER_IMPLS = ("for_loop", "foreach", "fused")
 
@@ -84,7 +84,7 @@ class QLearner:
     def use_side_threads(self, threads: SideThreads) -> None:
         """Take the run's side threads (`parallel_learner`): the target network unrolls on the lane
         "learner-side" while the online network unrolls here."""
-        self.side = threads.lane("learner-side", self.args.parallel_learner)
+        self.side = threads.lane(LEARNER_LANE, self.args.parallel_learner)
 
     def _build_mixer(self) -> Mixer:
         return mixer_REGISTRY[self.args.mixer](self.args)

@@ -12,6 +12,10 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+# the learner's lane for the parts of an update independent of its online pass (QLearner's target unroll
+# and targets), which the loop's thread may serve (`SideThread.serve_first`)
+LEARNER_LANE = "learner-side"
+
 
 def _run_into(done: Future, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
     """`fn(*args)`'s result, or its exception, into `done` (re-raised by `result()`)."""
@@ -28,24 +32,21 @@ class SideThread:
     `serve_first(start, calls)` lends the lane the calling thread instead: the first calls the work it
     starts submits run there (see its doc), later ones on the side thread as usual."""
 
-    def __init__(self, enabled: bool, name: str = "learner-side"):
+    def __init__(self, enabled: bool, name: str = LEARNER_LANE):
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name) if enabled else None
         self._served = threading.Condition()
         self._handed: list[tuple[Callable[..., Any], tuple[Any, ...], Future]] | None = None  # while serving
 
-    @property
-    def enabled(self) -> bool:
-        return self._pool is not None
-
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
-        done: Future = Future()
         with self._served:
             if self._handed is not None:  # a thread waits in `serve_first` for this call
-                self._handed.append((fn, args, done))
+                handed: Future = Future()
+                self._handed.append((fn, args, handed))
                 self._served.notify_all()
-                return done
+                return handed
         if self._pool is not None:
             return self._pool.submit(fn, *args)
+        done: Future = Future()
         _run_into(done, fn, args)
         return done
 
@@ -74,19 +75,12 @@ class SideThread:
                 for fn, args, done in taken:
                     _run_into(done, fn, args)
                 calls -= len(taken)
-        except BaseException:  # e.g. Ctrl-C while waiting: the lane's thread runs what was handed here
-            for fn, args, done in self._close_window():
+        finally:  # later calls, and any handed here but not run (e.g. Ctrl-C while waiting): the lane's thread
+            with self._served:
+                left, self._handed = self._handed, None
+            for fn, args, done in left:
                 self._pool.submit(_run_into, done, fn, args)
-            raise
-        for fn, args, done in self._close_window():  # handed after the last one served here: the lane's
-            self._pool.submit(_run_into, done, fn, args)
         return until
-
-    def _close_window(self) -> list[tuple[Callable[..., Any], tuple[Any, ...], Future]]:
-        """End `serve_first`'s wait: later calls go to the lane's thread; the calls handed so far."""
-        with self._served:
-            calls, self._handed = self._handed or [], None
-        return calls
 
     def _wake(self, _: Future) -> None:
         with self._served:
