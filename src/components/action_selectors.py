@@ -12,6 +12,7 @@ import torch
 from components.epsilon_schedules import DecayThenFlatSchedule
 from utils.component_config import AT_LEAST_1, NON_NEGATIVE, UNIT_INTERVAL, config_of, key
 
+CPU = torch.device("cpu")
 ACTING_STREAM = 0x5E1EC7  # keeps the acting stream apart from other streams seeded by the run's seed
 
 
@@ -51,6 +52,7 @@ class EpsilonGreedyActionSelector:
         self.epsilon = self.schedule.eval(0)
         self.test_noise = cfg.test_noise
         self.rng = acting_rng(0)  # numpy acting's own stream (`select_numpy`); the controller seeds it
+        self._buffers: tuple[torch.Tensor, torch.Tensor] | None = None  # `_draws`' tensors on the CPU
 
     def seed(self, seed: int) -> None:
         """Seed `select_numpy`'s stream from the run's seed (its state is kept in checkpoints)."""
@@ -90,20 +92,41 @@ class EpsilonGreedyActionSelector:
         epsilon: float | None = None,
     ) -> torch.Tensor:
         """Actions `[batch, agents]` on the inputs' device; `epsilon` replaces the schedule's for this call
-        (and is not kept as the selector's `epsilon`, which the runner logs). The choice is computed in
-        numpy: an acting step's few rows cost less there than a chain of small torch ops. The random numbers still come from
-        torch's generator on the inputs' device, uniform `[batch, agents]` then Exp(1) `[batch, agents,
-        actions]`, drawn whatever epsilon's value (but 0), so a run's draws do not depend on its choices."""
-        epsilon = self._epsilon(t_env, test_mode, epsilon)
+        (and is not kept as the selector's `epsilon`, which the runner logs). The choice is `choose`'s, in
+        numpy, with the random numbers from torch's generator on the inputs' device."""
         device = agent_inputs.device
-        avail = avail_actions.cpu().numpy() != 0
-        greedy = greedy_available(agent_inputs.detach().cpu().numpy(), avail)
-        if epsilon <= 0.0:
-            return torch.from_numpy(greedy).to(device)
-        rand = torch.rand(greedy.shape, device=device).cpu().numpy()
-        draws = torch.empty(avail.shape, device=device).exponential_().cpu().numpy()
-        chosen = np.where(rand < np.float32(epsilon), uniform_available(avail, draws), greedy)
+        chosen = self.choose(agent_inputs.detach().cpu().numpy(), avail_actions.cpu().numpy(), t_env, test_mode, epsilon, device)
         return torch.from_numpy(chosen).to(device)
+
+    def choose(
+        self, q: np.ndarray, avail: np.ndarray, t_env: int, test_mode: bool = False, epsilon: float | None = None,
+        device: torch.device = CPU,
+    ) -> np.ndarray:
+        """`select_action` on numpy arrays: q `[batch, agents, actions]`, avail (nonzero = available) ->
+        actions `[batch, agents]` int64. An acting step's few rows cost less in numpy than in a chain of
+        small torch ops. The random numbers come from torch's generator on `device`, uniform `[batch,
+        agents]` then Exp(1) `[batch, agents, actions]`, drawn whatever epsilon's value (but 0), so a run's
+        draws do not depend on its choices."""
+        epsilon = self._epsilon(t_env, test_mode, epsilon)
+        available = avail != 0
+        greedy = greedy_available(q, available)
+        if epsilon <= 0.0:
+            return greedy
+        rand, draws = self._draws(greedy.shape, available.shape, device)
+        return np.where(rand < np.float32(epsilon), uniform_available(available, draws), greedy)
+
+    def _draws(self, rand_shape: tuple[int, ...], draws_shape: tuple[int, ...], device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+        """This step's uniform and Exp(1) draws from torch's generator on `device`. On the CPU they are drawn
+        into tensors kept for these shapes (what `torch.rand` and `torch.empty(...).exponential_()` draw,
+        without their allocations); the arrays returned are views of them, valid until the next call. The
+        tensors are normal ones, not inference tensors, so that the draws work in and out of inference mode."""
+        if device.type != "cpu":
+            return torch.rand(rand_shape, device=device).cpu().numpy(), torch.empty(draws_shape, device=device).exponential_().cpu().numpy()
+        if self._buffers is None or self._buffers[0].shape != rand_shape or self._buffers[1].shape != draws_shape:
+            with torch.inference_mode(False):
+                self._buffers = (torch.empty(rand_shape), torch.empty(draws_shape))
+        rand, draws = self._buffers
+        return rand.uniform_().numpy(), draws.exponential_().numpy()
 
 
 class GaussianActionSelector:

@@ -72,8 +72,10 @@ With continuous actions the last action is the action vector itself.
         (the imagination runner's roll-outs start at different steps). `epsilon`: the exploration rate
         for this call instead of the schedule's (salemb's `imagine_epsilon`).
         """
-        if self.act_numpy and isinstance(t_ep, int):
+        if isinstance(t_ep, int) and self.act_numpy:
             return self._select_numpy(ep_batch, t_ep, t_env, bs, test_mode, epsilon)
+        if isinstance(t_ep, int) and self.device.type == "cpu" and hasattr(self.action_selector, "choose"):
+            return self._select_cpu(ep_batch, t_ep, t_env, bs, test_mode, epsilon)
         if isinstance(t_ep, int):
             avail_actions = ep_batch["avail_actions"][bs, t_ep]
         else:
@@ -81,6 +83,15 @@ With continuous actions the last action is the action vector itself.
         agent_outputs = self.forward(ep_batch, t_ep, test_mode=test_mode)
         override = {} if epsilon is None else {"epsilon": epsilon}  # epsilon-greedy only
         return self.action_selector.select_action(agent_outputs[bs], avail_actions.to(self.device), t_env, test_mode=test_mode, **override)
+
+    def _select_cpu(
+        self, ep_batch: EpisodeBatch, t: int, t_env: int, bs: Any, test_mode: bool, epsilon: float | None
+    ) -> torch.Tensor:
+        """`select_actions` for one step on the CPU with torch acting: the selector chooses on numpy views of
+        the Q-values and of the batch's avail rows (no torch indexing, a few us a step); the same actions."""
+        q = self.forward(ep_batch, t, test_mode=test_mode).detach().numpy()[bs]
+        avail = ep_batch["avail_actions"].numpy()[bs, t]
+        return torch.from_numpy(self.action_selector.choose(q, avail, t_env, test_mode=test_mode, epsilon=epsilon))
 
     def _select_numpy(
         self, ep_batch: EpisodeBatch, t: int, t_env: int, bs: Any, test_mode: bool, epsilon: float | None
