@@ -338,17 +338,24 @@ def test_a_call_handed_to_a_wait_that_is_interrupted_runs_on_the_lane() -> None:
     assert lane._handed is None and lane.submit(lambda: 3).result(timeout=10) == 3
 
 
-def test_the_loop_unrolls_the_target_of_an_update_prepared_ahead_before_it_collects(tmp_path: Any) -> None:
-    exp = make_experiment(tmp_path, "qmix", "learn_ahead=True", "parallel_learner=True", "runner=episode")
-    threads: dict[str, list[str]] = {"_target_unroll": [], "_target_values": []}
-    for name, calls in threads.items():
-        original = getattr(exp.learner, name)
+def test_the_loop_serves_an_update_prepared_ahead_until_its_backward_pass_before_it_collects(tmp_path: Any, monkeypatch: Any) -> None:
+    """The target unroll, the targets, the loss and the go-ahead (`_let_go`, just before the backward pass)."""
+    import learners.q_learner as q_learner
 
-        def record(*args: Any, original: Any = original, calls: list[str] = calls) -> Any:
+    exp = make_experiment(tmp_path, "qmix", "learn_ahead=True", "parallel_learner=True", "runner=episode")
+    threads: dict[str, list[str]] = {"_target_unroll": [], "_target_values": [], "_td_terms": [], "_let_go": []}
+
+    def recorder(original: Any, calls: list[str]) -> Any:
+        def record(*args: Any) -> Any:
             calls.append(threading.current_thread().name.split("_")[0])
             return original(*args)
+        return record
 
-        setattr(exp.learner, name, record)
+    for name, calls in threads.items():
+        if name == "_let_go":
+            monkeypatch.setattr(q_learner, name, recorder(q_learner._let_go, calls))
+        else:
+            setattr(exp.learner, name, recorder(getattr(exp.learner, name), calls))
     prepare_threads = record_prepare_threads(exp)
     train_for(exp, 40)
     ahead = sum(name.startswith("learn-ahead") for name in prepare_threads)

@@ -48,15 +48,26 @@ class PreparedUpdate:
     rew_before: dict[str, Any] | None
 
 
+def _let_go() -> None:
+    """The last of an update's lane calls (`QLearner.lane_calls_ahead`): nothing to compute. Served, it lets
+    the loop's thread go and collect while the thread that prepares the update ahead runs its backward
+    pass, which needs no GIL; a thread that waits for the GIL beside a collection holding it waits long."""
+
+
+def detached(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` with every tensor detached from the graph (which is freed once nothing else holds it)."""
+    return {k: v.detach() if isinstance(v, torch.Tensor) else v for k, v in values.items()}
+
+
 class QLearner:
     """One gradient step per `train` call on a batch of whole episodes `[batch, time, ...]`."""
 
     # `prepare_update` draws nothing from torch's global random generator, which acting draws from, so
     # the run loop may prepare an update on a side thread while the runner acts (`learn_ahead`).
     update_ahead = True
-    # an update's calls to its lane, the target unroll and the targets, run by the loop's thread when the
-    # update is prepared ahead (`SideThread.serve_first`)
-    lane_calls_ahead = 2
+    # an update's calls to its lane, the target unroll, the targets, the loss and the go-ahead to collect
+    # (`_let_go`), run by the loop's thread when the update is prepared ahead (`SideThread.serve_first`)
+    lane_calls_ahead = 4
     # The selecting keys whose components this learner builds (beside runner, mac, agent, action_selector
     # and env, which every run builds): their declared keys join the run's config (utils/registries.py).
     components: tuple[str, ...] = ("mixer",)
@@ -137,23 +148,33 @@ class QLearner:
 
         if self.mixer is not None:
             chosen_qs = self.mix(self.mixer, chosen_qs, mixer_in[:, :-1], actions, mac_out[:, :-1], avail_actions[:, :-1])
+        # the loss on the lane as well: prepared ahead, the loop's thread computes it before it collects, and
+        # this thread only back-propagates while the runner steps the envs (it needs the GIL once or twice)
+        loss, info, target_hidden = self.side.submit(self._td_terms, chosen_qs, target_values, mask, per_weights).result()
+        return loss, {**info, "hidden": hidden, "target_hidden": target_hidden}
+
+    def _td_terms(
+        self, chosen_qs: torch.Tensor, target_values: Any, mask: torch.Tensor, per_weights: torch.Tensor | None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
+        """The masked mean squared TD error of the values `chosen_qs` `[B, T-1, 1 or agents]` against the
+        targets of `target_values` (a Future of `_target_values`), its diagnostics, and the target network's
+        GRU outputs. Grad mode is per thread: enabled here, the loss is differentiable on any thread."""
         targets, target_hidden = target_values.result()
-        td_error = (chosen_qs - targets) * mask
-        sq = td_error.pow(2)
-        if per_weights is not None:
-            sq = sq * per_weights.view(-1, 1, 1).to(sq.device)
-        mask_elems = mask.expand_as(td_error).sum().clamp(min=1)
-        loss = sq.sum() / mask_elems
-        info = {
-            "td_error_abs": td_error.abs().sum() / mask_elems,
-            "q_taken_mean": (chosen_qs * mask).sum() / mask_elems,
-            "target_mean": (targets * mask).sum() / mask_elems,
-            "episode_td_abs": td_error.abs().sum(dim=(1, 2)) / mask.expand_as(td_error).sum(dim=(1, 2)).clamp(min=1),
-            "n_td": mask_elems.detach(),
-            "hidden": hidden,
-            "target_hidden": target_hidden,
-        }
-        return loss, info
+        with torch.enable_grad():
+            td_error = (chosen_qs - targets) * mask
+            sq = td_error.pow(2)
+            if per_weights is not None:
+                sq = sq * per_weights.view(-1, 1, 1).to(sq.device)
+            mask_elems = mask.expand_as(td_error).sum().clamp(min=1)
+            loss = sq.sum() / mask_elems
+            info = {
+                "td_error_abs": td_error.abs().sum() / mask_elems,
+                "q_taken_mean": (chosen_qs * mask).sum() / mask_elems,
+                "target_mean": (targets * mask).sum() / mask_elems,
+                "episode_td_abs": td_error.abs().sum(dim=(1, 2)) / mask.expand_as(td_error).sum(dim=(1, 2)).clamp(min=1),
+                "n_td": mask_elems.detach(),
+            }
+        return loss, info, target_hidden
 
     def greedy_target_qs(
         self, mac_out: torch.Tensor, target_mac_out: torch.Tensor, avail_actions: torch.Tensor
@@ -223,9 +244,14 @@ class QLearner:
         rew_before = self.rew_ms.state_dict() if self.rew_ms is not None else None
         loss, info = self.td_loss(batch, per_weights)
         self.optimiser.zero_grad(set_to_none=True)
-        loss.backward()
+        ones = torch.ones_like(loss)
+        self.side.submit(_let_go)
+        # From here to the end of the backward pass this thread needs the GIL only to return: the gradient
+        # seed is made, and the graph is kept through the pass and freed after it in one go (freeing a saved
+        # tensor that Python has seen takes the GIL, once per tensor). The same gradients.
+        torch.autograd.backward([loss], [ones], retain_graph=True)
         grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.args.grad_norm_clip)
-        return PreparedUpdate(loss, grad_norm, info, rew_before)
+        return PreparedUpdate(loss.detach(), grad_norm, detached(info), rew_before)
 
     def apply_update(self, prepared: PreparedUpdate, t_env: int, episode_num: int) -> dict[str, Any]:
         """The second half of `train`: the checks, the optimiser step, target updates and logging."""

@@ -204,6 +204,9 @@ class SALEMBLearner(SALEMBHooks, QLearner):
         first = next(iter(self.optimisers))
         self.optimiser = self.optimisers[first]
 
+    # QLearner's first three lane calls (its td_loss); the rest of the preparation is short
+    lane_calls_ahead = 3
+
     @property
     def update_ahead(self) -> bool:
         """`prepare_update` may run beside acting when it draws nothing from torch's global generator:
