@@ -124,16 +124,18 @@ def test_learn_ahead_is_off_where_it_could_change_numbers(tmp_path: Any) -> None
             exp.runner.close_env()
 
 
-@pytest.mark.parametrize("overrides,ahead", [
-    (["act_backend=numpy", "runner=episode"], False),  # numpy acting in this process holds the GIL the side thread needs
-    (["act_backend=numpy", "runner=parallel"], True),  # the loop waits on its workers' pipes without it
-    (["act_backend=torch", "runner=episode"], True),  # torch releases it in every kernel
+@pytest.mark.parametrize("overrides,holds", [
+    (["act_backend=numpy", "runner=episode"], True),  # numpy acting in this process holds the GIL
+    (["act_backend=numpy", "runner=parallel"], False),  # the loop waits on its workers' pipes without it
+    (["act_backend=torch", "runner=episode"], False),  # torch releases it in every kernel
 ])
-def test_learn_ahead_is_skipped_beside_a_collection_that_holds_the_gil(tmp_path: Any, overrides: list[str], ahead: bool) -> None:
+def test_an_update_prepared_beside_a_collection_that_holds_the_gil_lets_go_in_its_backward(
+    tmp_path: Any, overrides: list[str], holds: bool
+) -> None:
     exp = make_experiment(tmp_path, "qmix", *overrides)
     try:
-        assert exp.runner.collection_holds_gil is not ahead
-        assert exp.schedule.learns_ahead is ahead
+        assert exp.runner.collection_holds_gil is holds
+        assert exp.schedule.learns_ahead and exp.learner.let_go_in_backward is holds
     finally:
         exp.runner.close_env()
 
@@ -338,12 +340,16 @@ def test_a_call_handed_to_a_wait_that_is_interrupted_runs_on_the_lane() -> None:
     assert lane._handed is None and lane.submit(lambda: 3).result(timeout=10) == 3
 
 
-def test_the_loop_serves_an_update_prepared_ahead_until_its_backward_pass_before_it_collects(tmp_path: Any, monkeypatch: Any) -> None:
-    """The target unroll, the targets, the loss and the go-ahead (`_let_go`, just before the backward pass)."""
+@pytest.mark.parametrize("act_backend", ["torch", "numpy"])
+def test_the_loop_serves_an_update_prepared_ahead_until_its_backward_pass_before_it_collects(
+    tmp_path: Any, monkeypatch: Any, act_backend: str
+) -> None:
+    """The target unroll, the targets, the loss and the go-ahead (`_let_go`): just before the backward
+    pass, or, beside numpy acting (which holds the GIL), from the backward pass once it reaches the GRU."""
     import learners.q_learner as q_learner
 
-    exp = make_experiment(tmp_path, "qmix", "learn_ahead=True", "parallel_learner=True", "runner=episode")
-    threads: dict[str, list[str]] = {"_target_unroll": [], "_target_values": [], "_td_terms": [], "_let_go": []}
+    exp = make_experiment(tmp_path, "qmix", "learn_ahead=True", "parallel_learner=True", "runner=episode", f"act_backend={act_backend}")
+    threads: dict[str, list[str]] = {"_target_unroll": [], "_target_values": [], "_td_terms": [], "_let_go": [], "_let_go_hook": []}
 
     def recorder(original: Any, calls: list[str]) -> Any:
         def record(*args: Any) -> Any:
@@ -356,6 +362,7 @@ def test_the_loop_serves_an_update_prepared_ahead_until_its_backward_pass_before
             monkeypatch.setattr(q_learner, name, recorder(q_learner._let_go, calls))
         else:
             setattr(exp.learner, name, recorder(getattr(exp.learner, name), calls))
+    hook_calls = threads.pop("_let_go_hook")
     prepare_threads = record_prepare_threads(exp)
     train_for(exp, 40)
     ahead = sum(name.startswith("learn-ahead") for name in prepare_threads)
@@ -363,6 +370,7 @@ def test_the_loop_serves_an_update_prepared_ahead_until_its_backward_pass_before
     for calls in threads.values():
         assert calls.count("MainThread") == ahead  # each update prepared ahead: served by the loop
         assert calls.count("learner-side") == len(calls) - ahead > 0  # updates learnt after the insert: the lane
+    assert hook_calls.count("learn-ahead") == (ahead if act_backend == "numpy" else 0)  # the go-ahead from the backward pass
 
 
 def test_the_sale_loss_and_the_td_loss_reach_disjoint_parameters(tmp_path: Any) -> None:

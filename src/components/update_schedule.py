@@ -42,8 +42,9 @@ class UpdateSchedule:
                  t_env: Callable[[], int], episode: Callable[[], int], collection_holds_gil: bool = False):
         """`t_env()`, `episode()`: the loop's counters, read when an update runs (an overlapped update
         runs while the next batch is collected). `collection_holds_gil`: the runner's collection keeps
-        the GIL (`EpisodeRunner.collection_holds_gil`), so `learn_ahead` would slow it down and is skipped."""
-        self.collection_holds_gil = collection_holds_gil
+        the GIL (`EpisodeRunner.collection_holds_gil`), so an update prepared ahead lets the loop go and
+        collect only once its backward pass needs no more GIL (`QLearner.let_go_in_backward`)."""
+        learner.let_go_in_backward = collection_holds_gil
         self.args = args
         self.buffer = buffer
         self.learner = learner
@@ -130,12 +131,11 @@ class UpdateSchedule:
 
     def _can_learn_ahead(self) -> bool:
         """`learn_ahead` applies to one update per batch of whole episodes, sampled uniformly, by a
-        learner whose `prepare_update` draws no random numbers (`update_ahead`), without `overlap_learning`,
-        beside a collection that lets its side thread have the GIL."""
+        learner whose `prepare_update` draws no random numbers (`update_ahead`), without `overlap_learning`."""
         args = self.args
         return bool(
             args.learn_ahead and self.learner.update_ahead and not args.use_per and not args.sample_window
-            and args.updates_per_env_step <= 0 and self.acting_mac is self.mac and not self.collection_holds_gil
+            and args.updates_per_env_step <= 0 and self.acting_mac is self.mac
         )
 
     def start_update_ahead(self, n_new: int) -> UpdateAhead | None:

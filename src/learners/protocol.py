@@ -22,6 +22,9 @@ class Learner(Protocol):
     # how many of its first calls to its "learner-side" lane an update prepared ahead hands to the loop's
     # thread, which runs them before it collects (`SideThread.serve_first`)
     lane_calls_ahead: int
+    # set by the schedule: the collection beside an update prepared ahead holds the GIL, so the update
+    # lets the loop go only once its backward pass needs no more of it (QLearner's `let_go_in_backward`)
+    let_go_in_backward: bool
 
     def __init__(self, mac: Any, scheme: dict[str, Any], logger: Any, args: Any) -> None: ...
 

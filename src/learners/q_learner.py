@@ -50,8 +50,8 @@ class PreparedUpdate:
 
 def _let_go() -> None:
     """The last of an update's lane calls (`QLearner.lane_calls_ahead`): nothing to compute. Served, it lets
-    the loop's thread go and collect while the thread that prepares the update ahead runs its backward
-    pass, which needs no GIL; a thread that waits for the GIL beside a collection holding it waits long."""
+    the loop's thread go and collect while the thread that prepares the update ahead runs (the rest of)
+    its backward pass, which needs the GIL little or not at all (`QLearner.let_go_in_backward`)."""
 
 
 def detached(values: dict[str, Any]) -> dict[str, Any]:
@@ -91,6 +91,11 @@ class QLearner:
         self.rew_ms = RunningMeanStd(shape=(1,)) if args.standardise_rewards else None
         self.nonfinite = NonFiniteGuard(args.nan_policy, logger)
         self.side = SideThread(False)  # the target unroll's lane; `use_side_threads` lends a thread
+        # Where an update prepared ahead lets the loop's thread go and collect (`_let_go`): just before its
+        # backward pass, or, beside a collection that holds the GIL (`UpdateSchedule`), once the gradient
+        # reaches the agents' GRU outputs: the mixer's backward runs Python (small_bmm's), and each wait for
+        # the GIL beside such a collection is long, while the GRU's backward needs none.
+        self.let_go_in_backward = False
 
     def use_side_threads(self, threads: SideThreads) -> None:
         """Take the run's side threads (`parallel_learner`): the target network unrolls on the lane
@@ -244,14 +249,20 @@ class QLearner:
         rew_before = self.rew_ms.state_dict() if self.rew_ms is not None else None
         loss, info = self.td_loss(batch, per_weights)
         self.optimiser.zero_grad(set_to_none=True)
-        ones = torch.ones_like(loss)
-        self.side.submit(_let_go)
-        # From here to the end of the backward pass this thread needs the GIL only to return: the gradient
-        # seed is made, and the graph is kept through the pass and freed after it in one go (freeing a saved
-        # tensor that Python has seen takes the GIL, once per tensor). The same gradients.
-        torch.autograd.backward([loss], [ones], retain_graph=True)
+        hidden = info["hidden"]
+        if self.let_go_in_backward and hidden.requires_grad:
+            hidden.register_hook(self._let_go_hook)
+        else:
+            self.side.submit(_let_go)
+        # The graph is kept through the pass and freed after it in one go: freeing a saved tensor that
+        # Python has seen takes the GIL. The same gradients.
+        torch.autograd.backward([loss], [torch.ones_like(loss)], retain_graph=True)
         grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.args.grad_norm_clip)
         return PreparedUpdate(loss.detach(), grad_norm, detached(info), rew_before)
+
+    def _let_go_hook(self, grad: torch.Tensor) -> None:
+        """A gradient hook that submits `_let_go` to the lane and leaves the gradient as it is."""
+        self.side.submit(_let_go)
 
     def apply_update(self, prepared: PreparedUpdate, t_env: int, episode_num: int) -> dict[str, Any]:
         """The second half of `train`: the checks, the optimiser step, target updates and logging."""
