@@ -9,13 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from args_helper import run_args
 from components.action_selectors import EpsilonGreedyActionSelector
-from components.episode_buffer import EpisodeBatch
-from components.scheme import build_scheme
-from controllers import REGISTRY as mac_REGISTRY
-
-INFO = {"state_shape": 3, "obs_shape": 6, "n_actions": 5, "n_agents": 3, "episode_limit": 8}
+from test_numpy_acting import mac_and_batch
 
 
 def torch_chain(q: torch.Tensor, avail: torch.Tensor, epsilon: float) -> torch.Tensor:
@@ -48,25 +43,12 @@ def test_choose_on_reused_draw_tensors_equals_the_torch_chain_call_after_call() 
     assert torch.equal(torch.rand(3), after)
 
 
-def mac_and_batch() -> tuple[object, EpisodeBatch]:
-    scheme, groups, pre = build_scheme(INFO)
-    batch = EpisodeBatch(scheme, groups, 4, INFO["episode_limit"] + 1, preprocess=pre)
-    gen = torch.Generator().manual_seed(2)
-    avail = (torch.rand(4, 9, 3, 5, generator=gen) < 0.6).int()
-    avail[..., 0] = 1
-    batch.update({"obs": torch.randn(4, 9, 3, 6, generator=gen), "actions": torch.randint(0, 5, (4, 9, 3, 1), generator=gen),
-                  "avail_actions": avail})
-    args = run_args(n_agents=3, n_actions=5, rnn_hidden_dim=16, seed=1, use_cuda=False, epsilon_start=0.5, epsilon_finish=0.5)
-    torch.manual_seed(0)
-    return mac_REGISTRY[args.mac](batch.scheme, groups, args), batch
-
-
 @pytest.mark.parametrize("inference", [False, True])
 def test_the_cpu_step_path_acts_as_the_tensor_path(inference: bool) -> None:
     """`select_actions` at an int step (numpy views, the selector's `choose`) against the same step given
     as a per-episode LongTensor (torch indexing, `select_action`): the same actions, hidden states and draws."""
-    step_mac, batch = mac_and_batch()
-    tensor_mac, _ = mac_and_batch()
+    step_mac, batch = mac_and_batch(act_backend="torch", epsilon_start=0.5, epsilon_finish=0.5)
+    tensor_mac, _ = mac_and_batch(act_backend="torch", epsilon_start=0.5, epsilon_finish=0.5)
     tensor_mac.load_state(step_mac)
     results = {}
     for name, mac, as_tensor in (("step", step_mac, False), ("tensor", tensor_mac, True)):
