@@ -153,8 +153,8 @@ class QLearner:
 
         if self.mixer is not None:
             chosen_qs = self.mix(self.mixer, chosen_qs, mixer_in[:, :-1], actions, mac_out[:, :-1], avail_actions[:, :-1])
-        # the loss on the lane as well: prepared ahead, the loop's thread computes it before it collects, and
-        # this thread only back-propagates while the runner steps the envs (it needs the GIL once or twice)
+        # the loss on the lane as well: prepared ahead, the loop's thread computes it before it collects, so
+        # that this thread, back-propagating beside the collection, needs the GIL as little as it can
         loss, info, target_hidden = self.side.submit(self._td_terms, chosen_qs, target_values, mask, per_weights).result()
         return loss, {**info, "hidden": hidden, "target_hidden": target_hidden}
 

@@ -124,6 +124,9 @@ class SALEMBHooks:
 class SALEMBLearner(SALEMBHooks, QLearner):
     components = ("mixer", "world_model")
     Config = SALEMBConfig
+    # the loop serves QLearner's td_loss calls (target unroll, targets, loss); this learner's backward
+    # passes run in `apply_update`, after the collection
+    lane_calls_ahead = 3
 
     def __init__(self, mac: Any, scheme: dict[str, Any], logger: Any, args: Any):
         if args.mixer_foresight and not args.use_world_model:
@@ -203,9 +206,6 @@ class SALEMBLearner(SALEMBHooks, QLearner):
         self.params = [p for group in self.groups.values() for p in group]
         first = next(iter(self.optimisers))
         self.optimiser = self.optimisers[first]
-
-    # QLearner's first three lane calls (its td_loss); the rest of the preparation is short
-    lane_calls_ahead = 3
 
     @property
     def update_ahead(self) -> bool:
