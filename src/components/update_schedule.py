@@ -156,9 +156,9 @@ class UpdateSchedule:
         start = functools.partial(self.ahead_thread.submit, self._prepare_update, indices, fit)
         if fit is not None:  # the side thread trains the world model first: no lane call comes soon
             return UpdateAhead(indices, start())
-        # this thread unrolls the target network and computes the targets before it collects
-        # (`SideThread.serve_first`): EPyMARL's QMIX settings trained 1.12x faster on two cores with the
-        # target unroll served, and 1.13x faster again with the targets too (same numbers)
+        # this thread runs the update's first lane calls (target unroll, targets, loss, go-ahead) before it
+        # collects (`SideThread.serve_first`): EPyMARL's QMIX settings trained 1.12x faster on two cores with
+        # the target unroll served, 1.13x again with the targets, 1.07x again up to the backward pass (same numbers)
         return UpdateAhead(indices, self.learner_lane.serve_first(start, self.learner.lane_calls_ahead))
 
     def wait_for_side_threads(self) -> None:

@@ -72,11 +72,11 @@ With continuous actions the last action is the action vector itself.
         (the imagination runner's roll-outs start at different steps). `epsilon`: the exploration rate
         for this call instead of the schedule's (salemb's `imagine_epsilon`).
         """
-        if isinstance(t_ep, int) and self.act_numpy:
-            return self._select_numpy(ep_batch, t_ep, t_env, bs, test_mode, epsilon)
-        if isinstance(t_ep, int) and self.device.type == "cpu" and hasattr(self.action_selector, "choose"):
-            return self._select_cpu(ep_batch, t_ep, t_env, bs, test_mode, epsilon)
         if isinstance(t_ep, int):
+            if self.act_numpy:
+                return self._select_numpy(ep_batch, t_ep, t_env, bs, test_mode, epsilon)
+            if self.device.type == "cpu" and hasattr(self.action_selector, "choose"):
+                return self._select_cpu(ep_batch, t_ep, t_env, bs, test_mode, epsilon)
             avail_actions = ep_batch["avail_actions"][bs, t_ep]
         else:
             avail_actions = ep_batch["avail_actions"][torch.arange(ep_batch.batch_size), t_ep][bs]

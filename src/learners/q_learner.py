@@ -40,7 +40,8 @@ def make_optimiser(params: list[nn.Parameter], args: Any, lr: float | None = Non
 
 @dataclass
 class PreparedUpdate:
-    """An update whose gradients are computed but not yet applied (`QLearner.prepare_update`)."""
+    """An update whose gradients are computed but not yet applied (`QLearner.prepare_update`); its tensors
+    are detached from the graph."""
 
     loss: torch.Tensor
     grad_norm: torch.Tensor
@@ -269,14 +270,14 @@ class QLearner:
         loss, grad_norm, info = prepared.loss, prepared.grad_norm, prepared.info
         checked = {"loss_td": loss, "q_taken_mean": info["q_taken_mean"], "target_mean": info["target_mean"], "grad_norm": grad_norm}
         if not self.update_allowed(checked, t_env, prepared.rew_before):
-            return {"loss": loss.detach(), "skipped": True}
+            return {"loss": loss, "skipped": True}
         self.optimiser.step()
         self.train_steps += 1
         self._maybe_update_targets(episode_num)
         if t_env - self.log_stats_t >= self.args.learner_log_interval:
             self._log(t_env, {"loss_td": loss, "grad_norm": grad_norm, **info})
             self.log_stats_t = t_env
-        return {"loss": loss.detach(), "td_errors_abs": info["episode_td_abs"].detach()}
+        return {"loss": loss, "td_errors_abs": info["episode_td_abs"]}
 
     def update_allowed(self, values: dict[str, torch.Tensor], t_env: int, rew_before: dict[str, Any] | None) -> bool:
         """Check the update's losses, Q-values and gradient norms before any optimiser steps (`nan_policy`).

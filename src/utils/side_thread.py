@@ -12,8 +12,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-# the learner's lane for the parts of an update independent of its online pass (QLearner's target unroll
-# and targets), which the loop's thread may serve (`SideThread.serve_first`)
+# the learner's lane for the parts of an update that need not run on its own thread (QLearner's target
+# unroll, targets and loss, and its go-ahead), which the loop's thread may serve (`SideThread.serve_first`)
 LEARNER_LANE = "learner-side"
 
 
@@ -53,10 +53,12 @@ class SideThread:
     def serve_first(self, start: Callable[[], Future], calls: int = 1) -> Future:
         """Start some work (`start()` returns its Future) and run here, in this thread, the first `calls`
         calls it submits to this enabled lane, as they come; return the work's Future then, or once the
-        work is done before them. The update prepared ahead (`learn_ahead`) submits its target unroll and
-        then its targets to the learner's lane: the loop's thread runs them before it collects, while the
-        learn-ahead thread unrolls the online network and mixes its Q-values, instead of a third busy
-        thread beside those two on two cores. Which thread runs a call changes none of its numbers."""
+        work is done before them. The update prepared ahead (`learn_ahead`) submits its target unroll, its
+        targets, its loss and a go-ahead (`QLearner.lane_calls_ahead`) to the learner's lane: the loop's
+        thread runs them before it collects, while the learn-ahead thread unrolls the online network and
+        mixes its Q-values, instead of a third busy thread beside those two on two cores, and it collects
+        only once the learn-ahead thread's backward pass needs the GIL little. Which thread runs a call
+        changes none of its numbers."""
         if self._pool is None:
             return start()
         with self._served:
