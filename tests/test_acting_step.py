@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from components.action_selectors import EpsilonGreedyActionSelector
+from modules.agents import REGISTRY as agent_REGISTRY
 from test_numpy_acting import mac_and_batch
 
 
@@ -63,3 +64,52 @@ def test_the_cpu_step_path_acts_as_the_tensor_path(inference: bool) -> None:
     (got, h_got, after_got), (want, h_want, after_want) = results["step"], results["tensor"]
     assert all(g.dtype == torch.int64 and torch.equal(g, w) for g, w in zip(got, want, strict=True))
     assert torch.equal(h_got, h_want) and torch.equal(after_got, after_want)
+
+
+def agent(kind: str) -> torch.nn.Module:
+    torch.manual_seed(0)
+    args = SimpleNamespace(rnn_hidden_dim=16, n_actions=5, sale_embed_dim=8, sale_hidden_dim=12,
+                           use_layer_norm=kind == "rnn_layer_norm")
+    made = agent_REGISTRY["sale_rnn" if kind == "sale_rnn" else "rnn"](7, args)
+    for p in made.parameters():  # away from the initial values (LayerNorm's 1 and 0 included)
+        torch.nn.init.normal_(p, std=0.5)
+    return made
+
+
+@pytest.mark.parametrize("kind", ["rnn", "rnn_layer_norm", "sale_rnn"])
+def test_acting_step_is_forward_bitwise_and_its_gradients(kind: str) -> None:
+    """The step bound to the parameters gives forward's Q-values and hidden state bit for bit, in inference mode
+    and with gradients on; taken under no_grad, its gradients still reach every weight forward's reach."""
+    net = agent(kind)
+    x, h = torch.randn(12, 7) * 3, torch.randn(12, 16)
+    with torch.no_grad():
+        step = net.acting_step()
+    with torch.inference_mode():
+        want, got = net(x, h), step(x, h)
+    assert all(torch.equal(g, w) for g, w in zip(got, want, strict=True))
+    grads = []
+    for fn in (net, step):
+        net.zero_grad()
+        q, h_next = fn(x, h)
+        (q.square().sum() + h_next.sum()).backward()
+        grads.append({name: p.grad.clone() for name, p in net.named_parameters() if p.grad is not None})
+    assert grads[0].keys() == grads[1].keys() and grads[0]
+    assert all(torch.equal(grads[0][k], grads[1][k]) for k in grads[0])
+
+
+def test_the_controller_takes_the_acting_step_again_at_each_batch() -> None:
+    """A weight whose data is replaced (not updated in place) between batches reaches the next batch's acting."""
+    mac, batch = mac_and_batch(act_backend="torch", epsilon_start=0.0, epsilon_finish=0.0)
+    mac.init_hidden(4)
+    with torch.inference_mode():
+        mac.select_actions(batch, 0, t_env=0)
+    fc1 = mac.agent.fc1
+    fc1.weight.data = torch.randn(fc1.weight.shape) * 5
+    fresh, _ = mac_and_batch(act_backend="torch", epsilon_start=0.0, epsilon_finish=0.0)
+    fresh.load_state(mac)
+    for m in (mac, fresh):
+        m.init_hidden(4)
+    with torch.inference_mode():
+        got = mac.select_actions(batch, 0, t_env=0)
+        want = fresh.forward(batch, 0).masked_fill(batch["avail_actions"][:, 0] == 0, -float("inf")).argmax(dim=-1)
+    assert torch.equal(mac.hidden_states, fresh.hidden_states) and torch.equal(got, want)

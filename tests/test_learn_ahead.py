@@ -13,7 +13,7 @@ import torch
 
 import main
 from args_helper import applicable
-from components.action_selectors import uniform_available
+from components.action_selectors import uniform_scores
 from components.episode_buffer import EpisodeBatch
 from components.replay_buffer import ReplayBuffer
 from conftest import FAST
@@ -225,7 +225,7 @@ def test_windows_drawn_at_once_and_copied_later_equal_windows_sampled_one_by_one
     assert np.array_equal(one_by_one.rng.random(3), at_once.rng.random(3))  # the generator is left in the same state
 
 
-def test_uniform_available_draws_as_multinomial_does() -> None:
+def test_uniform_scores_draw_as_multinomial_does() -> None:
     gen = torch.Generator().manual_seed(0)
     avail = (torch.rand(500, 3, 7, generator=gen) < 0.4).int()
     avail[..., 2] = 1  # at least one action available per agent
@@ -233,10 +233,11 @@ def test_uniform_available_draws_as_multinomial_does() -> None:
     expected = torch.multinomial(avail.reshape(-1, 7).float(), 1).view(500, 3)
     after_expected = torch.rand(4)
     torch.manual_seed(11)
-    drawn = uniform_available(avail.numpy() != 0, torch.empty(avail.shape).exponential_().numpy())
+    drawn = uniform_scores(avail.numpy() != 0, torch.empty(avail.shape).exponential_().numpy()).argmax(axis=-1)
     assert np.array_equal(drawn, expected.numpy()) and torch.equal(torch.rand(4), after_expected)  # same draws, same stream after
     assert bool(np.take_along_axis(avail.numpy(), drawn[..., None], -1).all())
-    counts = np.bincount(uniform_available(np.ones((20000, 4), dtype=bool), np.random.default_rng(0).exponential(size=(20000, 4)).astype(np.float32)), minlength=4)
+    draws = np.random.default_rng(0).exponential(size=(20000, 4)).astype(np.float32)
+    counts = np.bincount(uniform_scores(np.ones((20000, 4), dtype=bool), draws).argmax(axis=-1), minlength=4)
     assert counts.min() > 0.23 * 20000 and counts.max() < 0.27 * 20000
 
 

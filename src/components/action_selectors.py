@@ -26,13 +26,13 @@ def greedy_available(q: np.ndarray, available: np.ndarray) -> np.ndarray:
     return np.where(available, q, -np.inf).argmax(axis=-1)
 
 
-def uniform_available(avail: np.ndarray, draws: np.ndarray) -> np.ndarray:
-    """A uniformly random available action per row: avail `[..., actions]` (True = available), draws
-    `[..., actions]` from Exp(1) (float32) -> `[...]`.
+def uniform_scores(available: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """Scores whose argmax is a uniformly random available action per row: available `[..., actions]` bool,
+    draws `[..., actions]` from Exp(1) (float32) -> float32 `[..., actions]`.
 
-    The same result as `torch.multinomial(avail.float(), 1)` on the same draws, which on the CPU takes
-    argmax(p / q) with q ~ Exp(1)."""
-    return (avail.astype(np.float32) / draws).argmax(axis=-1)
+    argmax(p / q) with q ~ Exp(1) is how `torch.multinomial(avail.float(), 1)` draws on the CPU: the same
+    action on the same draws."""
+    return np.divide(available, draws, dtype=np.float32)
 
 
 class EpsilonGreedyActionSelector:
@@ -52,7 +52,7 @@ class EpsilonGreedyActionSelector:
         self.epsilon = self.schedule.eval(0)
         self.test_noise = cfg.test_noise
         self.rng = acting_rng(0)  # numpy acting's own stream (`select_numpy`); the controller seeds it
-        self._buffers: tuple[torch.Tensor, torch.Tensor] | None = None  # `_draws`' tensors on the CPU
+        self._buffers: tuple[torch.Tensor, torch.Tensor, np.ndarray, np.ndarray] | None = None  # `_draws`' tensors on the CPU, their views
 
     def seed(self, seed: int) -> None:
         """Seed `select_numpy`'s stream from the run's seed (its state is kept in checkpoints)."""
@@ -109,24 +109,32 @@ class EpsilonGreedyActionSelector:
         draws do not depend on its choices."""
         epsilon = self._epsilon(t_env, test_mode, epsilon)
         available = avail != 0
-        greedy = greedy_available(q, available)
+        masked = np.where(available, q, -np.inf)
         if epsilon <= 0.0:
-            return greedy
-        rand, draws = self._draws(greedy.shape, available.shape, device)
-        return np.where(rand < np.float32(epsilon), uniform_available(available, draws), greedy)
+            return masked.argmax(axis=-1)
+        rand, draws = self._draws(q.shape, device)
+        # one argmax over each row's scores: `uniform_scores` where the row explores, else the masked Q-values
+        scores = np.where(rand < np.float32(epsilon), uniform_scores(available, draws), masked)
+        return scores.argmax(axis=-1)
 
-    def _draws(self, rand_shape: tuple[int, ...], draws_shape: tuple[int, ...], device: torch.device) -> tuple[np.ndarray, np.ndarray]:
-        """This step's uniform and Exp(1) draws from torch's generator on `device`. On the CPU they are drawn
-        into tensors kept for these shapes (what `torch.rand` and `torch.empty(...).exponential_()` draw,
-        without their allocations); the arrays returned are views of them, valid until the next call. The
-        tensors are normal ones, not inference tensors, so that the draws work in and out of inference mode."""
-        if device.type != "cpu":
-            return torch.rand(rand_shape, device=device).cpu().numpy(), torch.empty(draws_shape, device=device).exponential_().cpu().numpy()
-        if self._buffers is None or self._buffers[0].shape != rand_shape or self._buffers[1].shape != draws_shape:
+    def _draws(self, shape: tuple[int, ...], device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+        """This step's draws from torch's generator on `device` for q of `shape` `[batch, agents, actions]`:
+        uniform `[batch, agents, 1]` (`torch.rand`'s `[batch, agents]`), then Exp(1) `[batch, agents, actions]`.
+        On the CPU they are drawn into tensors kept for these shapes (what `torch.rand` and
+        `torch.empty(...).exponential_()` draw, without their allocations) and returned as numpy views of
+        them taken once, valid until the next call. The tensors are normal ones, not inference tensors, so
+        that the draws work in and out of inference mode."""
+        rand_shape = (*shape[:-1], 1)
+        if device is not CPU and device.type != "cpu":
+            return torch.rand(rand_shape, device=device).cpu().numpy(), torch.empty(shape, device=device).exponential_().cpu().numpy()
+        if self._buffers is None or self._buffers[1].shape != shape:
             with torch.inference_mode(False):
-                self._buffers = (torch.empty(rand_shape), torch.empty(draws_shape))
-        rand, draws = self._buffers
-        return rand.uniform_().numpy(), draws.exponential_().numpy()
+                rand, draws = torch.empty(rand_shape), torch.empty(shape)
+            self._buffers = (rand, draws, rand.numpy(), draws.numpy())
+        rand, draws, rand_view, draws_view = self._buffers
+        rand.uniform_()
+        draws.exponential_()
+        return rand_view, draws_view
 
 
 class GaussianActionSelector:

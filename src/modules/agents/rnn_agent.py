@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from modules.agents.gru_agent_base import GRUAgentBase
+from modules.agents.gru_agent_base import GRUAgentBase, QHead
 from utils.component_config import config_of, key
 
 
@@ -36,6 +36,13 @@ class RNNAgent(GRUAgentBase):
         F.linear on its parameters: module calls cost ~2 us each, a fifth of an acting step's agent."""
         e = h if self.layer_norm is None else self.layer_norm(h)
         return F.linear(e, self.fc2.weight, self.fc2.bias)
+
+    def acting_head(self) -> QHead:
+        """fc2 as the `addmm` that `F.linear` calls, on a transposed view taken now (`q_values` with a layer norm)."""
+        if self.layer_norm is not None:
+            return self.q_values
+        w2t, b2 = self.fc2.weight.t(), self.fc2.bias
+        return lambda inputs, h: torch.addmm(b2, h, w2t)
 
     def numpy_step(self, w: dict[str, np.ndarray], inputs: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """`forward` in numpy on the weights `w` of `numpy_weights()`: inputs `[N, input]`, hidden `[N, hidden]`
