@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +12,7 @@ from components.action_selectors import REGISTRY as action_REGISTRY
 from components.action_spaces import action_vector_key
 from components.episode_buffer import EpisodeBatch
 from modules.agents import REGISTRY as agent_REGISTRY
+from modules.agents.gru_agent_base import ActingStep
 from utils.component_config import config_of, key
 from utils.errors import ConfigError
 
@@ -50,7 +50,7 @@ With continuous actions the last action is the action vector itself.
         self._agent_ids_numpy: dict[int, np.ndarray] = {}
         self.act_numpy = config_of(self.Config, args).act_backend == "numpy"
         self._weights: dict[str, np.ndarray] = {}
-        self._acting_step: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None
+        self._acting_step: ActingStep | None = None
         self._arrays_of: EpisodeBatch | None = None  # the batch `_arrays` views (`_batch_arrays`)
         self._arrays: dict[str, np.ndarray] = {}
         if self.act_numpy:
@@ -99,7 +99,7 @@ With continuous actions the last action is the action vector itself.
         avail = self._batch_arrays(ep_batch)["avail_actions"][bs, t]
         return torch.from_numpy(self.action_selector.choose(q, avail, t_env, test_mode=test_mode, epsilon=epsilon))
 
-    def _step_fn(self) -> Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    def _step_fn(self) -> ActingStep:
         """The agent's one-step call for `_select_cpu`: its `acting_step` (taken once a batch: `init_hidden`
         and `to` drop it), else the agent itself."""
         if self._acting_step is None:
