@@ -27,8 +27,8 @@ def greedy_available(q: np.ndarray, available: np.ndarray) -> np.ndarray:
 
 
 def uniform_scores(available: np.ndarray, draws: np.ndarray) -> np.ndarray:
-    """Scores whose argmax is a uniformly random available action per row: available `[..., actions]` bool,
-    draws `[..., actions]` from Exp(1) (float32) -> float32 `[..., actions]`.
+    """Scores whose argmax is a uniformly random available action per row: available `[..., actions]` 0/1
+    (bool or integer), draws `[..., actions]` from Exp(1) (float32) -> float32 `[..., actions]`.
 
     argmax(p / q) with q ~ Exp(1) is how `torch.multinomial(avail.float(), 1)` draws on the CPU: the same
     action on the same draws."""
@@ -102,19 +102,18 @@ class EpsilonGreedyActionSelector:
         self, q: np.ndarray, avail: np.ndarray, t_env: int, test_mode: bool = False, epsilon: float | None = None,
         device: torch.device = CPU,
     ) -> np.ndarray:
-        """`select_action` on numpy arrays: q `[batch, agents, actions]`, avail (nonzero = available) ->
+        """`select_action` on numpy arrays: q `[batch, agents, actions]`, avail 0/1 (1 = available) ->
         actions `[batch, agents]` int64. An acting step's few rows cost less in numpy than in a chain of
         small torch ops. The random numbers come from torch's generator on `device`, uniform `[batch,
         agents]` then Exp(1) `[batch, agents, actions]`, drawn whatever epsilon's value (but 0), so a run's
         draws do not depend on its choices."""
         epsilon = self._epsilon(t_env, test_mode, epsilon)
-        available = avail != 0
-        masked = np.where(available, q, -np.inf)
+        masked = np.where(avail, q, -np.inf)
         if epsilon <= 0.0:
             return masked.argmax(axis=-1)
         rand, draws = self._draws(q.shape, device)
         # one argmax over each row's scores: `uniform_scores` where the row explores, else the masked Q-values
-        scores = np.where(rand < np.float32(epsilon), uniform_scores(available, draws), masked)
+        scores = np.where(rand < np.float32(epsilon), uniform_scores(avail, draws), masked)
         return scores.argmax(axis=-1)
 
     def _draws(self, shape: tuple[int, ...], device: torch.device) -> tuple[np.ndarray, np.ndarray]:
@@ -124,12 +123,11 @@ class EpsilonGreedyActionSelector:
         `torch.empty(...).exponential_()` draw, without their allocations) and returned as numpy views of
         them taken once, valid until the next call. The tensors are normal ones, not inference tensors, so
         that the draws work in and out of inference mode."""
-        rand_shape = (*shape[:-1], 1)
         if device is not CPU and device.type != "cpu":
-            return torch.rand(rand_shape, device=device).cpu().numpy(), torch.empty(shape, device=device).exponential_().cpu().numpy()
+            return torch.rand((*shape[:-1], 1), device=device).cpu().numpy(), torch.empty(shape, device=device).exponential_().cpu().numpy()
         if self._buffers is None or self._buffers[1].shape != shape:
             with torch.inference_mode(False):
-                rand, draws = torch.empty(rand_shape), torch.empty(shape)
+                rand, draws = torch.empty((*shape[:-1], 1)), torch.empty(shape)
             self._buffers = (rand, draws, rand.numpy(), draws.numpy())
         rand, draws, rand_view, draws_view = self._buffers
         rand.uniform_()
