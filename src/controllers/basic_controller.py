@@ -26,8 +26,9 @@ With continuous actions the last action is the action vector itself.
     Decentralised: agent i's Q-values depend only on its own input and its own hidden state.
 
     `act_backend: numpy` runs the acting steps (one step of a whole batch, as the runners call it) in numpy
-    on copies of the agent's weights taken at each batch's start, with the action selector's numpy stream: ~15 numpy calls, ~40-60 us a
-    step where the chain of small torch ops costs ~180 us (EPyMARL's settings, one env). Q-values agree with torch's to float32 rounding, so a run's
+    on copies of the agent's weights taken at each batch's start, with the action selector's numpy stream: ~15 numpy calls, ~35 us a
+    step where torch acting's ~10 torch calls cost ~55 (EPyMARL's settings, one env; 8 envs ~50 and ~70, more in the collection
+    loop, where the env's Python evicts them from the caches). Q-values agree with torch's to float32 rounding, so a run's
     actions (and numbers) differ from `act_backend: torch`'s, not its behaviour; learning, imagination
     and every unroll stay in torch.
     """
