@@ -1,5 +1,6 @@
 """Torch acting's step on the CPU: the epsilon-greedy choice in numpy on draws kept in reused tensors, and the
-controller's step path on numpy views, give the actions (and leave the generator where) the torch chain does."""
+controller's step path on numpy views, give the actions (and leave the generator where) the torch chain does;
+the agent's `acting_step` is its `forward`, bit for bit and in its gradients, taken again at each batch."""
 
 from __future__ import annotations
 

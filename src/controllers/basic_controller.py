@@ -46,12 +46,12 @@ With continuous actions the last action is the action vector itself.
         self.agent = agent_REGISTRY[args.agent](self.input_shape, args)
         self.action_selector = action_REGISTRY[args.action_selector](args)
         self.hidden_states: torch.Tensor | None = None
-        self.device = torch.device("cpu")
         self._agent_ids: dict[tuple[int, str], torch.Tensor] = {}
         self._agent_ids_numpy: dict[int, np.ndarray] = {}
         self.act_numpy = config_of(self.Config, args).act_backend == "numpy"
         self._weights: dict[str, np.ndarray] = {}
         self._acting_step: ActingStep | None = None
+        self._place(torch.device("cpu"))
         self._arrays_of: EpisodeBatch | None = None  # the batch `_arrays` views (`_batch_arrays`)
         self._arrays: dict[str, np.ndarray] = {}
         if self.act_numpy:
@@ -80,7 +80,7 @@ With continuous actions the last action is the action vector itself.
         if isinstance(t_ep, int):
             if self.act_numpy:
                 return self._select_numpy(ep_batch, t_ep, t_env, bs, test_mode, epsilon)
-            if self.device.type == "cpu" and hasattr(self.action_selector, "choose"):
+            if self._cpu_choice:
                 return self._select_cpu(ep_batch, t_ep, t_env, bs, test_mode, epsilon)
             avail_actions = ep_batch["avail_actions"][bs, t_ep]
         else:
@@ -180,9 +180,15 @@ With continuous actions the last action is the action vector itself.
 
     def to(self, device: str | torch.device) -> BasicMAC:
         self.agent.to(device)
-        self.device = torch.device(device)
-        self._acting_step = None
+        self._place(torch.device(device))
         return self
+
+    def _place(self, device: torch.device) -> None:
+        """Act on `device`: an int step on the CPU takes `_select_cpu` when the selector can `choose`
+        (decided here, not each step); the agent's acting step is taken again."""
+        self.device = device
+        self._cpu_choice = device.type == "cpu" and hasattr(self.action_selector, "choose")
+        self._acting_step = None
 
     def train(self, mode: bool = True) -> None:
         self.agent.train(mode)
